@@ -9,7 +9,7 @@ preset         vision tower            language model (Qwen2.5)
 =============  ======================  ======================================
 tiny           64 hid, 2 L, 4 H, 112px 128 hid, 2 L, 4 H / 2 KV, 256 FFN
 internvl3-1b   InternViT-300M (1024,   0.5B: 896 hid, 24 L, 14 H / 2 KV,
-               24 L, 16 H, 4096 FFN,   4864 FFN, tied embeddings
+               24 L, 16 H, 4096 FFN,   4864 FFN (untied lm_head)
                patch 14, 448px)
 internvl3-8b   InternViT-300M          7B: 3584 hid, 28 L, 28 H / 4 KV, 18944
 internvl3-14b  InternViT-300M          14B: 5120 hid, 48 L, 40 H / 8 KV, 13824
@@ -186,7 +186,7 @@ PRESETS: dict[str, BeingH0Config] = {
     ),
     "internvl3-1b": BeingH0Config(
         name="internvl3-1b", vision=_VIT_300M, text=TextSpec(), num_motion_tokens=_FULL_MOTION,
-        min_vocab_size=INTERNVL3_TEXT_VOCAB, tie_word_embeddings=True,
+        min_vocab_size=INTERNVL3_TEXT_VOCAB,  # InternVL3-1B unties lm_head (938M params total)
     ),
     "internvl3-8b": BeingH0Config(
         name="internvl3-8b", vision=_VIT_300M,
