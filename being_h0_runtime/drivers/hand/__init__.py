@@ -1,0 +1,35 @@
+"""Inspire RH56 dexterous hand: register protocol, pyserial driver, pty emulator.
+
+    from being_h0_runtime.drivers.hand import InspireEmulator, InspireHand, InspireHandConfig
+
+    with InspireEmulator() as emu:                      # or a real /dev/ttyUSB0
+        hand = InspireHand(InspireHandConfig(port=emu.port))
+        hand.configure(); hand.activate()
+        state = hand.read()                             # closure 0 = open, 1 = closed
+"""
+
+from .calibration import CalibrationError, HandCalibration, load_calibration, save_calibration
+from .emulator import ClosurePlant, FaultConfig, FirstOrderHandPlant, HandPlant, InspireEmulator
+from .inspire import InspireHand, InspireHandConfig, LinkStats
+from .protocol import ErrorBit, Frame, FrameParser, ProtocolError, Register, Status
+
+__all__ = [
+    "CalibrationError",
+    "ClosurePlant",
+    "ErrorBit",
+    "FaultConfig",
+    "FirstOrderHandPlant",
+    "Frame",
+    "FrameParser",
+    "HandCalibration",
+    "HandPlant",
+    "InspireEmulator",
+    "InspireHand",
+    "InspireHandConfig",
+    "LinkStats",
+    "ProtocolError",
+    "Register",
+    "Status",
+    "load_calibration",
+    "save_calibration",
+]
