@@ -1,0 +1,401 @@
+"""RecorderNode: subscribes to the rig's topics and writes one rosbag2 MCAP episode per demo.
+
+Operator controls (methods, and the same via /task/command):
+
+=================  ============================  ==========================================
+method             TaskCommand.command           effect
+=================  ============================  ==========================================
+start()            "start" / "record_start"      open a new episode (also on TaskStatus RUNNING)
+end(keep=True)     "stop" / "record_stop"        finish and keep (also on a terminal TaskStatus)
+discard(redo)      "record_discard"              delete the open episode; redo opens a fresh one
+mark(success)      "mark_success"/"mark_failure" set the outcome (open episode, else the last one)
+pause()/resume()   "record_pause"/"record_resume" stop/restart writing inside one episode
+=================  ============================  ==========================================
+
+Crash safety: the open chunk is flushed+fsynced every ``flush_interval_s`` of
+*wall* time (checked on every message and on a timer), so a SIGKILL loses at
+most that much.  Disk: below ``min_free_bytes`` free, or on any write error,
+the episode is stopped cleanly (truncated at the last flush, sidecar says why).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..msgs import (Bool, CameraInfo, DiagnosticArray, DiagnosticStatus, EStop, Image, JointState, KeyValue,
+                    Message, TaskCommand, TaskStatus, message_type)
+from ..msgs.being_h0 import ActionChunk
+from ..transport.api import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS, NodeHandle, QoS
+from .bag import EpisodeWriter, FileOpener, WriterStopped, qos_yaml
+from .compressed import CompressedImage, compress_image
+from .episode import EpisodeMetadata, read_sidecar, write_sidecar
+
+#: the rig's topic conventions: topic -> (type, QoS the recorder subscribes with)
+DEFAULT_TOPIC_TYPES: dict[str, tuple[type[Message], QoS]] = {
+    "/camera/color/image_raw": (Image, SENSOR_QOS),
+    "/camera/color/camera_info": (CameraInfo, LATCHED_QOS),
+    "/joint_states": (JointState, QoS("reliable", 50)),
+    "/arm/command": (JointState, QoS("reliable", 50)),
+    "/hand/command": (JointState, QoS("reliable", 50)),
+    "/action_chunk": (ActionChunk, COMMAND_QOS),
+    "/task/command": (TaskCommand, COMMAND_QOS),
+    "/task/status": (TaskStatus, LATCHED_QOS),
+    "/estop": (EStop, LATCHED_QOS),
+    "/diagnostics": (DiagnosticArray, COMMAND_QOS),
+    "/teleop/intervention": (Bool, LATCHED_QOS),
+}
+DEFAULT_TOPICS = list(DEFAULT_TOPIC_TYPES)
+
+
+class RecorderParams(BaseModel):
+    """Recorder configuration (validated; unknown keys are an error)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    output_dir: Path
+    #: "/topic" (type from DEFAULT_TOPIC_TYPES) or "/topic:pkg/msg/Type"
+    topics: list[str] = Field(default_factory=lambda: list(DEFAULT_TOPICS))
+    compress_images: bool = True
+    jpeg_quality: int = Field(90, ge=1, le=100)
+    flush_interval_s: float = Field(0.5, gt=0.0, le=5.0)
+    min_free_bytes: int = Field(512 << 20, ge=0)
+    chunk_size: int = Field(4 << 20, ge=1024)
+    compression: str = "zstd"
+    rig_id: str = "virtual"
+    calibration_id: str = ""
+    operator: str = ""
+    status_period_s: float = Field(1.0, gt=0.0)
+    #: follow /task/status and /task/command (start on RUNNING, stop on terminal states)
+    follow_task: bool = True
+
+    @field_validator("topics")
+    @classmethod
+    def _check_topics(cls, topics: list[str]) -> list[str]:
+        for spec in topics:
+            resolve_topic(spec)
+        return topics
+
+
+def resolve_topic(spec: str) -> tuple[str, type[Message], QoS]:
+    """'/x' or '/x:pkg/msg/T' -> (topic, type, qos); a clear error for unknown ones."""
+    if ":" in spec:
+        topic, type_name = spec.split(":", 1)
+        try:
+            cls = message_type(type_name)
+        except KeyError as e:
+            raise ValueError(f"topics: {spec!r}: {e.args[0]}") from None
+        qos = DEFAULT_TOPIC_TYPES.get(topic, (cls, QoS("reliable", 50)))[1]
+        return topic, cls, qos
+    if spec not in DEFAULT_TOPIC_TYPES:
+        raise ValueError(f"topics: {spec!r} has no default type; write it as '{spec}:pkg/msg/Type' "
+                         f"(known: {', '.join(DEFAULT_TOPIC_TYPES)})")
+    cls, qos = DEFAULT_TOPIC_TYPES[spec]
+    return spec, cls, qos
+
+
+def _stamp_ns(msg: Message) -> int | None:
+    header = getattr(msg, "header", None)
+    if header is None:
+        return None
+    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+class RecorderNode:
+    """Records episodes; see the module docstring for the operator controls."""
+
+    def __init__(self, handle: NodeHandle, params: RecorderParams | dict[str, Any],
+                 opener: FileOpener | None = None) -> None:
+        """`opener` (path -> binary file) lets tests inject write faults such as ENOSPC."""
+        self.h = handle
+        self.p = params if isinstance(params, RecorderParams) else RecorderParams(**params)
+        self.p.output_dir.mkdir(parents=True, exist_ok=True)
+        self.writer: EpisodeWriter | None = None
+        self.paused_since: float | None = None
+        self.intervention_since: float | None = None
+        self.episodes_kept = 0
+        self.last_episode_dir: Path | None = None
+        self.last_message = ""  # why the last episode stopped, if not by the operator
+        self._last_flush_wall = time.monotonic()
+        self._latched: dict[str, Message] = {}  # replayed into every new episode
+        self._task = TaskStatus()
+        self._pending_outcome: str | None = None
+        self.topics: dict[str, tuple[type[Message], str]] = {}
+        self._qos_yaml: dict[str, str] = {}
+        self._opener = opener
+        for spec in self.p.topics:
+            topic, cls, qos = resolve_topic(spec)
+            record_as, record_cls = topic, cls
+            if cls is Image and self.p.compress_images:
+                record_as, record_cls = topic + "/compressed", CompressedImage
+            self.topics[topic] = (record_cls, record_as)
+            rel = "best_effort" if qos.reliability == "best_effort" else "reliable"
+            self._qos_yaml[record_as] = qos_yaml(rel, qos.durability)
+            handle.create_subscription(cls, topic, lambda m, t=topic: self._on_message(t, m), qos)
+        if "/teleop/intervention" not in self.topics:
+            handle.create_subscription(Bool, "/teleop/intervention", lambda m: self._on_intervention(m), LATCHED_QOS)
+        if self.p.follow_task:
+            if "/task/status" not in self.topics:
+                handle.create_subscription(TaskStatus, "/task/status", self._on_task_status, LATCHED_QOS)
+            if "/task/command" not in self.topics:
+                handle.create_subscription(TaskCommand, "/task/command", self._on_task_command, COMMAND_QOS)
+        self._diag = handle.create_publisher(DiagnosticArray, "/diagnostics")
+        handle.create_timer(self.p.flush_interval_s, self._maybe_flush)
+        handle.create_timer(self.p.status_period_s, self._publish_status)
+
+    # -- operator controls ---------------------------------------------------------
+    @property
+    def recording(self) -> bool:
+        return self.writer is not None
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_since is not None
+
+    def start(self, task_id: str = "", instruction: str = "", operator: str = "", notes: str = "") -> Path:
+        """Open a new episode folder; returns its path.  Ends (keeps) an open one first."""
+        if self.writer is not None:
+            self.end(keep=True)
+        free = self.free_bytes()
+        if free < self.p.min_free_bytes:
+            self.last_message = (f"not recording: only {_fmt_bytes(free)} free in {self.p.output_dir} "
+                                 f"(min_free_bytes={self.p.min_free_bytes})")
+            self.h.logger.error(self.last_message)
+            raise WriterStopped(self.last_message)
+        wall = _dt.datetime.now(_dt.timezone.utc)
+        index = self._next_index()
+        name = f"{task_id or 'episode'}_{wall.strftime('%Y%m%d-%H%M%S')}_{index:04d}"
+        meta = EpisodeMetadata(
+            episode_id=name, task_id=task_id or self._task.task_id,
+            instruction=instruction or self._task.instruction, operator=operator or self.p.operator,
+            rig_id=self.p.rig_id, calibration_id=self.p.calibration_id, notes=notes,
+            start_time=self.h.now(), wall_start=wall.isoformat())
+        self.writer = EpisodeWriter(self.p.output_dir / name, meta, chunk_size=self.p.chunk_size,
+                                    compression=self.p.compression,
+                                    **({"opener": self._opener} if self._opener else {}))
+        for topic, (cls, record_as) in self.topics.items():
+            self.writer.add_topic(record_as, cls, self._qos_yaml[record_as])
+        self.paused_since = None
+        self._pending_outcome = None
+        if self.intervention_since is not None:
+            self.intervention_since = self.h.now()
+        now_ns = int(self.h.now() * 1e9)
+        for topic, msg in self._latched.items():
+            self._write(topic, msg, now_ns)
+        self.last_message = ""
+        self.h.logger.info("recording %s", name)
+        return self.writer.dir
+
+    def end(self, keep: bool = True) -> Path | None:
+        """Finish the open episode; keep=False deletes it.  Returns the kept folder."""
+        w, self.writer = self.writer, None
+        if w is None:
+            return None
+        if not keep:
+            w.abort()
+            shutil.rmtree(w.dir, ignore_errors=True)
+            self.h.logger.info("discarded %s", w.dir.name)
+            return None
+        now = self.h.now()
+        self._close_intervals(w.meta, now)
+        w.meta.end_time = now
+        w.meta.wall_end = _dt.datetime.now(_dt.timezone.utc).isoformat()
+        if self._pending_outcome:
+            w.meta.outcome = self._pending_outcome  # type: ignore[assignment]
+        meta = w.close()
+        self.episodes_kept += 1
+        self.last_episode_dir = w.dir
+        self.h.logger.info("kept %s (%s, %.1f s, %s)", w.dir.name, meta.outcome, meta.duration, meta.status)
+        return w.dir
+
+    def discard(self, redo: bool = True) -> Path | None:
+        """Throw the open episode away; with redo, open a fresh one for the same task."""
+        if self.writer is None:
+            return None
+        meta = self.writer.meta
+        self.end(keep=False)
+        return self.start(meta.task_id, meta.instruction, meta.operator) if redo else None
+
+    def mark(self, success: bool | None, notes: str = "") -> None:
+        """Outcome of the open episode, or (if none is open) rewrite the last kept one's sidecar."""
+        outcome = "unknown" if success is None else "success" if success else "failure"
+        if self.writer is not None:
+            self._pending_outcome = outcome
+            self.writer.meta.outcome = outcome  # type: ignore[assignment]
+            if notes:
+                self.writer.meta.notes = notes
+        elif self.last_episode_dir is not None:
+            meta = read_sidecar(self.last_episode_dir)
+            meta.outcome = outcome  # type: ignore[assignment]
+            if notes:
+                meta.notes = notes
+            write_sidecar(self.last_episode_dir, meta)
+
+    def pause(self) -> None:
+        if self.writer is not None and self.paused_since is None:
+            self.paused_since = self.h.now()
+
+    def resume(self) -> None:
+        if self.writer is not None and self.paused_since is not None:
+            self.writer.meta.pauses.append([self.paused_since, self.h.now()])
+            self.paused_since = None
+
+    def shutdown(self) -> None:
+        self.end(keep=True)
+
+    # -- status ----------------------------------------------------------------------
+    def free_bytes(self) -> int:
+        return shutil.disk_usage(self.p.output_dir).free
+
+    def status_line(self) -> str:
+        """One line for a console: state, episode count, duration, messages, disk left."""
+        free = _fmt_bytes(self.free_bytes())
+        if self.writer is None:
+            tail = f" | last: {self.last_message}" if self.last_message else ""
+            return f"IDLE | kept {self.episodes_kept} | disk {free} free{tail}"
+        w = self.writer
+        dur = self.h.now() - w.meta.start_time
+        state = "PAUSED" if self.paused else "REC"
+        flags = " | TAKEOVER" if self.intervention_since is not None else ""
+        return (f"{state} {w.meta.episode_id} | ep {self.episodes_kept + 1} | {dur:6.1f} s | "
+                f"{sum(w.message_counts().values())} msgs | outcome {w.meta.outcome} | disk {free} free{flags}")
+
+    def _publish_status(self) -> None:
+        level = DiagnosticStatus.OK if not self.last_message else DiagnosticStatus.ERROR
+        self._diag.publish(DiagnosticArray(header=_header(self.h), status=[DiagnosticStatus(
+            level=level, name=f"{self.h.name}: recorder", message=self.status_line(),
+            values=[KeyValue("episodes_kept", str(self.episodes_kept)),
+                    KeyValue("recording", str(self.recording).lower())])]))
+
+    # -- callbacks ---------------------------------------------------------------------
+    def _on_message(self, topic: str, msg: Message) -> None:
+        if topic == "/teleop/intervention":
+            self._on_intervention(msg)  # type: ignore[arg-type]
+        elif topic == "/task/status" and self.p.follow_task:
+            self._on_task_status(msg)  # type: ignore[arg-type]
+        elif topic == "/task/command" and self.p.follow_task:
+            self._on_task_command(msg)  # type: ignore[arg-type]
+        qos = DEFAULT_TOPIC_TYPES.get(topic, (None, QoS()))[1]
+        if qos.durability == "transient_local" or topic.endswith("camera_info"):
+            self._latched[topic] = msg
+        if self.writer is None or self.paused:
+            return
+        self._write(topic, msg, int(self.h.now() * 1e9))
+
+    def _write(self, topic: str, msg: Message, now_ns: int) -> None:
+        w = self.writer
+        if w is None:
+            return
+        cls, record_as = self.topics.get(topic, (type(msg), topic))
+        if cls is CompressedImage and isinstance(msg, Image):
+            msg = compress_image(msg, self.p.jpeg_quality)
+        try:
+            w.write(record_as, msg, now_ns, _stamp_ns(msg))
+        except WriterStopped as e:
+            self._stopped(str(e))
+            return
+        if time.monotonic() - self._last_flush_wall >= self.p.flush_interval_s:
+            self._maybe_flush()
+
+    def _maybe_flush(self) -> None:
+        self._last_flush_wall = time.monotonic()
+        if self.writer is None:
+            return
+        try:
+            self.writer.flush()
+        except WriterStopped as e:
+            self._stopped(str(e))
+            return
+        free = self.free_bytes()
+        if free < self.p.min_free_bytes:
+            self._stopped(f"disk almost full: {_fmt_bytes(free)} free < min_free_bytes "
+                          f"{_fmt_bytes(self.p.min_free_bytes)} in {self.p.output_dir}")
+
+    def _stopped(self, reason: str) -> None:
+        """Stop recording cleanly after a write error or low disk; keep what is on disk."""
+        w = self.writer
+        if w is None:
+            return
+        self.last_message = f"recording stopped: {reason}"
+        self.h.logger.error(self.last_message)
+        w.meta.status = "truncated"
+        w.meta.stop_reason = reason
+        self.end(keep=True)
+
+    def _on_intervention(self, msg: Bool) -> None:
+        now = self.h.now()
+        if msg.data and self.intervention_since is None:
+            self.intervention_since = now
+        elif not msg.data and self.intervention_since is not None:
+            if self.writer is not None:
+                self.writer.meta.interventions.append([max(self.intervention_since, self.writer.meta.start_time), now])
+            self.intervention_since = None
+
+    def _close_intervals(self, meta: EpisodeMetadata, now: float) -> None:
+        if self.intervention_since is not None:
+            meta.interventions.append([max(self.intervention_since, meta.start_time), now])
+            self.intervention_since = now  # still in takeover: continues into the next episode
+        if self.paused_since is not None:
+            meta.pauses.append([self.paused_since, now])
+            self.paused_since = None
+
+    def _on_task_status(self, msg: TaskStatus) -> None:
+        prev, self._task = self._task, msg
+        if msg.state == TaskStatus.RUNNING and self.writer is None and prev.state != TaskStatus.RUNNING:
+            self._safe_start(msg.task_id, msg.instruction)
+        elif msg.state in TaskStatus.TERMINAL and self.writer is not None:
+            outcome = {"succeeded": "success", "failed": "failure", "timeout": "failure", "aborted": "aborted"}
+            if self._pending_outcome is None:
+                self._pending_outcome = outcome[msg.state]
+            if msg.message:
+                self.writer.meta.notes = (self.writer.meta.notes + " " + msg.message).strip()
+            self.end(keep=True)
+
+    def _on_task_command(self, msg: TaskCommand) -> None:
+        c = msg.command
+        if c in (TaskCommand.START, "record_start") and self.writer is None:
+            self._safe_start(msg.task_id, msg.instruction, msg.operator)
+        elif c in (TaskCommand.STOP, "record_stop"):
+            self.end(keep=True)
+        elif c == "record_discard":
+            self.discard(redo=True)
+        elif c == TaskCommand.MARK_SUCCESS:
+            self.mark(True)
+        elif c == TaskCommand.MARK_FAILURE:
+            self.mark(False)
+        elif c == "record_pause":
+            self.pause()
+        elif c == "record_resume":
+            self.resume()
+
+    def _safe_start(self, task_id: str, instruction: str, operator: str = "") -> None:
+        try:
+            self.start(task_id, instruction, operator)
+        except WriterStopped:
+            pass
+
+    def _next_index(self) -> int:
+        """Monotonic per output dir, so a redo never reuses a discarded episode's name."""
+        if not hasattr(self, "_index"):
+            self._index = sum(1 for p in self.p.output_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+        self._index += 1
+        return self._index - 1
+
+
+def _header(h: NodeHandle):
+    from ..msgs.convert import header
+
+    return header(h.now())
