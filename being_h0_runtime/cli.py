@@ -1,0 +1,309 @@
+"""`being-h0`: run the Being-H0 rig runtime.
+
+Common commands:
+
+  being-h0 run                       one pick-and-place episode on the virtual rig
+                                     (one process per node over Cyclone DDS)
+  being-h0 run --transport inproc    the same episode in one deterministic process
+  being-h0 run --profile rig         an episode on the real rig (operator judges success)
+  being-h0 launch sim                start the graph and keep it running (Ctrl-C stops)
+  being-h0 doctor --profile rig      check devices, permissions, calibration, disk
+  being-h0 bench ...                 benchmarks (latency, dds, hand-link, control-loop, strategies, run, report)
+  being-h0 dataset ...               list / inspect / validate / export recorded episodes
+
+While `run` or `launch` is in the foreground, type  e<Enter>  to latch the
+e-stop, r<Enter> to reset it (you are the operator), q<Enter> to stop the task.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import os
+import select
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .config import ConfigError
+
+
+def _overrides_for_policy(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    over: dict[str, dict[str, Any]] = {}
+    if getattr(args, "engine", None):
+        over["inference"] = {"policy": {"kind": "engine", "engine_dir": args.engine, "backend": args.backend}}
+    elif getattr(args, "expert", False):
+        over["inference"] = {"policy": {"kind": "expert"}}
+    for item in getattr(args, "set", None) or []:
+        key, _, value = item.partition("=")
+        node, _, param = key.partition(".")
+        if not node or not param or not _:
+            raise ConfigError(f"--set {item!r}: expected NODE.PARAM=VALUE (VALUE is JSON or a plain string)")
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        over.setdefault(node, {})[param] = parsed
+    return over
+
+
+def _print_status(st: Any, t0: float) -> None:
+    print(f"[{time.monotonic() - t0:6.1f} s] episode {st.episode} {st.state:<9} task-time {st.elapsed:5.1f} s  {st.message}",
+          flush=True)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .launch import load_profile
+
+    profile = load_profile(args.profile)
+    overrides = _overrides_for_policy(args)
+    if args.time_limit:
+        overrides.setdefault("task", {})["time_limit_s"] = args.time_limit
+    print(f"being-h0 run: profile {profile.name} ({profile.rig} rig), task {profile.task.task_id!r}, "
+          f"seed {args.seed}, transport {args.transport}", flush=True)
+    if args.transport == "inproc":
+        from .operator import run_episode_inproc
+
+        t0 = time.monotonic()
+        last = {"state": ""}
+
+        def on_status(st: Any) -> None:
+            if st.state != last["state"]:
+                last["state"] = st.state
+                _print_status(st, t0)
+
+        out = run_episode_inproc(args.profile, seed=args.seed, overrides=overrides, on_status=on_status)
+    else:
+        out = _run_dds(profile, args, overrides)
+        if out is None:
+            return 3
+    verdict = "SUCCESS" if out.success else "FAILURE"
+    print(f"outcome: {verdict} ({out.state}: {out.message}); {out.sim_seconds:.1f} s task time, "
+          f"{out.wall_seconds:.1f} s wall", flush=True)
+    return 0 if out.success else 1
+
+
+def _run_dds(profile: Any, args: argparse.Namespace, overrides: dict[str, dict[str, Any]]):
+    from .launcher import GraphLauncher
+    from .msgs import ActionChunk
+    from .operator import EpisodeOutcome, OperatorConsole
+    from .transport.api import COMMAND_QOS
+    from .transport.dds import DdsContext
+
+    domain = args.domain_id if args.domain_id is not None else (os.getpid() % 200) + 10
+    run_dir = Path(args.run_dir) if args.run_dir else Path(tempfile.mkdtemp(prefix="being_h0_run_"))
+    launcher = GraphLauncher(profile, run_dir, domain_id=domain, overrides=overrides, log_level=args.log_level)
+    print(f"starting {len(profile.nodes)} node processes on DDS domain {domain} (logs in {run_dir})", flush=True)
+    t0 = time.monotonic()
+    launcher.start(stream_logs=args.verbose)
+    ctx = DdsContext(domain_id=domain, use_sim_time=profile.use_sim_time)
+    console = OperatorConsole(ctx.create_node("operator_console"), operator=os.environ.get("USER", "operator"))
+    chunks = {"n": 0}
+    console.handle.create_subscription(ActionChunk, "/action_chunk", lambda m: chunks.__setitem__("n", chunks["n"] + 1),
+                                       COMMAND_QOS)
+    try:
+        # wait for the task node's latched status: the graph is up
+        ready_deadline = time.monotonic() + args.startup_timeout
+        while console.status.header.stamp.sec == 0 and console.status.header.stamp.nanosec == 0 and not console.history:
+            ctx.spin_once(0.1)
+            if launcher.dead():
+                return _abort_dead(launcher, console, ctx)
+            if time.monotonic() > ready_deadline:
+                print(f"error: the graph did not come up within {args.startup_timeout} s; see logs in {run_dir}")
+                return None
+        time.sleep(0.5)
+        for _ in range(10):
+            ctx.spin_once(0.05)
+        print(f"graph up after {time.monotonic() - t0:.1f} s", flush=True)
+        console.start(profile.task.task_id, profile.task.instruction, 1, args.seed)
+        last_state, last_print = "", 0.0
+        wall0, sim0 = time.monotonic(), ctx.now()
+        while not console.finished(1):
+            ctx.spin_once(0.05)
+            if launcher.dead():
+                return _abort_dead(launcher, console, ctx)
+            _operator_keys(console)
+            st = console.status
+            now = time.monotonic()
+            if st.state != last_state or now - last_print > 2.0:
+                rtf = (ctx.now() - sim0) / max(now - wall0, 1e-6)
+                print(f"[{now - t0:6.1f} s] {st.state:<9} task-time {st.elapsed:5.1f} s  "
+                      f"chunks {chunks['n']:3d}  sim/real {rtf:4.2f}  {st.message}", flush=True)
+                last_state, last_print = st.state, now
+        st = console.status
+        return EpisodeOutcome(state=st.state, success=st.success, message=st.message, sim_seconds=st.elapsed,
+                              wall_seconds=time.monotonic() - t0, episode=1, seed=args.seed, history=console.history)
+    finally:
+        codes = launcher.shutdown()
+        ctx.shutdown()
+        bad = {k: v for k, v in codes.items() if v not in (0, None, -2)}
+        if bad:
+            print(f"note: node exit codes {bad}", flush=True)
+
+
+def _abort_dead(launcher: Any, console: Any, ctx: Any) -> None:
+    dead = launcher.dead()
+    names = ", ".join(f"{n} (exit {c})" for n, c in dead)
+    print(f"error: node process died: {names}; latching e-stop and bringing the graph down", flush=True)
+    console.estop(f"node process died: {names}")
+    for _ in range(5):
+        ctx.spin_once(0.05)
+    for n, _ in dead:
+        tail = launcher.tail(n)
+        if tail:
+            print(f"--- last lines of {n} ---\n{tail}", flush=True)
+    return None
+
+
+def _operator_keys(console: Any) -> None:
+    if not sys.stdin or not sys.stdin.isatty():
+        return
+    ready, _, _ = select.select([sys.stdin], [], [], 0)
+    if not ready:
+        return
+    key = sys.stdin.readline().strip().lower()
+    if key == "e":
+        console.estop("operator key")
+        print("E-STOP latched (r<Enter> to reset)", flush=True)
+    elif key == "r":
+        console.reset_estop()
+        print("e-stop reset by operator", flush=True)
+    elif key == "q":
+        console.stop()
+
+
+def cmd_launch(args: argparse.Namespace) -> int:
+    from .launch import load_profile
+    from .launcher import GraphLauncher
+    from .operator import OperatorConsole
+    from .transport.dds import DdsContext
+
+    profile = load_profile(args.profile)
+    run_dir = Path(args.run_dir) if args.run_dir else Path(tempfile.mkdtemp(prefix="being_h0_launch_"))
+    launcher = GraphLauncher(profile, run_dir, domain_id=args.domain_id, overrides=_overrides_for_policy(args),
+                             log_level=args.log_level)
+    print(f"launching {profile.name}: {', '.join(profile.nodes)} (logs in {run_dir}); Ctrl-C stops", flush=True)
+    launcher.start(stream_logs=True)
+    ctx = DdsContext(domain_id=args.domain_id)
+    console = OperatorConsole(ctx.create_node("launch_console"))
+    code = 0
+    try:
+        while True:
+            ctx.spin_once(0.1)
+            _operator_keys(console)
+            if launcher.dead():
+                _abort_dead(launcher, console, ctx)
+                code = 3
+                break
+    except KeyboardInterrupt:
+        print("\nCtrl-C: stopping the graph (actuators last)", flush=True)
+    finally:
+        launcher.shutdown()
+        ctx.shutdown()
+    return code
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import main as doctor_main
+
+    return doctor_main(["--profile", args.profile] + (args.rest or []))
+
+
+def _delegate(module: str, argv: list[str]) -> int:
+    mod = importlib.import_module(module)
+    result = mod.main(argv)
+    return int(result or 0)
+
+
+BENCHES = {
+    "latency": ("being_h0_runtime.bench.latency", "policy inference latency per backend (p50/p99)"),
+    "dds": ("being_h0_runtime.bench.dds_images", "640x480 image latency/throughput over DDS vs stock serialisation"),
+    "hand-link": ("being_h0_runtime.bench.hand_link", "Inspire serial read+write rate over a pty"),
+    "control-loop": ("being_h0_runtime.bench.control_loop", "control loop period and e-stop-to-hold latency"),
+    "strategies": ("being_h0_runtime.bench.strategies", "chunk execution strategies compared on the virtual rig"),
+    "teleop": ("being_h0_runtime.bench.teleop_latency", "teleop input-to-command latency"),
+    "run": ("being_h0_runtime.bench.runner", "success-rate trials (resumable, SQLite results)"),
+    "report": ("being_h0_runtime.bench.report", "success-rate report with Wilson intervals and plots"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="being-h0", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--log-level", default="WARNING", help="Python log level for this process and node processes")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    def add_policy_args(p: argparse.ArgumentParser) -> None:
+        g = p.add_mutually_exclusive_group()
+        g.add_argument("--engine", help="engine directory (default: the profile's policy)")
+        g.add_argument("--expert", action="store_true", help="use the scripted virtual-rig expert")
+        p.add_argument("--backend", default="auto", choices=["auto", "tensorrt", "onnxruntime", "torch"])
+        p.add_argument("--set", action="append", metavar="NODE.PARAM=VALUE",
+                       help="override a node parameter, e.g. --set arm.rate_hz=200 (repeatable)")
+
+    run = sub.add_parser("run", help="run one task episode on a profile", description=cmd_run.__doc__ or
+                         "Run one task episode and print the outcome; exit 0 on success.")
+    run.add_argument("--profile", default="sim", help="launch profile name (launch/NAME.yaml) or path")
+    run.add_argument("--transport", default="dds", choices=["dds", "inproc"],
+                     help="dds: one process per node (default); inproc: one deterministic process")
+    run.add_argument("--seed", type=int, default=0, help="scene seed (virtual rig)")
+    run.add_argument("--time-limit", type=float, default=None, help="override the task time limit (s)")
+    run.add_argument("--domain-id", type=int, default=None, help="DDS domain (default: derived from the PID)")
+    run.add_argument("--run-dir", default=None, help="where node logs and runtime files go")
+    run.add_argument("--startup-timeout", type=float, default=60.0)
+    run.add_argument("--verbose", "-v", action="store_true", help="stream node logs to the terminal")
+    add_policy_args(run)
+    run.set_defaults(func=cmd_run)
+
+    la = sub.add_parser("launch", help="start a profile's node graph (one process per node over DDS)")
+    la.add_argument("profile", help="launch profile name (launch/NAME.yaml) or path")
+    la.add_argument("--domain-id", type=int, default=None)
+    la.add_argument("--run-dir", default=None)
+    add_policy_args(la)
+    la.set_defaults(func=cmd_launch)
+
+    doc = sub.add_parser("doctor", help="check the rig before use (devices, permissions, calibration, disk)")
+    doc.add_argument("--profile", default="rig")
+    doc.add_argument("rest", nargs=argparse.REMAINDER, help="extra arguments for the doctor")
+    doc.set_defaults(func=cmd_doctor)
+
+    bench = sub.add_parser("bench", help="benchmarks and success-rate trials",
+                           description="\n".join(f"  {k:<13} {v[1]}" for k, v in BENCHES.items()),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    bench.add_argument("which", choices=sorted(BENCHES), help="which benchmark")
+    bench.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for that benchmark (try: --help)")
+    bench.set_defaults(func=lambda a: _delegate(BENCHES[a.which][0], a.rest))
+
+    ds = sub.add_parser("dataset", help="list / inspect / validate / export recorded episodes")
+    ds.add_argument("rest", nargs=argparse.REMAINDER, help="dataset subcommand and arguments (try: --help)")
+    ds.set_defaults(func=lambda a: _delegate("being_h0_runtime.recording.dataset_cli", a.rest))
+
+    rec = sub.add_parser("record", help="record demonstrations (teleop or scripted operator)")
+    rec.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the recorder (try: --help)")
+    rec.set_defaults(func=lambda a: _delegate("being_h0_runtime.recording.record_cli", a.rest))
+
+    cal = sub.add_parser("calibrate", help="camera intrinsics, hand-eye and hand-range calibration")
+    cal.add_argument("rest", nargs=argparse.REMAINDER, help="calibration subcommand and arguments (try: --help)")
+    cal.set_defaults(func=lambda a: _delegate("being_h0_runtime.calibration.cli", a.rest))
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(name)s %(levelname)s %(message)s")
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Run a launch profile as one process per node over Cyclone DDS.
+
+Start order is the profile's order; shutdown is the reverse (SIGINT, then
+SIGKILL after a grace period), so the actuators are the last to go and hold
+while the rest stops.  If any node process dies on its own, the launcher
+latches the e-stop (every actuator holds) and brings the graph down.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .launch import Profile
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen
+    log_path: Path
+
+
+class GraphLauncher:
+    def __init__(self, profile: Profile, run_dir: Path, domain_id: int | None = None,
+                 overrides: dict[str, dict[str, Any]] | None = None, log_level: str = "INFO") -> None:
+        self.profile = profile
+        self.run_dir = run_dir
+        self.domain_id = domain_id
+        self.overrides = overrides or {}
+        self.log_level = log_level
+        self.children: list[Child] = []
+        self.stopping = False
+
+    def start(self, stream_logs: bool = False) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        env.setdefault("MUJOCO_GL", "egl")
+        for name in self.profile.nodes:
+            cmd = [sys.executable, "-m", "being_h0_runtime.node_main", "--profile", self.profile.source, "--node", name,
+                   "--run-dir", str(self.run_dir), "--params-json", json.dumps(self.overrides.get(name, {})),
+                   "--log-level", self.log_level]
+            if self.domain_id is not None:
+                cmd += ["--domain-id", str(self.domain_id)]
+            log_path = self.run_dir / f"{name}.log"
+            out = None if stream_logs else open(log_path, "wb")
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT if out else None, env=env,
+                                    start_new_session=True)  # Ctrl-C reaches the launcher, which stops children in order
+            self.children.append(Child(name, proc, log_path))
+
+    def dead(self) -> list[tuple[str, int]]:
+        return [(c.name, c.proc.returncode) for c in self.children if c.proc.poll() is not None]
+
+    def tail(self, name: str, lines: int = 15) -> str:
+        for c in self.children:
+            if c.name == name and c.log_path.exists():
+                return "\n".join(c.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+    def shutdown(self, grace_s: float = 5.0) -> dict[str, int | None]:
+        """Reverse-order stop. Returns each child's exit code."""
+        self.stopping = True
+        for child in reversed(self.children):
+            if child.proc.poll() is None:
+                child.proc.send_signal(signal.SIGINT)
+                try:
+                    child.proc.wait(timeout=grace_s)
+                except subprocess.TimeoutExpired:
+                    child.proc.kill()
+                    child.proc.wait()
+        return {c.name: c.proc.returncode for c in self.children}
+
+    def __enter__(self) -> "GraphLauncher":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+
+def wait_any_dead(launcher: GraphLauncher, poll_s: float = 0.1, timeout_s: float | None = None) -> list[tuple[str, int]]:
+    end = None if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        dead = launcher.dead()
+        if dead or (end is not None and time.monotonic() > end):
+            return dead
+        time.sleep(poll_s)

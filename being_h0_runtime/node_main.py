@@ -1,0 +1,83 @@
+"""Entry point of one node process (spawned by `being-h0 launch`).
+
+    python -m being_h0_runtime.node_main --profile launch/sim.yaml --node arm --run-dir runs/x
+
+Builds the node from the profile over the dds transport and spins until
+SIGINT/SIGTERM; on the way out actuator nodes hold and release hardware.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+
+from .config import ConfigError
+from .launch import load_profile
+from .nodes.base import build_node
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", required=True, help="launch profile name or YAML path")
+    ap.add_argument("--node", required=True, help="node name in the profile")
+    ap.add_argument("--run-dir", required=True, help="directory for this launch's runtime files")
+    ap.add_argument("--domain-id", type=int, default=None, help="DDS domain id (default: ROS_DOMAIN_ID or 0)")
+    ap.add_argument("--params-json", default="{}", help="JSON object of parameter overrides for this node")
+    ap.add_argument("--transport", default="dds", choices=["dds", "ros2", "auto"],
+                    help="dds (Cyclone DDS, ROS 2 wire names), ros2 (rclpy), auto (ros2 when rclpy imports)")
+    ap.add_argument("--log-level", default="INFO")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=args.log_level, format=f"[{args.node}] %(levelname)s %(message)s")
+    log = logging.getLogger("being_h0.node_main")
+    try:
+        profile = load_profile(args.profile)
+        if args.node not in profile.nodes:
+            raise ConfigError(f"{profile.source}: no node named {args.node!r}; nodes: {list(profile.nodes)}")
+        run_dir = Path(args.run_dir)
+        entry = profile.nodes[args.node]
+        params = profile.resolved_params(args.node, run_dir)
+        params.update(json.loads(args.params_json))
+        deadline = time.monotonic() + 30.0
+        for f in profile.resolved_files(args.node, run_dir):
+            while not Path(f).exists():
+                if time.monotonic() > deadline:
+                    raise ConfigError(f"{args.node}: waited 30 s for {f} to appear")
+                time.sleep(0.05)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+    from .transport import create_context
+
+    stop = {"flag": False}
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stop["flag"] = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    ctx = create_context(args.transport, domain_id=args.domain_id, use_sim_time=profile.node_uses_sim_time(args.node))
+    node = None
+    try:
+        handle = ctx.create_node(args.node, params)
+        node = build_node(entry.type, handle, params, f"{profile.source}: nodes.{args.node}.params")
+        log.info("%s (%s) up", args.node, entry.type)
+        while not stop["flag"]:
+            ctx.spin_once(0.05)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    finally:
+        if node is not None:
+            node.close()
+        ctx.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

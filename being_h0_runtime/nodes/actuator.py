@@ -1,0 +1,229 @@
+"""The control loop shared by the arm and hand nodes.
+
+Every command, whatever its source (policy chunks, teleop, replay, homing),
+goes through the same path each control cycle:
+
+    driver.read() -> MotionGate (e-stop > fault > watchdog) -> executor / homing
+        -> Supervisor (limits, NaN, steps) -> driver.write() or driver.hold()
+
+Safety lives here, not in the policy (ARCHITECTURE rule 4).  A fault (NaN or
+malformed chunk, driver fault, e-stop) latches: motion resumes only after an
+operator's reset (EStop engaged=False with an operator name) *and* a fresh
+chunk.  A late or missing chunk is "stale": the node holds within one cycle
+and resumes on the next fresh chunk.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from ..config import StrictModel
+from ..drivers.base import Diagnostic
+from ..msgs import ActionChunk, EStop, JointState, TaskStatus
+from ..msgs.convert import chunk_to_array, joint_state
+from ..policy.execution import make_executor
+from ..safety.cadence import CadenceMonitor
+from ..safety.estop import EStopLatch, EStopResetRefused
+from ..safety.limits import JointLimits, SafetyConfig
+from ..safety.supervisor import MotionGate, SoftStart, Supervisor
+from ..safety.watchdog import Watchdog
+from ..transport.api import COMMAND_QOS, LATCHED_QOS, NodeHandle, QoS
+from .base import RuntimeNode
+
+
+class ExecutorConfig(StrictModel):
+    #: sync | async | ensemble | crossfade (see policy/execution.py)
+    name: str = "async"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ActuatorParams(StrictModel):
+    backend: str = "sim"
+    #: backend options passed to the driver's config model
+    options: dict[str, Any] = Field(default_factory=dict)
+    rate_hz: float = Field(100.0, gt=0, le=2000)
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    safety: SafetyConfig = Field(default_factory=SafetyConfig)
+    #: no fresh chunk for this long => hold (stale); resumes on the next fresh chunk
+    watchdog_deadline_s: float = Field(1.0, gt=0)
+    soft_start_s: float = Field(0.5, ge=0)
+    chunk_topic: str = "/action_chunk"
+    #: diagnostics (counters, cadence) publish period
+    report_period_s: float = Field(1.0, gt=0)
+
+
+class ActuatorNode(RuntimeNode):
+    """Subclasses define the joint group, its limits, its driver and how to command it."""
+
+    joint_names: tuple[str, ...]
+
+    def __init__(self, handle: NodeHandle, params: ActuatorParams, driver: Any = None) -> None:
+        super().__init__(handle, params)
+        self.p = params
+        self.dt = 1.0 / params.rate_hz
+        self.driver = driver or self.make_driver()
+        self.driver.configure()
+        self.driver.activate()
+        self.limits = self.make_limits()
+        self.supervisor = Supervisor(self.limits, params.safety)
+        self.estop = EStopLatch(clock=handle.now)
+        self.watchdog = Watchdog(params.watchdog_deadline_s)
+        self.gate = MotionGate(self.estop, self.watchdog)
+        self.executor = make_executor(params.executor.name, **params.executor.params)
+        self.cadence = CadenceMonitor(self.dt)
+        self.holding = True
+        self.homing: SoftStart | None = None
+        self.soft_start: SoftStart | None = None
+        self.task_state = TaskStatus.IDLE
+        self.last_command: np.ndarray | None = None
+        self.chunks_received = 0
+        self.hold_events: list[tuple[float, str]] = []
+        self.state_pub = handle.create_publisher(JointState, "/joint_states", QoS("best_effort", 10))
+        self.command_pub = handle.create_publisher(JointState, f"/{self.group}/command", QoS("best_effort", 10))
+        handle.create_subscription(ActionChunk, params.chunk_topic, self.on_chunk, COMMAND_QOS)
+        handle.create_subscription(EStop, "/estop", self.on_estop, LATCHED_QOS)
+        handle.create_subscription(TaskStatus, "/task/status", self.on_task_status, LATCHED_QOS)
+        handle.create_timer(self.dt, self.control_cycle)
+        handle.create_timer(params.report_period_s, self.report)
+
+    # -- subclass hooks -------------------------------------------------------------
+    group: str = "actuator"
+
+    @abc.abstractmethod
+    def make_driver(self) -> Any: ...
+
+    @abc.abstractmethod
+    def make_limits(self) -> JointLimits: ...
+
+    @abc.abstractmethod
+    def read_state(self) -> tuple[np.ndarray, np.ndarray | None, str | None, float]:
+        """(position, velocity or None, fault or None, stamp) from the driver."""
+
+    @abc.abstractmethod
+    def write_command(self, q: np.ndarray, velocity: np.ndarray | None) -> None: ...
+
+    def home_position(self) -> np.ndarray | None:
+        return None
+
+    # -- inputs -----------------------------------------------------------------
+    def on_chunk(self, msg: ActionChunk) -> None:
+        now = self.handle.now()
+        try:
+            chunk = chunk_to_array(msg)
+            idx = [msg.names.index(n) for n in self.joint_names]
+        except ValueError as err:
+            self.fault("chunk", f"malformed action chunk #{msg.sequence}: {err}")
+            return
+        mine = chunk[:, idx].astype(np.float64)
+        if not np.all(np.isfinite(mine)):
+            self.fault("chunk", f"action chunk #{msg.sequence} contains NaN/inf")
+            return
+        if self.homing is not None:
+            return  # chunks computed before homing finished are not for us
+        self.chunks_received += 1
+        self.executor.on_chunk(mine, msg.source_stamp.to_sec(), now, msg.step_dt)
+        self.watchdog.feed(now)
+
+    def on_estop(self, msg: EStop) -> None:
+        now = self.handle.now()
+        if msg.engaged:
+            self.estop.trigger(msg.source or "topic", msg.reason or "e-stop", now)
+            self.control_cycle()  # act now, not at the next tick
+        else:
+            try:
+                self.gate.operator_reset(msg.operator, now)
+                self.log.warning("operator %s reset the e-stop/faults; waiting for a fresh command", msg.operator)
+            except EStopResetRefused as err:
+                self.publish_diagnostics([Diagnostic(Diagnostic.WARN, "estop", f"reset refused: {err}")])
+
+    def on_task_status(self, msg: TaskStatus) -> None:
+        if msg.state == TaskStatus.HOMING and self.task_state != TaskStatus.HOMING:
+            self.executor = make_executor(self.p.executor.name, **self.p.executor.params)
+            q, _, fault, _ = self.read_state()
+            home = self.home_position()
+            if home is not None and fault is None and np.all(np.isfinite(q)):
+                self.homing = SoftStart(q, home, self.handle.now(), self.p.soft_start_s, self.supervisor.limits)
+        elif msg.state != TaskStatus.HOMING:
+            self.homing = None
+        if msg.state in TaskStatus.TERMINAL and self.task_state not in TaskStatus.TERMINAL:
+            # the episode is over: stop executing what is left of the last chunk
+            self.executor = make_executor(self.p.executor.name, **self.p.executor.params)
+            self.watchdog.check(float("inf"))
+        self.task_state = msg.state
+
+    def fault(self, source: str, reason: str) -> None:
+        self.gate.fault(source, reason)
+        self.publish_diagnostics([Diagnostic(Diagnostic.ERROR, source, reason)])
+        self.control_cycle()
+
+    # -- the loop ---------------------------------------------------------------
+    def control_cycle(self) -> None:
+        now = self.handle.now()
+        self.cadence.tick(now)
+        q, dq, fault, stamp = self.read_state()
+        if fault is not None:
+            if fault not in self.gate.faults.values():
+                self.gate.fault("driver", fault)
+        elif np.all(np.isfinite(q)):
+            self.state_pub.publish(joint_state(self.joint_names, q, dq if dq is not None else (), stamp=now))
+        if self.homing is not None:
+            self.watchdog.feed(now)  # the homing planner is this cycle's fresh command source
+        decision = self.gate.decide(now)
+        target = None
+        if decision.run:
+            if self.homing is not None:
+                target = self.homing.sample(now)
+            else:
+                target = self.executor.action_at(now)
+                if target is not None and decision.resumed and self.p.soft_start_s > 0 and self.last_command is None:
+                    self.soft_start = SoftStart(q, target, now, self.p.soft_start_s, self.supervisor.limits)
+                if self.soft_start is not None and target is not None:
+                    if self.soft_start.done(now):
+                        self.soft_start = None
+                    else:
+                        target = self.soft_start.sample(now)
+        if target is None:
+            self._hold(now, decision.reason if not decision.run else "no action for this cycle")
+            return
+        result = self.supervisor.step(target, q, self.dt, dq)
+        for iv in result.interventions:
+            self.publish_diagnostics([Diagnostic(Diagnostic.WARN if not iv.fault else Diagnostic.ERROR,
+                                                 f"safety/{iv.kind}", f"{iv.action}: {iv.detail}")])
+        self.gate.report(result, "supervisor")
+        if result.hold or result.command is None:
+            self._hold(now, "supervisor rejected the command")
+            return
+        self.holding = False
+        self.last_command = result.command
+        self.write_command(result.command, result.velocity)
+        self.command_pub.publish(joint_state(self.joint_names, result.command, stamp=now))
+
+    def _hold(self, now: float, reason: str) -> None:
+        if not self.holding:
+            self.driver.hold()
+            self.holding = True
+            self.last_command = None
+            self.soft_start = None
+            self.supervisor.reset()
+            self.hold_events.append((now, reason))
+            self.publish_diagnostics([Diagnostic(Diagnostic.WARN, "hold", reason)])
+
+    def report(self) -> None:
+        rep = self.cadence.report()
+        values = {k: str(v) for k, v in self.supervisor.counters.items()}
+        values.update({f"hold_{k}": str(v) for k, v in self.gate.holds_by_reason.items()})
+        values.update({"chunks": str(self.chunks_received), "cadence": rep.format(self.group)})
+        level = Diagnostic.ERROR if self.gate.faults else Diagnostic.OK
+        msg = "; ".join(f"{k}: {v}" for k, v in self.gate.faults.items()) or ("holding" if self.holding else "moving")
+        self.publish_diagnostics([Diagnostic(level, "status", msg, values)] + self.driver.diagnostics())
+
+    def close(self) -> None:
+        try:
+            self.driver.hold()
+            self.driver.deactivate()
+        finally:
+            self.driver.close()

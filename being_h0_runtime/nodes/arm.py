@@ -1,0 +1,48 @@
+"""Arm node: the Franka (franky) or the virtual rig's arm behind the shared control loop."""
+
+from __future__ import annotations
+
+
+import numpy as np
+from pydantic import Field
+
+from ..drivers.base import ARM_JOINT_NAMES, ArmCommand, ArmDriver
+from ..safety.limits import JointLimits, franka_fr3_limits
+from .actuator import ActuatorNode, ActuatorParams
+
+
+class ArmParams(ActuatorParams):
+    home_q: list[float] = Field(default_factory=lambda: [0.0, -0.3, 0.0, -2.2, 0.0, 1.9, 0.785],
+                                min_length=7, max_length=7)
+
+
+class ArmNode(ActuatorNode):
+    Params = ArmParams
+    group = "arm"
+    joint_names = ARM_JOINT_NAMES
+
+    def make_driver(self) -> ArmDriver:
+        if self.p.backend == "sim":
+            from ..drivers.arm.sim import SimArm
+
+            return SimArm(self.handle)
+        if self.p.backend == "franka":
+            from ..drivers.arm.franka import FrankaArm, FrankaConfig
+
+            return FrankaArm(FrankaConfig(**self.p.options))
+        raise ValueError(f"arm backend {self.p.backend!r} unknown; use 'sim' or 'franka'")
+
+    def make_limits(self) -> JointLimits:
+        return franka_fr3_limits()
+
+    def read_state(self) -> tuple[np.ndarray, np.ndarray | None, str | None, float]:
+        s = self.driver.read()
+        return s.q, s.dq, s.fault, s.stamp
+
+    def write_command(self, q: np.ndarray, velocity: np.ndarray | None) -> None:
+        self.driver.write(ArmCommand(q=q, velocity=velocity))
+
+    def home_position(self) -> np.ndarray:
+        return np.asarray(self.p.home_q, dtype=float)
+
+

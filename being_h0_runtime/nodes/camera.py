@@ -1,0 +1,83 @@
+"""Camera node: a CameraDriver (RealSense, .db3 playback or the virtual rig)
+published as sensor_msgs/Image + CameraInfo (+ aligned depth)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from ..config import StrictModel
+from ..drivers.base import CameraDriver, Diagnostic, DriverError
+from ..msgs import CameraInfo, Image
+from ..msgs.convert import camera_info, image_from_array
+from ..transport.api import LATCHED_QOS, SENSOR_QOS, NodeHandle
+from .base import RuntimeNode
+
+
+class CameraParams(StrictModel):
+    backend: Literal["sim", "realsense"] = "sim"
+    #: backend options (RealSenseConfig fields for realsense: serial, width, height, fps, playback_file, ...)
+    options: dict[str, Any] = Field(default_factory=dict)
+    poll_rate_hz: float = Field(60.0, gt=0)
+    namespace: str = "/camera"
+    publish_depth: bool = True
+    #: no new frame for this long => STALE diagnostic (the inference node refuses stale frames itself)
+    stale_after_s: float = Field(0.5, gt=0)
+
+
+def make_camera(params: CameraParams, handle: NodeHandle) -> CameraDriver:
+    if params.backend == "sim":
+        from ..drivers.camera.sim import SimCamera
+
+        return SimCamera(handle)
+    from ..drivers.camera.realsense import RealSenseCamera, RealSenseConfig
+
+    return RealSenseCamera(RealSenseConfig(**params.options))
+
+
+class CameraNode(RuntimeNode):
+    Params = CameraParams
+
+    def __init__(self, handle: NodeHandle, params: CameraParams, driver: CameraDriver | None = None) -> None:
+        super().__init__(handle, params)
+        self.p = params
+        ns = params.namespace.rstrip("/")
+        self.image_pub = handle.create_publisher(Image, f"{ns}/color/image_raw", SENSOR_QOS)
+        self.depth_pub = handle.create_publisher(Image, f"{ns}/aligned_depth_to_color/image_raw", SENSOR_QOS)
+        self.info_pub = handle.create_publisher(CameraInfo, f"{ns}/color/camera_info", LATCHED_QOS)
+        self.driver = driver or make_camera(params, handle)
+        self.driver.configure()
+        self.driver.activate()
+        self.frames = 0
+        self.last_frame_time = handle.now()
+        self._info_sent = False
+        handle.create_timer(1.0 / params.poll_rate_hz, self.tick)
+
+    def tick(self) -> None:
+        now = self.handle.now()
+        frame = self.driver.read()
+        if frame is None:
+            if now - self.last_frame_time > self.p.stale_after_s:
+                diags = self.driver.diagnostics() or [
+                    Diagnostic(Diagnostic.STALE, "frames", f"no frame for {now - self.last_frame_time:.2f} s")]
+                self.publish_diagnostics(diags)
+                self.last_frame_time = now  # report once per stale period, not every poll
+            return
+        self.frames += 1
+        self.last_frame_time = now
+        self.image_pub.publish(image_from_array(frame.color, "rgb8", frame.stamp, frame.frame_id))
+        if self.p.publish_depth and frame.depth is not None:
+            self.depth_pub.publish(image_from_array(frame.depth, "16UC1", frame.stamp, frame.frame_id))
+        if not self._info_sent:
+            try:
+                k = self.driver.intrinsics()
+            except DriverError:
+                return
+            self.info_pub.publish(camera_info(k.width, k.height, k.fx, k.fy, k.cx, k.cy, frame.stamp, frame.frame_id,
+                                              k.distortion, k.distortion_model))
+            self._info_sent = True
+
+    def close(self) -> None:
+        self.driver.deactivate()
+        self.driver.close()

@@ -1,0 +1,44 @@
+"""Hand node: the Inspire RH56 over RS-485 (real or the virtual rig's emulator on a pty)."""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+
+from ..drivers.base import HAND_DOF_NAMES, HandCommand, HandDriver
+from ..safety.limits import HandLimits, JointLimits
+from .actuator import ActuatorNode, ActuatorParams
+
+
+class HandParams(ActuatorParams):
+    backend: str = "inspire"
+    rate_hz: float = Field(50.0, gt=0, le=200)
+    #: largest closure change per cycle (the hand's own speed is the real limit)
+    max_step: float = Field(0.05, gt=0, le=1)
+    open_on_home: bool = True
+
+
+class HandNode(ActuatorNode):
+    Params = HandParams
+    group = "hand"
+    joint_names = HAND_DOF_NAMES
+
+    def make_driver(self) -> HandDriver:
+        if self.p.backend == "inspire":
+            from ..drivers.hand.inspire import InspireHand, InspireHandConfig
+
+            return InspireHand(InspireHandConfig(**self.p.options))
+        raise ValueError(f"hand backend {self.p.backend!r} unknown; use 'inspire' (real or emulated port)")
+
+    def make_limits(self) -> JointLimits:
+        return HandLimits(max_step=self.p.max_step).as_joint_limits()
+
+    def read_state(self) -> tuple[np.ndarray, np.ndarray | None, str | None, float]:
+        s = self.driver.read()
+        return s.position, None, s.fault, s.stamp
+
+    def write_command(self, q: np.ndarray, velocity: np.ndarray | None) -> None:
+        self.driver.write(HandCommand(position=q))
+
+    def home_position(self) -> np.ndarray | None:
+        return np.zeros(len(HAND_DOF_NAMES)) if self.p.open_on_home else None

@@ -1,0 +1,126 @@
+"""Inference node: observations in, action chunks out.
+
+Every `replan_period_s` while the task is running it assembles the newest
+image, proprio and instruction into an `Observation`, calls the policy and
+publishes an `ActionChunk` stamped with the observation time (so executors
+can compensate latency).  Stale inputs are refused, never silently used.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from pydantic import Field
+
+from ..config import StrictModel
+from ..drivers.base import Diagnostic
+from ..msgs import ActionChunk, Image, JointState, SimState, TaskStatus
+from ..msgs.convert import chunk_from_array, image_to_array, pose_to_arrays
+from ..policy.base import Policy, PolicyError
+from ..policy.factory import PolicyConfig, make_policy
+from ..policy.spec import Observation
+from ..transport.api import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS, NodeHandle, QoS
+from .base import RuntimeNode
+
+
+class InferenceParams(StrictModel):
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    #: None = half a chunk (asynchronous execution); the executor in the arm/hand nodes merges chunks
+    replan_period_s: float | None = Field(None, gt=0)
+    max_image_age_s: float = Field(0.5, gt=0)
+    max_proprio_age_s: float = Field(0.2, gt=0)
+    image_topic: str = "/camera/color/image_raw"
+    require_image: bool = False
+    only_while_running: bool = True
+
+
+class InferenceNode(RuntimeNode):
+    Params = InferenceParams
+
+    def __init__(self, handle: NodeHandle, params: InferenceParams, policy: Policy | None = None) -> None:
+        super().__init__(handle, params)
+        self.p = params
+        self.policy = policy or make_policy(params.policy)
+        self.spec = self.policy.spec
+        self.policy.warmup()
+        self.joints: dict[str, tuple[float, float]] = {}  # name -> (position, stamp)
+        self.image: np.ndarray | None = None
+        self.image_stamp = -1.0
+        self.privileged: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.task = TaskStatus()
+        self.sequence = 0
+        self.refusals = 0
+        self.latencies: list[float] = []
+        self.chunk_pub = handle.create_publisher(ActionChunk, "/action_chunk", COMMAND_QOS)
+        handle.create_subscription(Image, params.image_topic, self.on_image, SENSOR_QOS)
+        handle.create_subscription(JointState, "/joint_states", self.on_joint_state, QoS("best_effort", 10))
+        handle.create_subscription(SimState, "/sim/state", self.on_sim_state, QoS("best_effort", 2))
+        handle.create_subscription(TaskStatus, "/task/status", self.on_task_status, LATCHED_QOS)
+        period = params.replan_period_s or self.spec.chunk_len * self.spec.step_dt / 2
+        handle.create_timer(period, self.tick)
+
+    def on_image(self, msg: Image) -> None:
+        try:
+            self.image = image_to_array(msg)
+            self.image_stamp = msg.header.stamp.to_sec()
+        except ValueError as err:
+            self.publish_diagnostics([Diagnostic(Diagnostic.ERROR, "image", f"malformed image: {err}")])
+
+    def on_joint_state(self, msg: JointState) -> None:
+        stamp = msg.header.stamp.to_sec()
+        for name, pos in zip(msg.name, msg.position):
+            self.joints[name] = (float(pos), stamp)
+
+    def on_sim_state(self, msg: SimState) -> None:
+        self.privileged = {n: pose_to_arrays(p) for n, p in zip(msg.names, msg.poses)}
+
+    def on_task_status(self, msg: TaskStatus) -> None:
+        if msg.state == TaskStatus.RUNNING and (self.task.state != TaskStatus.RUNNING or msg.episode != self.task.episode):
+            self.policy.reset()
+        self.task = msg
+
+    def observation(self, now: float) -> Observation | None:
+        """The newest observation, or None (with a diagnostic) when inputs are missing or stale."""
+        problems = []
+        names = self.spec.names
+        missing = [n for n in names if n not in self.joints]
+        if missing:
+            problems.append(f"no proprio for {missing}")
+        else:
+            oldest = min(self.joints[n][1] for n in names)
+            if now - oldest > self.p.max_proprio_age_s:
+                problems.append(f"proprio is {now - oldest:.3f} s old (limit {self.p.max_proprio_age_s})")
+        if self.p.require_image:
+            if self.image is None:
+                problems.append("no camera image yet")
+            elif now - self.image_stamp > self.p.max_image_age_s:
+                problems.append(f"camera image is {now - self.image_stamp:.3f} s old (limit {self.p.max_image_age_s})")
+        if problems:
+            self.refusals += 1
+            self.publish_diagnostics([Diagnostic(Diagnostic.WARN, "inputs", "; ".join(problems))])
+            return None
+        proprio = np.array([self.joints[n][0] for n in names])
+        stamp = min([self.joints[n][1] for n in names] + ([self.image_stamp] if self.image is not None else []))
+        return Observation(stamp=stamp, proprio=proprio, proprio_names=list(names), instruction=self.task.instruction,
+                           image=self.image, privileged=self.privileged)
+
+    def tick(self) -> None:
+        if self.p.only_while_running and self.task.state != TaskStatus.RUNNING:
+            return
+        now = self.handle.now()
+        obs = self.observation(now)
+        if obs is None:
+            return
+        t0 = time.perf_counter()
+        try:
+            actions = self.policy.infer(obs)
+        except PolicyError as err:
+            self.publish_diagnostics([Diagnostic(Diagnostic.ERROR, "policy", str(err))])
+            return
+        self.latencies.append(time.perf_counter() - t0)
+        self.sequence += 1
+        self.chunk_pub.publish(
+            chunk_from_array(actions, self.spec.names, self.spec.step_dt, stamp=self.handle.now(),
+                             source_stamp=obs.stamp, engine_id=self.policy.engine_id, sequence=self.sequence)
+        )

@@ -1,0 +1,137 @@
+"""Task node: the operator's instruction, start/stop, and the episode state machine.
+
+    idle --start--> homing --arm at home--> running --success--> succeeded
+                      |                        |--time limit--> timeout
+                      |                        |--stop/e-stop-> aborted
+                      '--homing time limit---> failed
+
+Success comes from the virtual rig's judgement (/sim/state) on the virtual rig,
+or from an operator's mark_success / mark_failure command on the real rig.
+Status is published transient-local on every change and at 2 Hz.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from ..config import StrictModel
+from ..drivers.base import ARM_JOINT_NAMES
+from ..msgs import EStop, JointState, SimState, TaskCommand, TaskStatus
+from ..msgs.convert import header
+from ..transport.api import COMMAND_QOS, LATCHED_QOS, NodeHandle, QoS
+from .base import RuntimeNode
+
+
+class TaskParams(StrictModel):
+    task_id: str = "pick_place_toy"
+    instruction: str = "pick up the toy and put it in the box"
+    time_limit_s: float = Field(60.0, gt=0)
+    homing_time_limit_s: float = Field(15.0, gt=0)
+    home_q: list[float] = Field(default_factory=lambda: [0.0, -0.3, 0.0, -2.2, 0.0, 1.9, 0.785], min_length=7, max_length=7)
+    home_tolerance_rad: float = Field(0.05, gt=0)
+    success_source: Literal["sim", "operator"] = "sim"
+    #: success must hold this long (objects at rest in the box, not bouncing through)
+    success_hold_s: float = Field(0.5, ge=0)
+    status_rate_hz: float = Field(2.0, gt=0)
+
+
+class TaskNode(RuntimeNode):
+    Params = TaskParams
+
+    def __init__(self, handle: NodeHandle, params: TaskParams) -> None:
+        super().__init__(handle, params)
+        self.p = params
+        self.state = TaskStatus.IDLE
+        self.task_id = params.task_id
+        self.instruction = params.instruction
+        self.episode = 0
+        self.started_at = 0.0
+        self.state_since = 0.0
+        self.message = ""
+        self.success_since: float | None = None
+        self.arm_q: np.ndarray | None = None
+        self.estop_engaged = False
+        self.status_pub = handle.create_publisher(TaskStatus, "/task/status", LATCHED_QOS)
+        handle.create_subscription(TaskCommand, "/task/command", self.on_command, COMMAND_QOS)
+        handle.create_subscription(JointState, "/joint_states", self.on_joint_state, QoS("best_effort", 5))
+        handle.create_subscription(EStop, "/estop", self.on_estop, LATCHED_QOS)
+        if params.success_source == "sim":
+            handle.create_subscription(SimState, "/sim/state", self.on_sim_state, QoS("best_effort", 2))
+        handle.create_timer(0.02, self.tick)
+        handle.create_timer(1.0 / params.status_rate_hz, self.publish_status)
+        self.publish_status()
+
+    # -- inputs ------------------------------------------------------------------
+    def on_command(self, cmd: TaskCommand) -> None:
+        now = self.handle.now()
+        if cmd.command == TaskCommand.START:
+            if self.state in (TaskStatus.HOMING, TaskStatus.RUNNING):
+                self.log.warning("start ignored: episode %d is %s", self.episode, self.state)
+                return
+            if self.estop_engaged:
+                self._set(TaskStatus.ABORTED, "e-stop is latched; reset it before starting")
+                return
+            self.task_id = cmd.task_id or self.p.task_id
+            self.instruction = cmd.instruction or self.p.instruction
+            self.episode = cmd.episode
+            self.started_at = now
+            self.success_since = None
+            self._set(TaskStatus.HOMING, f"homing before episode {self.episode}")
+        elif cmd.command == TaskCommand.STOP and self.state in (TaskStatus.HOMING, TaskStatus.RUNNING):
+            self._set(TaskStatus.ABORTED, f"stopped by operator {cmd.operator or '?'}")
+        elif cmd.command in (TaskCommand.MARK_SUCCESS, TaskCommand.MARK_FAILURE):
+            if self.state == TaskStatus.RUNNING:
+                ok = cmd.command == TaskCommand.MARK_SUCCESS
+                self._set(TaskStatus.SUCCEEDED if ok else TaskStatus.FAILED, f"marked by operator {cmd.operator or '?'}")
+        else:
+            self.log.warning("unknown or out-of-state task command %r in state %s", cmd.command, self.state)
+
+    def on_joint_state(self, msg: JointState) -> None:
+        idx = {n: i for i, n in enumerate(msg.name)}
+        if all(n in idx for n in ARM_JOINT_NAMES) and len(msg.position) == len(msg.name):
+            self.arm_q = np.array([msg.position[idx[n]] for n in ARM_JOINT_NAMES])
+
+    def on_estop(self, msg: EStop) -> None:
+        self.estop_engaged = msg.engaged
+        if msg.engaged and self.state in (TaskStatus.HOMING, TaskStatus.RUNNING):
+            self._set(TaskStatus.ABORTED, f"e-stop from {msg.source}: {msg.reason}")
+
+    def on_sim_state(self, msg: SimState) -> None:
+        if self.state != TaskStatus.RUNNING:
+            return
+        now = self.handle.now()
+        if msg.success:
+            if self.success_since is None:
+                self.success_since = now
+            elif now - self.success_since >= self.p.success_hold_s:
+                self._set(TaskStatus.SUCCEEDED, "success judged from simulator state")
+        else:
+            self.success_since = None
+
+    # -- state machine -------------------------------------------------------------
+    def tick(self) -> None:
+        now = self.handle.now()
+        if self.state == TaskStatus.HOMING:
+            if self.arm_q is not None and np.max(np.abs(self.arm_q - np.array(self.p.home_q))) < self.p.home_tolerance_rad:
+                self._set(TaskStatus.RUNNING, self.instruction)
+            elif now - self.state_since > self.p.homing_time_limit_s:
+                self._set(TaskStatus.FAILED, "arm did not reach home within the homing time limit")
+        elif self.state == TaskStatus.RUNNING and now - self.state_since > self.p.time_limit_s:
+            self._set(TaskStatus.TIMEOUT, f"time limit {self.p.time_limit_s:.0f} s reached")
+
+    def _set(self, state: str, message: str) -> None:
+        self.state, self.message, self.state_since = state, message, self.handle.now()
+        self.log.info("episode %d: %s (%s)", self.episode, state, message)
+        self.publish_status()
+
+    def publish_status(self) -> None:
+        now = self.handle.now()
+        elapsed = now - self.started_at if self.state != TaskStatus.IDLE else 0.0
+        self.status_pub.publish(
+            TaskStatus(header=header(now), task_id=self.task_id, instruction=self.instruction, state=self.state,
+                       episode=self.episode, elapsed=elapsed, success=self.state == TaskStatus.SUCCEEDED,
+                       message=self.message)
+        )

@@ -1,0 +1,168 @@
+"""The virtual rig node: the MuJoCo world standing in for the physical rig.
+
+It plays the part of the hardware, not of our nodes: it accepts arm commands
+on a "wire" topic (as a Franka accepts them over FCI), serves the Inspire
+serial protocol on a pseudo-terminal (so the hand node's real serial driver
+runs), renders camera frames, publishes /clock (simulated time, as Gazebo
+does) and privileged state (/sim/state) for scripted experts and the success
+judge.  It resets the scene when a task starts.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+from pydantic import Field
+
+from ..config import StrictModel
+from ..drivers.arm.sim import SIM_ARM_COMMAND_TOPIC, SIM_ARM_EE_TOPIC, SIM_ARM_STATE_TOPIC
+from ..drivers.base import ARM_JOINT_NAMES
+from ..drivers.camera.sim import SIM_DEPTH_TOPIC, SIM_IMAGE_TOPIC, SIM_INFO_TOPIC
+from ..msgs import CameraInfo, Clock, Image, JointState, PoseStamped, SimState, TaskCommand
+from ..msgs.convert import camera_info, header, image_from_array, joint_state, pose
+from ..transport.api import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS, NodeHandle, QoS
+from .base import RuntimeNode
+
+
+class VirtualRigParams(StrictModel):
+    task: str = "pick_place_toy"
+    variation: str = "seen"
+    seed: int = 0
+    step_period_s: float = Field(0.01, gt=0, le=0.1)
+    camera_rate_hz: float = Field(10.0, ge=0)  # 0 disables rendering
+    image_width: int = Field(320, ge=16)
+    image_height: int = Field(240, ge=16)
+    state_rate_hz: float = Field(20.0, gt=0)
+    publish_clock: bool = True
+    #: path of a symlink to the emulated Inspire hand's pty ("" = no serial emulator)
+    hand_port_link: str = ""
+    hand_baudrate: int | None = 115200
+
+
+class _ThreadSafeHand:
+    """The emulator thread talks to the hand through this buffer; physics runs on the node thread."""
+
+    def __init__(self, closure: np.ndarray) -> None:
+        self._lock = threading.Lock()
+        self._closure = closure.copy()
+        self._target: np.ndarray | None = None
+
+    def get(self) -> np.ndarray:
+        with self._lock:
+            return self._closure.copy()
+
+    def set(self, target: np.ndarray) -> None:
+        with self._lock:
+            self._target = np.asarray(target, float).copy()
+
+    def exchange(self, closure: np.ndarray) -> np.ndarray | None:
+        with self._lock:
+            self._closure = closure.copy()
+            target, self._target = self._target, None
+            return target
+
+
+class VirtualRigNode(RuntimeNode):
+    Params = VirtualRigParams
+
+    def __init__(self, handle: NodeHandle, params: VirtualRigParams) -> None:
+        super().__init__(handle, params)
+        from ..sim.world import VirtualRig
+
+        self.p = params
+        self.rig = VirtualRig(task=params.task, variation=params.variation, seed=params.seed,
+                              image_size=(params.image_width, params.image_height))
+        self.seed = params.seed
+        self.substeps = max(1, int(round(params.step_period_s / self.rig.physics_dt)))
+        self.hand = _ThreadSafeHand(self.rig.hand_closure())
+        self.emulator = None
+        if params.hand_port_link:
+            self._start_hand_emulator(params.hand_port_link, params.hand_baudrate)
+        self.clock_pub = handle.create_publisher(Clock, "/clock", QoS("best_effort", 1))
+        self.arm_pub = handle.create_publisher(JointState, SIM_ARM_STATE_TOPIC, QoS("best_effort", 2))
+        self.ee_pub = handle.create_publisher(PoseStamped, SIM_ARM_EE_TOPIC, QoS("best_effort", 2))
+        self.state_pub = handle.create_publisher(SimState, "/sim/state", QoS("best_effort", 2))
+        self.image_pub = handle.create_publisher(Image, SIM_IMAGE_TOPIC, SENSOR_QOS)
+        self.depth_pub = handle.create_publisher(Image, SIM_DEPTH_TOPIC, SENSOR_QOS)
+        self.info_pub = handle.create_publisher(CameraInfo, SIM_INFO_TOPIC, LATCHED_QOS)
+        handle.create_subscription(JointState, SIM_ARM_COMMAND_TOPIC, self.on_arm_command, COMMAND_QOS)
+        handle.create_subscription(TaskCommand, "/task/command", self.on_task_command, COMMAND_QOS)
+        self.steps = 0
+        self.state_every = max(1, int(round(1.0 / (params.state_rate_hz * params.step_period_s))))
+        self.camera_every = (max(1, int(round(1.0 / (params.camera_rate_hz * params.step_period_s))))
+                             if params.camera_rate_hz > 0 else 0)
+        k = self.rig.camera_intrinsics()
+        self.info_pub.publish(camera_info(int(k["width"]), int(k["height"]), k["fx"], k["fy"], k["cx"], k["cy"],
+                                          frame_id="camera_color_optical_frame"))
+        self.t0 = handle.now() - self.rig.time
+        handle.create_timer(params.step_period_s, self.step)
+        self.publish_state()
+
+    def _start_hand_emulator(self, link: str, baudrate: int | None) -> None:
+        from ..drivers.hand.emulator import ClosurePlant, InspireEmulator
+
+        plant = ClosurePlant(self.hand.get, self.hand.set)
+        self.emulator = InspireEmulator(plant, baudrate=baudrate).start()
+        link_path = Path(link)
+        link_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = link_path.with_name(link_path.name + f".{os.getpid()}.tmp")
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        os.symlink(self.emulator.port, tmp)
+        os.replace(tmp, link_path)  # atomic: the hand node never sees a half-made link
+        self.log.info("Inspire emulator on %s (linked at %s)", self.emulator.port, link)
+
+    # -- inputs -------------------------------------------------------------------
+    def on_arm_command(self, msg: JointState) -> None:
+        if len(msg.position) == 0:
+            self.rig.set_arm_target(self.rig.arm_q())  # hold where it is now
+        elif len(msg.position) == len(ARM_JOINT_NAMES) and np.all(np.isfinite(msg.position)):
+            self.rig.set_arm_target(np.asarray(msg.position, dtype=float))
+
+    def on_task_command(self, msg: TaskCommand) -> None:
+        if msg.command == TaskCommand.START:
+            self.seed = int(msg.seed)
+            self.rig.reset(self.seed)
+            self.hand.exchange(self.rig.hand_closure())
+            self.log.info("scene reset for episode %d (seed %d)", msg.episode, self.seed)
+            self.publish_state()
+
+    # -- physics ------------------------------------------------------------------
+    def step(self) -> None:
+        target = self.hand.exchange(self.rig.hand_closure())
+        if target is not None:
+            self.rig.set_hand_target(target)
+        self.rig.step(self.substeps)
+        self.steps += 1
+        now = self.handle.now()
+        if self.p.publish_clock:
+            self.clock_pub.publish(Clock(clock=header(now).stamp))
+        self.arm_pub.publish(joint_state(ARM_JOINT_NAMES, self.rig.arm_q(), self.rig.arm_dq(), self.rig.arm_tau(),
+                                         stamp=now))
+        if self.steps % self.state_every == 0:
+            self.publish_state()
+        if self.camera_every and self.steps % self.camera_every == 0:
+            rgb, depth = self.rig.render()
+            self.image_pub.publish(image_from_array(rgb, "rgb8", now, "camera_color_optical_frame"))
+            self.depth_pub.publish(image_from_array(depth, "16UC1", now, "camera_color_optical_frame"))
+
+    def publish_state(self) -> None:
+        now = self.handle.now()
+        pos, quat = self.rig.ee_pose()
+        self.ee_pub.publish(PoseStamped(header=header(now, "fr3_link0"), pose=pose(pos, quat)))
+        objects = self.rig.object_poses()
+        self.state_pub.publish(SimState(header=header(now, "world"), names=list(objects),
+                                        poses=[pose(p, q) for p, q in objects.values()],
+                                        success=bool(self.rig.success()), task_id=self.p.task, seed=self.seed))
+
+    def close(self) -> None:
+        if self.emulator is not None:
+            self.emulator.stop()
+            link = Path(self.p.hand_port_link)
+            if link.is_symlink():
+                link.unlink()
+        self.rig.close()
+
