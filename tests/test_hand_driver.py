@@ -54,7 +54,7 @@ def emu(plant: FirstOrderHandPlant) -> Iterator[InspireEmulator]:
 
 
 def _hand(emu: InspireEmulator, **kw) -> InspireHand:
-    cfg = dict(port=emu.port, timeout_s=0.02, retries=2, fault_after=3)
+    cfg = dict(port=emu.port, timeout_s=0.1, retries=2, fault_after=3)  # generous: the test host is loaded
     cfg.update(kw)
     hand = InspireHand(InspireHandConfig(**cfg))
     hand.configure()
@@ -217,12 +217,13 @@ def test_temperature_warn_and_fault(hand: InspireHand, emu: InspireEmulator) -> 
     assert _diag(hand, "temperature").level == Diagnostic.ERROR
 
 
-def test_silent_device_faults_and_recovers(hand: InspireHand, emu: InspireEmulator) -> None:
+def test_silent_device_faults_and_recovers(emu: InspireEmulator) -> None:
+    hand = _hand(emu, timeout_s=0.03)
     good = hand.read()
     emu.faults.silent = True
     t0 = time.monotonic()
     states = [hand.read() for _ in range(3)]
-    assert time.monotonic() - t0 < 1.0  # bounded: deadline x retries, never a hang
+    assert time.monotonic() - t0 < 3 * 3 * 0.04 + 0.5  # bounded: reads x attempts x deadline, never a hang
     assert states[-1].fault is not None
     np.testing.assert_array_equal(states[-1].position, good.position)  # last known, not invented
     hand.write(HandCommand(position=np.full(6, 0.9)))  # refused, no exception
@@ -233,6 +234,7 @@ def test_silent_device_faults_and_recovers(hand: InspireHand, emu: InspireEmulat
     hand.recover()
     assert hand.fault is None
     assert hand.read().fault is None
+    hand.close()
 
 
 def test_vanished_device_never_raises(emu: InspireEmulator) -> None:

@@ -76,7 +76,9 @@ class InspireHandConfig(BaseModel):
     port: str = Field(description="serial device, e.g. /dev/ttyUSB0 or an emulator's pty")
     baudrate: int = 115200
     hand_id: int = Field(1, ge=1, le=254)
-    timeout_s: float = Field(0.02, gt=0.0, le=5.0, description="reply deadline beyond the bytes' wire time")
+    timeout_s: float = Field(
+        0.05, gt=0.0, le=5.0, description="reply deadline beyond the bytes' wire time (USB adapters add latency)"
+    )
     retries: int = Field(2, ge=0, le=10, description="extra attempts per transaction")
     fault_after: int = Field(3, ge=1, description="consecutive failed transactions that latch a fault")
     open_raw: RawVector = (RAW_MAX,) * NUM_DOF
@@ -575,8 +577,11 @@ class InspireHand(HandDriver):
                 self.stats.retries += 1
             t0 = time.perf_counter()
             try:
-                ser.reset_input_buffer()  # a late reply to an earlier request must not match this one
-                self._parser.reset()
+                if attempt == 0:
+                    # stale bytes from an earlier transaction must not match this one; on a retry
+                    # keep them: a late reply to the same (idempotent) request is still the answer
+                    ser.reset_input_buffer()
+                    self._parser.reset()
                 ser.write(request)
                 deadline = t0 + self.config.timeout_s + self._wire_time(len(request) + expect)
                 while True:
