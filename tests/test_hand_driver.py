@@ -333,3 +333,15 @@ def test_calibration_file_round_trip_and_errors(tmp_path: Path) -> None:
         load_calibration(bad)
     with pytest.raises(CalibrationError, match="cannot read"):
         load_calibration(tmp_path / "missing.yaml")
+
+
+def test_emulated_baud_charges_wire_time() -> None:
+    with InspireEmulator(FirstOrderHandPlant(), baudrate=115200) as emu:
+        hand = _hand(emu)
+        t0 = time.perf_counter()
+        for _ in range(5):
+            hand.read()
+        per_read = (time.perf_counter() - t0) / 5
+        # 9-byte request + 86-byte reply at 10 bits/byte: the pty alone would take ~0.2 ms
+        assert per_read >= (9 + 86) * 10 / 115200
+        hand.close()
