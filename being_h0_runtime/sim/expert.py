@@ -1,0 +1,266 @@
+"""Scripted pick-and-place expert that emits absolute joint-space action chunks.
+
+Why it is built this way: the expert must run as a stand-in policy in another
+process, called once per chunk with nothing but proprio and object poses. So
+it keeps no episode memory that matters: every call re-derives where in the
+task we are (reach, grasp, carry, release, retreat) from the state, plans the
+*remaining* Cartesian keyframes for the grasp site, time-parameterises them
+with minimum-jerk segments and solves IK (damped least squares on its own
+MuJoCo model instance) at each control tick of the chunk.
+
+Action rows: 7 FR3 joint targets (rad) + 6 Inspire closures (0 open, 1 closed)
+in DoF order little, ring, middle, index, thumb_bend, thumb_rotation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+from . import franka, scene
+
+#: Hand pre-shape while reaching: fingers open, thumb rotated into opposition.
+HAND_OPEN = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 1.0])
+HAND_CLOSED = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+
+TABLE_Z = 0.0
+#: Heights of the grasp site (m, base frame).
+PRE_GRASP_DZ = 0.12  # above the grasp point while aligning
+CARRY_Z = 0.22
+MIN_GRASP_Z = 0.028  # keeps fingertips off the table
+RELEASE_Z = scene.BOX_HEIGHT + 0.06
+RETREAT_Z = 0.32
+#: Average Cartesian speeds (m/s) of free motion and of motion near objects.
+V_FREE = 0.22
+V_NEAR = 0.08
+HAND_SECONDS = 0.8  # time allotted to close or open the hand (the rig's stroke is 0.7 s)
+GRASP_SETTLE_S = 0.4
+LOW_Z = 0.045  # grasp site below this: the toy is still near the table
+#: Measured closures that, with the toy at the grasp site, mean "holding it".
+GRASPED_FINGERS = 0.04
+GRASPED_THUMB = 0.1
+
+
+@dataclass
+class Keyframe:
+    pos: np.ndarray  # grasp-site position (3,)
+    yaw: float  # hand x-axis heading about world z
+    hand: np.ndarray  # (6,) closure target
+    speed: float = V_FREE  # average speed for the segment ending here
+    hold: float = 0.0  # extra seconds at the keyframe (hand settling)
+
+
+def _yaw_of(quat_xyzw: np.ndarray) -> float:
+    x, y, z, w = quat_xyzw
+    return math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+
+
+def _wrap(a: float) -> float:
+    return (a + math.pi) % (2 * math.pi) - math.pi
+
+
+def _hand_rot(yaw: float) -> np.ndarray:
+    """Hand frame with z down and x at heading `yaw` (columns = hand axes in base frame)."""
+    c, s = math.cos(yaw), math.sin(yaw)
+    return np.array([[c, s, 0.0], [s, -c, 0.0], [0.0, 0.0, -1.0]])
+
+
+def _min_jerk(u: float) -> float:
+    u = min(max(u, 0.0), 1.0)
+    return u * u * u * (10 - 15 * u + 6 * u * u)
+
+
+class ArmIK:
+    """Damped-least-squares IK on the `grasp` site of an arm+hand-only model."""
+
+    def __init__(self) -> None:
+        self.model = mujoco.MjModel.from_xml_string(scene.build_mjcf(scene.SceneSpec(with_objects=False)))
+        self.data = mujoco.MjData(self.model)
+        self.site = self.model.site("grasp").id
+        self._jp = np.zeros((3, self.model.nv))
+        self._jr = np.zeros((3, self.model.nv))
+
+    def fk(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Grasp-site (position, rotation matrix) for arm joints `q`."""
+        self.data.qpos[:7] = q
+        mujoco.mj_kinematics(self.model, self.data)
+        return self.data.site_xpos[self.site].copy(), self.data.site_xmat[self.site].reshape(3, 3).copy()
+
+    def solve(self, q0: np.ndarray, pos: np.ndarray, rot: np.ndarray, iters: int = 60, damping: float = 0.03) -> np.ndarray:
+        """Joint angles near `q0` putting the grasp site at (pos, rot); best effort within joint limits."""
+        m, d = self.model, self.data
+        q = np.array(q0, dtype=float)
+        target_quat = np.zeros(4)
+        mujoco.mju_mat2Quat(target_quat, rot.reshape(-1))
+        cur_quat, err_rot = np.zeros(4), np.zeros(3)
+        for _ in range(iters):
+            d.qpos[:7] = q
+            mujoco.mj_kinematics(m, d)
+            mujoco.mj_comPos(m, d)
+            err_pos = pos - d.site_xpos[self.site]
+            mujoco.mju_mat2Quat(cur_quat, d.site_xmat[self.site])
+            mujoco.mju_subQuat(err_rot, target_quat, cur_quat)  # in the current site frame
+            err_rot = d.site_xmat[self.site].reshape(3, 3) @ err_rot  # -> base frame, like the Jacobian
+            err = np.r_[err_pos, 0.5 * err_rot]
+            if np.linalg.norm(err_pos) < 2e-4 and np.linalg.norm(err_rot) < 2e-3:
+                break
+            mujoco.mj_jacSite(m, d, self._jp, self._jr, self.site)
+            J = np.vstack([self._jp[:, :7], 0.5 * self._jr[:, :7]])
+            JJt = J @ J.T + damping**2 * np.eye(6)
+            dq = J.T @ np.linalg.solve(JJt, err)
+            # null-space pull towards home keeps the elbow in a familiar configuration
+            N = np.eye(7) - J.T @ np.linalg.solve(JJt, J)
+            dq += N @ (0.05 * (franka.HOME_Q - q))
+            step = np.linalg.norm(dq)
+            if step > 0.3:
+                dq *= 0.3 / step
+            q = np.clip(q + dq, franka.Q_MIN + 1e-3, franka.Q_MAX - 1e-3)
+        return q
+
+
+class ScriptedPickPlaceExpert:
+    """Pick the toy, put it in the box, retreat. See module docstring."""
+
+    def __init__(self, chunk_len: int = 16, control_rate_hz: float = 10.0) -> None:
+        if chunk_len < 1:
+            raise ValueError(f"ScriptedPickPlaceExpert chunk_len: must be >= 1, got {chunk_len}")
+        if not control_rate_hz > 0:
+            raise ValueError(f"ScriptedPickPlaceExpert control_rate_hz: must be > 0, got {control_rate_hz}")
+        self.chunk_len = int(chunk_len)
+        self.dt = 1.0 / float(control_rate_hz)
+        self.ik = ArmIK()
+        self.last_phase = "reset"
+
+    def reset(self) -> None:
+        """Nothing to forget (decisions come from the state); kept for the policy interface."""
+        self.last_phase = "reset"
+
+    # ---------------------------------------------------------------- planning
+    def _grasp_yaw(self, toy_pos: np.ndarray, toy_quat: np.ndarray) -> float:
+        """Heading across a face of the toy, closest to pointing away from the base."""
+        nominal = math.atan2(toy_pos[1], toy_pos[0])
+        toy_yaw = _yaw_of(toy_quat)
+        off = min((_wrap(toy_yaw + k * math.pi / 2 - nominal) for k in range(4)), key=abs)
+        return nominal + off
+
+    def plan(self, proprio: np.ndarray, object_poses: dict) -> tuple[str, list[Keyframe]]:
+        """Phase name and remaining keyframes from the current state."""
+        q, closure = proprio[:7], proprio[7:13]
+        g_pos, g_rot = self.ik.fk(q)
+        g_yaw = math.atan2(g_rot[1, 0], g_rot[0, 0])
+        toy_pos, toy_quat = (np.asarray(v, dtype=float) for v in object_poses["toy"])
+        box_pos, box_quat = (np.asarray(v, dtype=float) for v in object_poses["box"])
+        fingers = float(np.mean(closure[:4]))
+
+        # is the toy over the box footprint (box frame)?
+        by = _yaw_of(box_quat)
+        rel = toy_pos[:2] - box_pos[:2]
+        local = np.array([math.cos(by) * rel[0] + math.sin(by) * rel[1], -math.sin(by) * rel[0] + math.cos(by) * rel[1]])
+        toy_over_box = bool(np.all(np.abs(local) < scene.BOX_INNER_HALF + 0.01)) and toy_pos[2] < 0.25
+        # Fingers stall on the toy, so a firm grasp shows as small but non-zero closures.
+        grasped = fingers > GRASPED_FINGERS and closure[4] > GRASPED_THUMB and np.linalg.norm(toy_pos - g_pos) < 0.035
+
+        release = np.r_[box_pos[:2], RELEASE_Z]
+        retreat = np.r_[g_pos[:2], RETREAT_Z]
+        carry_yaw = g_yaw
+        if toy_over_box and not grasped:
+            return "retreat", [Keyframe(retreat, g_yaw, HAND_OPEN, V_FREE)]
+
+        if grasped:
+            kfs: list[Keyframe] = []
+            near_box = np.linalg.norm(g_pos[:2] - release[:2]) < 0.02
+            at_release = near_box and abs(g_pos[2] - RELEASE_Z) < 0.02
+            if at_release:
+                phase = "release"
+            elif near_box:
+                phase = "lower"
+                kfs.append(Keyframe(release, carry_yaw, HAND_CLOSED, V_NEAR))
+            else:
+                phase = "carry"
+                if g_pos[2] < LOW_Z:
+                    # still at table height: let the grip build up, then a short slow lift
+                    kfs.append(Keyframe(g_pos, carry_yaw, HAND_CLOSED, V_NEAR, hold=GRASP_SETTLE_S))
+                    kfs.append(Keyframe(g_pos + np.array([0, 0, 0.03]), carry_yaw, HAND_CLOSED, V_NEAR))
+                if g_pos[2] < CARRY_Z - 0.03:
+                    kfs.append(Keyframe(np.r_[g_pos[:2], CARRY_Z], carry_yaw, HAND_CLOSED, V_NEAR))
+                kfs.append(Keyframe(np.r_[release[:2], CARRY_Z], carry_yaw, HAND_CLOSED, V_FREE))
+                kfs.append(Keyframe(release, carry_yaw, HAND_CLOSED, V_NEAR))
+            kfs.append(Keyframe(release, carry_yaw, HAND_OPEN, V_NEAR, hold=HAND_SECONDS))
+            kfs.append(Keyframe(np.r_[release[:2], RETREAT_Z], carry_yaw, HAND_OPEN, V_FREE))
+            return phase, kfs
+
+        yaw = self._grasp_yaw(toy_pos, toy_quat)
+        grasp = np.r_[toy_pos[:2], max(toy_pos[2], MIN_GRASP_Z)]
+        pre = grasp + np.array([0, 0, PRE_GRASP_DZ])
+        dxy = np.linalg.norm(g_pos[:2] - grasp[:2])
+        yaw_ok = abs(_wrap(g_yaw - yaw)) < 0.1
+        kfs = []
+        if dxy < 0.012 and abs(g_pos[2] - grasp[2]) < 0.012 and yaw_ok:
+            phase = "grasp"
+        elif dxy < 0.015 and g_pos[2] < pre[2] + 0.02 and yaw_ok and fingers < 0.2:
+            phase = "descend"
+            kfs.append(Keyframe(grasp, yaw, HAND_OPEN, V_NEAR))
+        else:
+            phase = "reach"
+            if fingers > 0.2 and g_pos[2] < pre[2]:  # failed grasp: open and back off first
+                kfs.append(Keyframe(np.r_[g_pos[:2], pre[2]], g_yaw, HAND_OPEN, V_NEAR, hold=0.3))
+            kfs.append(Keyframe(pre, yaw, HAND_OPEN, V_FREE))
+            kfs.append(Keyframe(grasp, yaw, HAND_OPEN, V_NEAR))
+        kfs.append(Keyframe(grasp, yaw, HAND_CLOSED, V_NEAR, hold=HAND_SECONDS))
+        kfs.append(Keyframe(np.r_[grasp[:2], CARRY_Z], yaw, HAND_CLOSED, V_NEAR))
+        return phase, kfs
+
+    # ------------------------------------------------------------------- acting
+    def act(self, proprio: np.ndarray, object_poses: dict) -> np.ndarray:
+        """Next chunk (chunk_len, 13) of absolute targets from proprio (13,) and privileged object poses."""
+        proprio = np.asarray(proprio, dtype=float).reshape(-1)
+        if proprio.shape != (13,) or not np.all(np.isfinite(proprio)):
+            raise ValueError(f"ScriptedPickPlaceExpert.act proprio: need 13 finite values (7 arm rad + 6 closure), got shape {proprio.shape}")
+        for k in ("toy", "box"):
+            if k not in object_poses:
+                raise ValueError(f"ScriptedPickPlaceExpert.act object_poses: missing {k!r} (have {sorted(object_poses)})")
+        q0, c0 = proprio[:7], np.clip(proprio[7:13], 0, 1)
+        phase, kfs = self.plan(proprio, object_poses)
+        self.last_phase = phase
+        g_pos, g_rot = self.ik.fk(q0)
+        start = Keyframe(g_pos, math.atan2(g_rot[1, 0], g_rot[0, 0]), c0)
+        # segment timing
+        segs = []
+        prev = start
+        for kf in kfs:
+            dist = float(np.linalg.norm(kf.pos - prev.pos))
+            dyaw = abs(_wrap(kf.yaw - prev.yaw))
+            dhand = float(np.max(np.abs(kf.hand - prev.hand)))
+            dur = max(dist / kf.speed, dyaw / 1.0, dhand * HAND_SECONDS * 0.0)
+            if dur > 0:
+                dur = max(dur, 0.3)
+            segs.append((prev, kf, dur, kf.hold))
+            prev = kf
+        out = np.zeros((self.chunk_len, 13))
+        q = q0.copy()
+        for i in range(self.chunk_len):
+            t = (i + 1) * self.dt
+            pos, yaw, hand = self._sample(segs, t, start)
+            q = self.ik.solve(q, pos, _hand_rot(yaw))
+            out[i, :7] = q
+            out[i, 7:] = hand
+        return out
+
+    @staticmethod
+    def _sample(segs, t: float, start: Keyframe) -> tuple[np.ndarray, float, np.ndarray]:
+        last = start
+        for a, b, dur, hold in segs:
+            if t < dur:
+                s = _min_jerk(t / dur)
+                yaw = a.yaw + _wrap(b.yaw - a.yaw) * s
+                # hand targets step at the segment start; the hand servo ramps them
+                return a.pos + (b.pos - a.pos) * s, yaw, b.hand
+            t -= dur
+            if t < hold:
+                return b.pos, b.yaw, b.hand
+            t -= hold
+            last = b
+        return last.pos, last.yaw, last.hand
