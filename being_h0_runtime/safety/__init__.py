@@ -37,6 +37,8 @@ from being_h0_runtime.safety.supervisor import (
 )
 from being_h0_runtime.safety.watchdog import Watchdog
 
+# footswitch (pyserial) is imported on demand: being_h0_runtime.safety.footswitch
+
 __all__ = [
     "CadenceMonitor",
     "CadenceReport",
