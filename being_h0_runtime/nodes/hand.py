@@ -27,7 +27,7 @@ class HandNode(ActuatorNode):
         if self.p.backend == "inspire":
             from ..drivers.hand.inspire import InspireHand, InspireHandConfig
 
-            return InspireHand(InspireHandConfig(**self.p.options))
+            return InspireHand(InspireHandConfig(**self.p.options), clock=self.handle.now)
         raise ValueError(f"hand backend {self.p.backend!r} unknown; use 'inspire' (real or emulated port)")
 
     def make_limits(self) -> JointLimits:
