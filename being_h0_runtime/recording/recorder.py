@@ -40,9 +40,11 @@ from .episode import EpisodeMetadata, read_sidecar, write_sidecar
 DEFAULT_TOPIC_TYPES: dict[str, tuple[type[Message], QoS]] = {
     "/camera/color/image_raw": (Image, SENSOR_QOS),
     "/camera/color/camera_info": (CameraInfo, LATCHED_QOS),
-    "/joint_states": (JointState, QoS("reliable", 50)),
-    "/arm/command": (JointState, QoS("reliable", 50)),
-    "/hand/command": (JointState, QoS("reliable", 50)),
+    # best-effort subscriptions match both reliable and best-effort publishers (the actuators
+    # publish these best-effort); a deep history keeps the 13-d stream complete in practice
+    "/joint_states": (JointState, QoS("best_effort", 100)),
+    "/arm/command": (JointState, QoS("best_effort", 100)),
+    "/hand/command": (JointState, QoS("best_effort", 100)),
     "/action_chunk": (ActionChunk, COMMAND_QOS),
     "/task/command": (TaskCommand, COMMAND_QOS),
     "/task/status": (TaskStatus, LATCHED_QOS),
@@ -116,6 +118,8 @@ def _fmt_bytes(n: float) -> str:
 
 class RecorderNode:
     """Records episodes; see the module docstring for the operator controls."""
+
+    Params = RecorderParams  # for nodes.base.build_node / launch profiles
 
     def __init__(self, handle: NodeHandle, params: RecorderParams | dict[str, Any],
                  opener: FileOpener | None = None) -> None:
@@ -254,7 +258,10 @@ class RecorderNode:
             self.paused_since = None
 
     def shutdown(self) -> None:
+        """Keep the open episode (a clean Ctrl-C must not lose a demo)."""
         self.end(keep=True)
+
+    close = shutdown
 
     # -- status ----------------------------------------------------------------------
     def free_bytes(self) -> int:
