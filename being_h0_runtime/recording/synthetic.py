@@ -1,5 +1,5 @@
 """A synthetic rig for tests, demos and benchmarks: publishes the topic conventions with known values
-(camera frames whose red channel counts frames, a smooth joint trajectory, commands = state 20 ms ahead)."""
+(camera frames whose grey level encodes the frame index, a smooth joint trajectory, commands = state 20 ms ahead)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,15 @@ def proprio_at(t: float) -> np.ndarray:
     arm = 0.3 * np.sin(t + np.arange(7) * 0.5)
     hand = 0.5 + 0.4 * np.sin(0.5 * t + np.arange(6))
     return np.concatenate([arm, hand])
+
+
+def frame_code(index: int) -> int:
+    """Grey level encoding a frame's index (steps of 8 survive JPEG)."""
+    return (index * 8) % 256
+
+
+def frame_index(grey: int) -> int:
+    return int(round(grey / 8))
 
 
 class SyntheticRig:
@@ -43,7 +52,7 @@ class SyntheticRig:
     def _camera(self) -> None:
         t = self.n.now()
         arr = np.zeros((self.h, self.w, 3), np.uint8)
-        arr[..., 0] = self.frames % 256
+        arr[...] = frame_code(self.frames)
         arr[: self.h // 2, : self.w // 2, 1] = 200
         self.img.publish(C.image_from_array(arr, "rgb8", stamp=t, frame_id="camera"))
         self.frames += 1
