@@ -270,3 +270,17 @@ def test_cadence_ring_buffer_keeps_newest():
         cm.record(float(p))
     np.testing.assert_array_equal(cm.periods, [3, 4, 5, 6])
     assert CadenceMonitor(0.01).report().cycles == 0
+
+
+def test_control_loop_bench_runs_and_measures_estops(tmp_path):
+    import json
+
+    from being_h0_runtime.bench.control_loop import main
+
+    out = tmp_path / "bench.json"
+    rc = main(["--rates", "200", "--duration", "0.4", "--estop-min-gap", "0.03", "--estop-max-gap", "0.06", "--json", str(out)])
+    assert rc == 0
+    (r,) = json.loads(out.read_text())
+    assert r["estops"] >= 1
+    assert 0 < r["estop_to_hold"]["p50_us"] < 200_000
+    assert r["cycles_safety"] > 20 and r["work_safety"]["p50_us"] > 0

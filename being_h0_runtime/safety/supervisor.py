@@ -101,6 +101,7 @@ class Supervisor:
         self.counters: Counter[str] = Counter()
         self._prev_cmd: np.ndarray | None = None
         self._prev_vel: np.ndarray | None = None
+        self._prev_target: np.ndarray | None = None
 
     @property
     def dim(self) -> int:
@@ -112,6 +113,7 @@ class Supervisor:
         """Forget the previous output (next cycle starts from the measured state)."""
         self._prev_cmd = None
         self._prev_vel = None
+        self._prev_target = None
 
     def step(self, target: np.ndarray, state_q: np.ndarray, dt: float, state_dq: np.ndarray | None = None) -> FilterResult:
         """Filter `target` relative to this supervisor's own previous output.
@@ -120,11 +122,21 @@ class Supervisor:
         `state_dq`, default zero), because the driver has stopped the robot.
         """
         prev_vel = self._prev_vel if self._prev_cmd is not None else state_dq
-        res = self.filter(target, state_q, self._prev_cmd, prev_vel, dt)
+        tvel = None
+        if self._prev_target is not None and not isinstance(target, (str, bytes)):
+            try:
+                t = np.asarray(target, dtype=float)
+                if t.shape == self._prev_target.shape and np.all(np.isfinite(t)) and dt > 0:
+                    with np.errstate(over="ignore"):
+                        tvel = (t - self._prev_target) / dt
+            except (TypeError, ValueError):
+                pass
+        res = self.filter(target, state_q, self._prev_cmd, prev_vel, dt, target_vel=tvel)
         if res.hold:
             self.reset()
         else:
             self._prev_cmd, self._prev_vel = res.command, res.velocity
+            self._prev_target = np.array(target, dtype=float)
         return res
 
     # ----------------------------------------------------------------- filter
@@ -157,6 +169,7 @@ class Supervisor:
         prev_cmd: np.ndarray | None,
         prev_vel: np.ndarray | None,
         dt: float,
+        target_vel: np.ndarray | None = None,
     ) -> FilterResult:
         """Make `target` safe relative to `prev_cmd` (or `state_q` when there is none).
 
@@ -167,6 +180,10 @@ class Supervisor:
         outside the position box, c may stay outside but never further out.
         Anything unfixable (NaN/inf, wrong shape, bad dt, reject-mode
         violation, no feasible command) gives a hold.
+
+        `target_vel` (optional, how fast the target itself moves) only shapes
+        *how* a clamped joint catches up with a moving target; it can never
+        loosen a limit.
         """
         self.counters["cycles"] += 1
         lim = self.limits
@@ -258,10 +275,20 @@ class Supervisor:
         if changed.any():
             # Where we must clamp anyway, aim to *arrive* at the target: cap the
             # speed so we can still stop on it (no overshoot on a static target).
+            # With target_vel, aim at the target's motion plus a closing speed
+            # (relative braking), so a lagging joint re-synchronises.
+            tv = np.zeros(self.dim)
+            if target_vel is not None:
+                tv = np.asarray(target_vel, dtype=float)
+                if tv.shape != (self.dim,) or not np.all(np.isfinite(tv)):
+                    tv = np.zeros(self.dim)
+                tv = np.clip(tv, -lim.vel_max, lim.vel_max)
             with np.errstate(invalid="ignore", over="ignore"):
-                d = np.abs(tgt - p)
+                e = tgt - p
+                d = np.abs(e)
                 arrive = np.where(fin, af * (-dt + np.sqrt(dt * dt + 2.0 * d / af)), np.inf)
-            shaped = np.sign(vt) * np.minimum(np.abs(vt), arrive)
+                shaped = tv + np.sign(e) * np.minimum(d / dt, arrive)
+                shaped = np.where(np.isfinite(shaped), shaped, vt)
             vc = np.where(changed, np.clip(shaped, flo, fhi), vt)
         cmd = np.where(changed, p + vc * dt, tgt)
         cmd = np.clip(cmd, lo, hi)
