@@ -1,0 +1,144 @@
+"""Episode checks and pictures for data collectors: validate, trajectory plot, frame strip."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .bag import mcap_file, scan
+from .streams import COMMAND_TOPICS, DEFAULT_NAMES, IMAGE_TOPIC, STATE_TOPIC, read_streams
+
+#: topics an episode must contain to be exported for post-training
+REQUIRED_TOPICS = (STATE_TOPIC, *COMMAND_TOPICS)
+
+
+@dataclass
+class Report:
+    episode: Path
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def lines(self) -> list[str]:
+        head = f"{'OK  ' if self.ok else 'FAIL'} {self.episode}"
+        return [head] + [f"  error: {e}" for e in self.errors] + [f"  warning: {w}" for w in self.warnings]
+
+
+def find_episodes(paths: Sequence[Path | str]) -> list[Path]:
+    """Episode folders given directly or found (recursively) under the given directories."""
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if not p.exists():
+            raise FileNotFoundError(f"{p}: no such file or directory")
+        if p.is_file() and p.suffix == ".mcap":
+            found.append(p.parent)
+        elif (p / "episode.json").exists() or any(p.glob("*.mcap")):
+            found.append(p)
+        else:
+            found.extend(sorted(q.parent for q in p.rglob("*.mcap")))
+    return list(dict.fromkeys(found))
+
+
+def validate_episode(episode: Path, names: Sequence[str] = DEFAULT_NAMES, image_topic: str = IMAGE_TOPIC,
+                     max_gap_s: float = 0.5, gap_factor: float = 5.0) -> Report:
+    """Missing topics, gaps (> max(max_gap_s, gap_factor x median period)), NaN, damaged or unfinished files."""
+    rep = Report(Path(episode))
+    try:
+        res = scan(mcap_file(episode))
+    except Exception as e:  # unreadable: that is the finding
+        rep.errors.append(f"unreadable: {e}")
+        return rep
+    if res.error:
+        rep.errors.append(f"damaged tail ({res.error}); run `being-h0 dataset recover`")
+    elif not res.complete:
+        rep.errors.append("unfinished recording (no MCAP footer); run `being-h0 dataset recover`")
+    s = read_streams(episode, tuple(names), image_topic, decode_images=False)
+    if s.meta.status in ("truncated", "recovered"):
+        rep.warnings.append(f"status {s.meta.status}: {s.meta.stop_reason}")
+    have = set(s.topic_times)
+    for t in REQUIRED_TOPICS:
+        if t not in have:
+            rep.errors.append(f"missing topic {t}")
+    if image_topic not in have and image_topic + "/compressed" not in have:
+        rep.errors.append(f"missing topic {image_topic} (raw or /compressed)")
+    if STATE_TOPIC in have and s.state.t.size == 0:
+        rep.errors.append(f"{STATE_TOPIC} never covers all of {list(names)}")
+    if s.nan_samples:
+        rep.errors.append(f"{s.nan_samples} NaN/inf joint values")
+    for topic, times in sorted(s.topic_times.items()):
+        if times.size < 3 or topic in ("/task/status", "/task/command", "/estop", "/teleop/intervention") \
+                or topic.endswith("camera_info"):
+            continue
+        gaps = np.diff(times)
+        limit = max(max_gap_s, gap_factor * float(np.median(gaps)))
+        big = np.flatnonzero(gaps > limit)
+        if big.size:
+            i = int(big[np.argmax(gaps[big])])
+            rep.errors.append(f"{topic}: {big.size} gap(s) > {limit:.3f} s, largest {gaps[i]:.3f} s "
+                              f"at t={times[i] - times[0]:.2f} s")
+    if s.meta.outcome == "unknown":
+        rep.warnings.append("outcome not marked")
+    if not s.meta.instruction:
+        rep.warnings.append("no instruction")
+    return rep
+
+
+def plot_trajectory(episode: Path, out_png: Path, names: Sequence[str] = DEFAULT_NAMES) -> Path:
+    """Proprio (solid) and commands (dashed) per joint over time, interventions shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = read_streams(episode, tuple(names), decode_images=False)
+    t0 = s.state.t[0] if s.state.t.size else s.meta.start_time
+    fig, axes = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
+    groups = ((axes[0], slice(0, 7), "arm joints (rad)"), (axes[1], slice(7, len(names)), "hand closure (0..1)"))
+    for ax, sl, label in groups:
+        for j, name in enumerate(names[sl], start=sl.start):
+            line, = ax.plot(s.state.t - t0, s.state.values[:, j], lw=1, label=name)
+            if s.command.t.size:
+                ax.plot(s.command.t - t0, s.command.values[:, j], lw=0.8, ls="--", color=line.get_color())
+        for a, b in s.meta.interventions:
+            ax.axvspan(a - t0, b - t0, color="orange", alpha=0.2)
+        ax.set_ylabel(label)
+        ax.legend(fontsize=6, ncol=4, loc="upper right")
+    axes[1].set_xlabel("time (s)")
+    fig.suptitle(f"{s.meta.episode_id}: {s.meta.instruction} [{s.meta.outcome}]", fontsize=9)
+    fig.tight_layout()
+    out_png = Path(out_png)
+    fig.savefig(out_png, dpi=100)
+    plt.close(fig)
+    return out_png
+
+
+def frame_strip(episode: Path, out_png: Path, n: int = 8, image_topic: str = IMAGE_TOPIC) -> Path:
+    """n camera frames evenly spaced over the episode, side by side, with their times."""
+    import cv2
+
+    s = read_streams(episode, DEFAULT_NAMES, image_topic)
+    if not s.images:
+        raise ValueError(f"{episode}: no camera frames on {image_topic}")
+    idx = np.linspace(0, len(s.images) - 1, min(n, len(s.images))).round().astype(int)
+    h = max(s.images[i].shape[0] for i in idx)
+    tiles = []
+    for i in idx:
+        img = s.images[i]
+        if img.ndim == 2:
+            img = np.repeat(img[..., None], 3, -1)
+        tile = np.zeros((h + 16, img.shape[1], 3), np.uint8)
+        tile[16:16 + img.shape[0]] = img
+        cv2.putText(tile, f"{s.image_t[i] - s.image_t[0]:.1f}s", (2, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.35,
+                    (255, 255, 255), 1)
+        tiles.append(tile)
+    strip = np.concatenate(tiles, axis=1)
+    out_png = Path(out_png)
+    if not cv2.imwrite(str(out_png), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"{out_png}: could not write PNG")
+    return out_png
