@@ -52,7 +52,7 @@ def simulate(
     for n in range(int(round(duration / ctl_dt))):
         now = n * ctl_dt
 
-        def deliver() -> None:
+        def deliver(now: float = now) -> None:
             for item in [p for p in pending if p[0] <= now + 1e-12]:
                 pending.remove(item)
                 ex.on_chunk(item[2], item[1], item[0], DT)
@@ -92,7 +92,7 @@ def test_sync_requests_every_n_steps_without_latency():
 
 def test_sync_pauses_for_inference_latency():
     ex = SynchronousExecutor(n_execute=8)
-    acts, times, reqs, _ = simulate(ex, latency=3 * DT, duration=2.2)
+    acts, _, reqs, _ = simulate(ex, latency=3 * DT, duration=2.2)
     gaps = np.round(np.diff(reqs) / DT)
     assert np.all(gaps == 8 + 3)  # 8 steps executed + 3 steps waiting
     none_ticks = sum(a is None for a in acts)

@@ -284,3 +284,45 @@ def test_control_loop_bench_runs_and_measures_estops(tmp_path):
     assert r["estops"] >= 1
     assert 0 < r["estop_to_hold"]["p50_us"] < 200_000
     assert r["cycles_safety"] > 20 and r["work_safety"]["p50_us"] > 0
+
+
+def test_gate_latches_estop_even_if_reset_before_it_looked():
+    gate, now = running_gate()
+    gate.estop.trigger("console", "blip", now)
+    gate.estop.reset("someone")  # latch cleared behind the gate's back
+    gate.watchdog.feed(now)
+    d = gate.decide(now)
+    assert d.action == "hold" and "blip" in d.reason
+    gate.operator_reset("alice")
+    gate.watchdog.feed(now + DT)
+    assert gate.decide(now + DT).run
+
+
+def test_estop_trigger_storm_from_threads_never_lost():
+    es = EStopLatch()
+    n_threads, per = 4, 200
+    barrier = threading.Barrier(n_threads + 1)
+
+    def hammer(i: int) -> None:
+        barrier.wait()
+        for k in range(per):
+            es.trigger(f"t{i}", str(k))
+
+    ths = [threading.Thread(target=hammer, args=(i,)) for i in range(n_threads)]
+    for t in ths:
+        t.start()
+    barrier.wait()
+    resets = 0
+    while any(t.is_alive() for t in ths):
+        try:
+            es.reset("op")
+            resets += 1
+        except EStopResetRefused:
+            pass
+    for t in ths:
+        t.join()
+    assert es.trigger_count == n_threads * per
+    assert sum(e.kind == "trigger" for e in es.events) == n_threads * per
+    # the last event decides: if a trigger came after the last reset, the latch is set
+    last = [e for e in es.events if e.kind in ("trigger", "reset")][-1]
+    assert es.is_latched == (last.kind == "trigger")

@@ -207,16 +207,20 @@ def bench_rate(rate: float, args: argparse.Namespace) -> RateResult:
     )
 
 
+def _pct(p: Pct) -> str:
+    return f"p50 {p.p50_us:8.1f}  p99 {p.p99_us:8.1f}  max {p.max_us:8.1f} us"
+
+
 def format_result(r: RateResult) -> str:
-    f = lambda p: f"p50 {p.p50_us:8.1f}  p99 {p.p99_us:8.1f}  max {p.max_us:8.1f} us"  # noqa: E731
+    f = _pct
+    added = r.work_safety.p50_us - r.work_bare.p50_us
     return "\n".join(
         [
             f"== {r.rate_hz:.0f} Hz (period {1e6 / r.rate_hz:.0f} us)",
             f"  loop period   bare  : {f(r.period_bare)}  jitter std {r.jitter_std_bare_us:.1f} us  over budget {r.over_budget_bare}/{r.cycles_bare}",
             f"  loop period   safety: {f(r.period_safety)}  jitter std {r.jitter_std_safety_us:.1f} us  over budget {r.over_budget_safety}/{r.cycles_safety}",
             f"  cycle work    bare  : {f(r.work_bare)}",
-            f"  cycle work    safety: {f(r.work_safety)}  (p50 ratio safety/bare {r.cost_ratio_p50:.1f}x, "
-            f"added p50 {r.work_safety.p50_us - r.work_bare.p50_us:.1f} us)",
+            f"  cycle work    safety: {f(r.work_safety)}  (p50 ratio safety/bare {r.cost_ratio_p50:.1f}x, added p50 {added:.1f} us)",
             f"  e-stop -> hold ({r.estops} triggers): {f(r.estop_to_hold)}",
             f"  supervisor counters: {r.interventions}",
         ]

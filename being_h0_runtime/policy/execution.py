@@ -48,7 +48,7 @@ def _sample(chunk: np.ndarray, x: float, interpolate: bool) -> np.ndarray:
     """Action at fractional step `x`, clipped to the chunk (zero-order hold or linear)."""
     t = chunk.shape[0]
     x = min(max(x, 0.0), t - 1.0)
-    k = int(math.floor(x + _EPS))
+    k = math.floor(x + _EPS)
     if not interpolate or k >= t - 1:
         return chunk[k].copy()
     f = x - k
@@ -226,9 +226,9 @@ class AsyncLatencyCompensatedExecutor(ChunkExecutor):
             self.stats["dropped_out_of_order"] += 1
             return None
         assert self.latency_ema is not None
-        i0 = int(round(self.latency_ema / step_dt))
+        i0 = round(self.latency_ema / step_dt)
         if self.last_nominal is not None:
-            i0 = max(i0, int(math.ceil((self.last_nominal - obs_time) / step_dt - _EPS)))
+            i0 = max(i0, math.ceil((self.last_nominal - obs_time) / step_dt - _EPS))
         i0 = max(i0, 0)
         if i0 >= c.shape[0]:
             self.stats["dropped_late"] += 1
@@ -267,7 +267,7 @@ class AsyncLatencyCompensatedExecutor(ChunkExecutor):
         if self.prefetch_steps is not None:
             k = self.prefetch_steps
         else:
-            k = int(math.ceil((self.latency_ema or 0.0) / self._tl.dt - _EPS)) + self.margin_steps
+            k = math.ceil((self.latency_ema or 0.0) / self._tl.dt - _EPS) + self.margin_steps
         return self.remaining_steps(now) <= k
 
 
@@ -350,7 +350,7 @@ class CrossFadeExecutor(AsyncLatencyCompensatedExecutor):
         # ask fade_steps earlier than plain async so the old chunk still covers the fade
         if self._tl is None or self.prefetch_steps is not None:
             return super()._wants_chunk(now)
-        lat = int(math.ceil((self.latency_ema or 0.0) / self._tl.dt - _EPS))
+        lat = math.ceil((self.latency_ema or 0.0) / self._tl.dt - _EPS)
         return self.remaining_steps(now) <= lat + self.margin_steps + self.fade_steps
 
 

@@ -8,11 +8,14 @@ and reset is kept as a timestamped event for the episode log.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
+
+_log = logging.getLogger(__name__)
 
 EventKind = Literal["trigger", "assert", "release", "reset", "reset_refused"]
 
@@ -77,6 +80,8 @@ class EStopLatch:
         with self._lock:
             self.trigger_count += 1
             self._events.append(ev)
+            # again under the lock: a reset() racing with this trigger cannot un-latch it
+            self._latched = True
         self._notify(ev)
 
     def set_asserted(self, source: str, active: bool, reason: str = "", now: float | None = None) -> None:
@@ -89,6 +94,7 @@ class EStopLatch:
                 self.trigger_count += 1
                 self._asserted[source] = reason
                 self._events.append(ev)
+                self._latched = True
             self._notify(ev)
         else:
             with self._lock:
@@ -118,5 +124,5 @@ class EStopLatch:
         for cb in list(self._callbacks):
             try:
                 cb(ev)
-            except Exception:  # noqa: BLE001 - a broken listener must not un-trigger the stop
-                pass
+            except Exception:  # a broken listener must not un-trigger the stop
+                _log.exception("e-stop listener failed (latch stays set)")

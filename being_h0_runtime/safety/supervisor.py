@@ -376,6 +376,7 @@ class MotionGate:
         self.estop = estop if estop is not None else EStopLatch()
         self.watchdog = watchdog
         self._faults: dict[str, str] = {}
+        self._seen_triggers = self.estop.trigger_count
         self._was_run = False
         self.holds_by_reason: Counter[str] = Counter()
 
@@ -395,7 +396,9 @@ class MotionGate:
             self.fault(source, "; ".join(f"{i.kind}: {i.detail}" for i in result.interventions if i.fault))
 
     def decide(self, now: float) -> GateDecision:
-        if self.estop.is_latched:
+        # trigger_count also catches a trigger that was reset before we looked
+        if self.estop.is_latched or self.estop.trigger_count != self._seen_triggers:
+            self._seen_triggers = self.estop.trigger_count
             if "estop" not in self._faults:
                 ev = self.estop.last_trigger
                 self.fault("estop", f"{ev.source}: {ev.reason}" if ev else "latched")
