@@ -7,12 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+from test_dataset_export import record
 
 from being_h0_runtime.recording.export import export_dataset, load_dataset
 from being_h0_runtime.recording.lerobot import export_lerobot
 from being_h0_runtime.recording.synthetic import frame_index
-
-from test_dataset_export import record
 
 
 def test_lerobot_v3_layout_and_contents(tmp_path: Path) -> None:

@@ -15,9 +15,8 @@ import pytest
 
 from being_h0_runtime.recording.bag import WriterStopped, load_metadata, recover_episode, scan
 from being_h0_runtime.recording.recorder import RecorderNode, RecorderParams
-from being_h0_runtime.transport.inproc import InprocContext
-
 from being_h0_runtime.recording.synthetic import SyntheticRig
+from being_h0_runtime.transport.inproc import InprocContext
 
 REPO = Path(__file__).resolve().parents[1]
 

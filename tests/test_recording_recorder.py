@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 
@@ -14,9 +13,8 @@ from being_h0_runtime.recording.bag import iter_messages, load_metadata, scan
 from being_h0_runtime.recording.compressed import CompressedImage, decompress_image
 from being_h0_runtime.recording.episode import MCAP_METADATA_NAME, EpisodeMetadata
 from being_h0_runtime.recording.recorder import RecorderNode, RecorderParams
-from being_h0_runtime.transport.inproc import InprocContext
-
 from being_h0_runtime.recording.synthetic import SyntheticRig
+from being_h0_runtime.transport.inproc import InprocContext
 
 
 def _setup(tmp_path: Path, **kw):
@@ -55,7 +53,7 @@ def test_episode_is_a_rosbag2_mcap_readable_by_standard_readers(tmp_path: Path) 
 
     # rosbags (an independent reader) opens the folder via metadata.yaml and decodes with our schemas
     from rosbags.rosbag2 import Reader
-    from rosbags.typesys import Stores, get_typestore, get_types_from_msg
+    from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
     store = get_typestore(Stores.EMPTY)
     with Reader(ep) as reader:

@@ -11,8 +11,14 @@ import pytest
 from being_h0_runtime.sim import franka
 from being_h0_runtime.teleop.filters import OneEuroFilter
 from being_h0_runtime.teleop.handmodel import FIST_POSE, OPEN_POSE, PINCH_POSE, SyntheticHand, hand_features
-from being_h0_runtime.teleop.retarget import (ArmRetargeter, CalibrationError, HandCalibration, HandRetargeter,
-                                              franka_kinematics, quat_to_matrix)
+from being_h0_runtime.teleop.retarget import (
+    ArmRetargeter,
+    CalibrationError,
+    HandCalibration,
+    HandRetargeter,
+    franka_kinematics,
+    quat_to_matrix,
+)
 from being_h0_runtime.teleop.schema import AuthError, PacketError, TeleopFrame, decode, encode
 
 # an operator whose hand is smaller than nominal and whose fist is looser

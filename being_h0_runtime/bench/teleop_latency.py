@@ -24,7 +24,7 @@ import json
 import select
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

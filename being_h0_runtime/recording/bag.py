@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator
+from typing import IO, Any
 
 import yaml
 
 from ..msgs.base import Message, message_type
-from .episode import MCAP_METADATA_NAME, EpisodeMetadata, read_sidecar, write_sidecar, atomic_write_text
+from .episode import MCAP_METADATA_NAME, EpisodeMetadata, atomic_write_text, read_sidecar, write_sidecar
 from .msgdef import full_msg_definition
 
 ROS2_PROFILE = "ros2"
@@ -284,7 +285,8 @@ def iter_raw(path: Path, result: ScanResult | None = None) -> Iterator[RawMessag
     Uses the mcap library's sequential `StreamReader`, which needs no summary
     section; a partial last record ends iteration and is noted in `result.error`.
     """
-    from mcap.records import Channel, Footer, Message as McapMessage, Metadata, Schema
+    from mcap.records import Channel, Footer, Metadata, Schema
+    from mcap.records import Message as McapMessage
     from mcap.stream_reader import StreamReader
 
     result = result if result is not None else ScanResult()
@@ -301,7 +303,7 @@ def iter_raw(path: Path, result: ScanResult | None = None) -> Iterator[RawMessag
                 rec = next(it)
             except StopIteration:
                 break
-            except Exception as e:  # truncated record / chunk: everything before it is intact
+            except Exception as e:  # noqa: BLE001  truncated record / chunk: everything before it is intact
                 if consumed != size:  # a clean end at a record boundary is not damage
                     result.error = f"damaged tail after byte {consumed} of {size}: {type(e).__name__} {e}"
                 break
@@ -370,8 +372,7 @@ def recover_episode(episode_dir: Path) -> EpisodeMetadata:
         import shutil
 
         shutil.rmtree(tmp_dir)
-    _, deserialize = _codec()
-    from . import compressed  # noqa: F401
+    from . import compressed  # noqa: F401  (registers CompressedImage for message_type)
 
     meta.status = "recovered"
     meta.stop_reason = meta.stop_reason or f"recovered after crash ({res.error or 'no footer'})"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 EPILOG = """\
 An episode is a rosbag2 folder written by the recorder node (an .mcap file,

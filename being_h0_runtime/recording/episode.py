@@ -63,7 +63,7 @@ class EpisodeMetadata(BaseModel):
         return out
 
     @classmethod
-    def from_mcap(cls, data: dict[str, str]) -> "EpisodeMetadata":
+    def from_mcap(cls, data: dict[str, str]) -> EpisodeMetadata:
         fields: dict[str, Any] = {}
         for key, value in data.items():
             annotation = cls.model_fields.get(key)

@@ -20,9 +20,10 @@ episode.  `load_dataset` gives numpy access without torch.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -119,7 +120,7 @@ def export_dataset(episode_paths: Iterable[Path | str], out_dir: Path | str, con
         proprios.append(arr["proprio"])
         actions.append(arr["action"])
         entries.append({"file": fname, "episode_id": s.meta.episode_id, "task_id": s.meta.task_id,
-                        "instruction": s.meta.instruction, "outcome": s.meta.outcome, "length": int(len(arr["t_abs"])),
+                        "instruction": s.meta.instruction, "outcome": s.meta.outcome, "length": len(arr["t_abs"]),
                         "interventions": s.meta.interventions, "source": str(path.resolve())})
     if not entries:
         raise ExportError("no episode could be exported" + (": " + "; ".join(skipped) if skipped else ""))

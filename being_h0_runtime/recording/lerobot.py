@@ -20,8 +20,9 @@ hold the same frames.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +44,7 @@ def _stats(x: np.ndarray) -> dict[str, list]:
 def _image_stats(frames: np.ndarray) -> dict[str, list]:
     """LeRobot keeps image stats per channel, shaped (3, 1, 1), in [0, 1]."""
     x = frames.astype(np.float64) / 255.0
-    per = lambda f: f(x, axis=(0, 1, 2)).reshape(3, 1, 1).tolist()  # noqa: E731
+    per = lambda f: f(x, axis=(0, 1, 2)).reshape(3, 1, 1).tolist()
     return {"min": per(np.min), "max": per(np.max), "mean": per(np.mean), "std": per(np.std),
             "count": [int(frames.shape[0])]}
 
@@ -149,7 +150,7 @@ def export_lerobot(episode_paths: Iterable[Path | str], out_dir: Path | str, fps
     for key in ("timestamp", "frame_index", "episode_index", "index", "task_index"):
         stats[key] = _stats(np.asarray(rows[key], np.float64)[:, None])
     h, w = shape
-    scalar = lambda dt: {"dtype": dt, "shape": [1], "names": None}  # noqa: E731
+    scalar = lambda dt: {"dtype": dt, "shape": [1], "names": None}
     info = {
         "codebase_version": CODEBASE_VERSION,
         "robot_type": robot_type,

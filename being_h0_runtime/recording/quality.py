@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -51,7 +51,7 @@ def validate_episode(episode: Path, names: Sequence[str] = DEFAULT_NAMES, image_
     rep = Report(Path(episode))
     try:
         res = scan(mcap_file(episode))
-    except Exception as e:  # unreadable: that is the finding
+    except Exception as e:  # noqa: BLE001  unreadable: that is the finding
         rep.errors.append(f"unreadable: {e}")
         return rep
     if res.error:

@@ -28,8 +28,20 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..msgs import (Bool, CameraInfo, DiagnosticArray, DiagnosticStatus, EStop, Image, JointState, KeyValue,
-                    Message, TaskCommand, TaskStatus, message_type)
+from ..msgs import (
+    Bool,
+    CameraInfo,
+    DiagnosticArray,
+    DiagnosticStatus,
+    EStop,
+    Image,
+    JointState,
+    KeyValue,
+    Message,
+    TaskCommand,
+    TaskStatus,
+    message_type,
+)
 from ..msgs.being_h0 import ActionChunk
 from ..transport.api import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS, NodeHandle, QoS
 from .bag import EpisodeWriter, FileOpener, WriterStopped, qos_yaml

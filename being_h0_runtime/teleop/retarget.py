@@ -24,9 +24,9 @@ the anchor from ``fk(q) -> (position, quat_xyzw)``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import yaml
@@ -106,13 +106,13 @@ class HandCalibration:
 
     @classmethod
     def from_poses(cls, operator: str, open_kp: Sequence[np.ndarray], fist_kp: Sequence[np.ndarray],
-                   pinch_kp: Sequence[np.ndarray]) -> "HandCalibration":
+                   pinch_kp: Sequence[np.ndarray]) -> HandCalibration:
         """From keypoint frames captured while the operator held each pose (medians, robust to glitches)."""
-        med = lambda frames: np.median(np.stack([hand_features(k) for k in frames]), axis=0)  # noqa: E731
+        med = lambda frames: np.median(np.stack([hand_features(k) for k in frames]), axis=0)
         return cls(operator, med(open_kp), med(fist_kp), med(pinch_kp))
 
     @classmethod
-    def nominal(cls) -> "HandCalibration":
+    def nominal(cls) -> HandCalibration:
         """The synthetic reference hand's calibration (a starting point before an operator calibrates)."""
         from .handmodel import FIST_POSE, OPEN_POSE, PINCH_POSE, SyntheticHand
 
@@ -132,7 +132,7 @@ class HandCalibration:
         Path(path).write_text(yaml.safe_dump(data, sort_keys=False))
 
     @classmethod
-    def load(cls, path: Path) -> "HandCalibration":
+    def load(cls, path: Path) -> HandCalibration:
         path = Path(path)
         try:
             data = yaml.safe_load(path.read_text())
