@@ -7,17 +7,25 @@ from the pid so concurrent runs on one machine do not hear each other.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
 
 from being_h0_runtime.msgs import Bool, Message, String, registered_types
 from being_h0_runtime.msgs.base import PRIMITIVE_DTYPES, FieldType
-from being_h0_runtime.transport import COMMAND_QOS, LATCHED_QOS, QoS, available_adapters, create_context
+from being_h0_runtime.transport import (
+    COMMAND_QOS,
+    LATCHED_QOS,
+    QoS,
+    available_adapters,
+    create_context,
+)
 from being_h0_runtime.transport.inproc import InprocContext
 
 DOMAIN_ID = 1 + os.getpid() % 200
@@ -224,9 +232,34 @@ def test_clock_is_monotonic(ctx) -> None:
     for _ in range(20):
         ctx.spin_once(0.01)
         stamps.append(node.now())
-    assert all(b >= a for a, b in zip(stamps, stamps[1:]))
+    assert all(b >= a for a, b in itertools.pairwise(stamps))
     assert stamps[-1] > stamps[0]
     assert node.now_msg().to_sec() == pytest.approx(node.now(), abs=0.1)
+
+
+def test_destroyed_subscription_gets_nothing(ctx) -> None:
+    node = ctx.create_node("destroy")
+    kept: list[str] = []
+    dropped: list[str] = []
+    node.create_subscription(String, "/destroy", lambda m: kept.append(m.data), COMMAND_QOS)
+    sub = node.create_subscription(String, "/destroy", lambda m: dropped.append(m.data), COMMAND_QOS)
+    pub = node.create_publisher(String, "/destroy", COMMAND_QOS)
+    pub.publish(String(data="1"))
+    assert spin_until(ctx, lambda: kept == ["1"] and dropped == ["1"])
+    sub.destroy()
+    pub.publish(String(data="2"))
+    assert spin_until(ctx, lambda: kept == ["1", "2"])
+    spin_for(ctx, 0.05)
+    assert dropped == ["1"]
+
+
+def test_request_shutdown_is_recorded(ctx) -> None:
+    node = ctx.create_node("quitter")
+    assert node.shutdown_reason is None
+    node.create_timer(0.01, lambda: node.request_shutdown("task over"))
+    assert spin_until(ctx, lambda: node.shutdown_reason is not None)
+    assert node.shutdown_reason == "task over"
+    assert ("quitter", "task over") in ctx.shutdown_requests
 
 
 def test_ros2_adapter_imports_without_rclpy_and_says_why_it_cannot_run() -> None:

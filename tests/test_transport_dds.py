@@ -21,17 +21,23 @@ import pytest
 
 pytest.importorskip("cyclonedds")
 
-from cyclonedds.builtin import BuiltinDataReader, BuiltinTopicDcpsPublication  # noqa: E402
-from cyclonedds.domain import DomainParticipant  # noqa: E402
-from cyclonedds.pub import DataWriter  # noqa: E402
-from cyclonedds.sub import DataReader  # noqa: E402
-from cyclonedds.topic import Topic  # noqa: E402
+from cyclonedds.builtin import BuiltinDataReader, BuiltinTopicDcpsPublication
+from cyclonedds.domain import DomainParticipant
+from cyclonedds.pub import DataWriter
+from cyclonedds.sub import DataReader
+from cyclonedds.topic import Topic
 
-from being_h0_runtime.msgs import Clock, Image, JointState, String, Time  # noqa: E402
-from being_h0_runtime.msgs.convert import image_from_array, joint_state  # noqa: E402
-from being_h0_runtime.transport import COMMAND_QOS, SENSOR_QOS, QoS  # noqa: E402
-from being_h0_runtime.transport.dds import (  # noqa: E402
-    DdsContext, dds_qos, dds_topic_name, idl_type, to_idl, wire_payload)
+from being_h0_runtime.msgs import Clock, Image, JointState, String, Time
+from being_h0_runtime.msgs.convert import image_from_array, joint_state
+from being_h0_runtime.transport import COMMAND_QOS, SENSOR_QOS, QoS
+from being_h0_runtime.transport.dds import (
+    DdsContext,
+    dds_qos,
+    dds_topic_name,
+    idl_type,
+    to_idl,
+    wire_payload,
+)
 
 DOMAIN_ID = 1 + (os.getpid() + 101) % 200  # differs from the contract suite's id in the same run
 JOINTS = [f"fr3_joint{i}" for i in range(1, 8)]
@@ -244,3 +250,17 @@ def test_topic_name_mangling() -> None:
     assert dds_topic_name("estop") == "rt/estop"
     assert dds_topic_name("/camera/color/image_raw") == "rt/camera/color/image_raw"
     assert idl_type(Image).__idl_typename__ == "sensor_msgs::msg::dds_::Image_"
+
+
+def test_shutdown_is_idempotent_and_final() -> None:
+    ctx = DdsContext(domain_id=DOMAIN_ID)
+    node = ctx.create_node("short_lived")
+    node.create_publisher(String, "/short", COMMAND_QOS).publish(String(data="x"))
+    ctx.shutdown()
+    ctx.shutdown()
+    with pytest.raises(RuntimeError, match="shut down"):
+        ctx.spin_once(0.0)
+    with pytest.raises(RuntimeError, match="shut down"):
+        node.create_publisher(String, "/short2", COMMAND_QOS)
+    with pytest.raises(ValueError, match="domain"):
+        DdsContext(domain_id=999)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import statistics
 import sys
 import time
 from typing import Any
@@ -64,7 +63,13 @@ def _receiver(mode: str, domain_id: int, topic: str, qos: QoS, conn: Any) -> Non
         def poll() -> None:
             ctx.spin_once(0.005)
     else:
-        from cyclonedds.core import InstanceState, ReadCondition, SampleState, ViewState, WaitSet
+        from cyclonedds.core import (
+            InstanceState,
+            ReadCondition,
+            SampleState,
+            ViewState,
+            WaitSet,
+        )
         from cyclonedds.domain import DomainParticipant
         from cyclonedds.sub import DataReader, InvalidSample
         from cyclonedds.topic import Topic

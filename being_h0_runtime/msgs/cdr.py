@@ -26,8 +26,9 @@ Public API: `serialize(msg) -> bytes`, `deserialize(data, msg_type) -> msg`,
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from operator import attrgetter
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

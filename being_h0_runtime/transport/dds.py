@@ -32,11 +32,19 @@ import itertools
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from cyclonedds._clayer import ddspy_take, ddspy_write
-from cyclonedds.core import GuardCondition, InstanceState, ReadCondition, SampleState, ViewState, WaitSet
+from cyclonedds.core import (
+    GuardCondition,
+    InstanceState,
+    ReadCondition,
+    SampleState,
+    ViewState,
+    WaitSet,
+)
 from cyclonedds.domain import DomainParticipant
 from cyclonedds.idl import IdlStruct, make_idl_struct
 from cyclonedds.idl import types as idl
@@ -48,9 +56,19 @@ from cyclonedds.topic import Topic
 from ..msgs import Clock, Message
 from ..msgs.base import FieldType
 from ..msgs.cdr import deserialize, serialized_parts
-from .api import Context, NodeHandle, Publisher, QoS, Subscription, Timer, normalise_topic
+from .api import (
+    Context,
+    NodeHandle,
+    Publisher,
+    QoS,
+    Subscription,
+    Timer,
+    normalise_topic,
+)
 
 __all__ = ["DdsContext", "DdsError", "DdsNode", "dds_qos", "dds_topic_name", "idl_type", "to_idl", "wire_payload"]
+
+_DEFAULT_QOS = QoS()  # reliable, depth 10, volatile (QoS is frozen, so one shared default is safe)
 
 _ANY_STATE = SampleState.Any | ViewState.Any | InstanceState.Any
 _TAKE_BATCH = 256  # samples per ddspy_take call; a reader's history never holds more than its depth
@@ -143,7 +161,7 @@ def dds_qos(qos: QoS, *, writer: bool) -> Qos:
 
 
 class _DdsPublisher(Publisher):
-    def __init__(self, ctx: "DdsContext", topic: str, msg_type: type[Message], qos: QoS) -> None:
+    def __init__(self, ctx: DdsContext, topic: str, msg_type: type[Message], qos: QoS) -> None:
         self.topic, self.msg_type, self.qos = topic, msg_type, qos
         self._writer = DataWriter(ctx._participant, ctx._topic(topic, msg_type), qos=dds_qos(qos, writer=True))
         self._ref = self._writer._ref
@@ -157,7 +175,7 @@ class _DdsPublisher(Publisher):
 
 
 class _DdsSubscription(Subscription):
-    def __init__(self, ctx: "DdsContext", topic: str, msg_type: type[Message], callback: Callable[[Any], None],
+    def __init__(self, ctx: DdsContext, topic: str, msg_type: type[Message], callback: Callable[[Any], None],
                  qos: QoS) -> None:
         self._ctx = ctx
         self.topic, self.msg_type, self.qos, self.callback = topic, msg_type, qos, callback
@@ -194,14 +212,14 @@ class _DdsTimer(Timer):
 
 
 class DdsNode(NodeHandle):
-    def __init__(self, ctx: "DdsContext", name: str, parameters: dict[str, Any] | None) -> None:
+    def __init__(self, ctx: DdsContext, name: str, parameters: dict[str, Any] | None) -> None:
         super().__init__(name, parameters)
         self._ctx = ctx
 
-    def create_publisher(self, msg_type, topic, qos=QoS()):
+    def create_publisher(self, msg_type, topic, qos=_DEFAULT_QOS):
         return self._ctx._publisher(msg_type, topic, qos)
 
-    def create_subscription(self, msg_type, topic, callback, qos=QoS()):
+    def create_subscription(self, msg_type, topic, callback, qos=_DEFAULT_QOS):
         return self._ctx._subscription(msg_type, topic, callback, qos)
 
     def create_timer(self, period_s, callback):

@@ -19,15 +19,26 @@ from __future__ import annotations
 
 import array
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from ..msgs import Message, message_type
 from ..msgs.base import PRIMITIVE_DTYPES
-from .api import Context, NodeHandle, Publisher, QoS, Subscription, Timer, normalise_topic
+from .api import (
+    Context,
+    NodeHandle,
+    Publisher,
+    QoS,
+    Subscription,
+    Timer,
+    normalise_topic,
+)
 
 __all__ = ["Ros2Context", "from_ros", "ros_class", "to_ros"]
+
+_DEFAULT_QOS = QoS()  # reliable, depth 10, volatile (QoS is frozen, so one shared default is safe)
 
 _ARRAY_CODES = {"int8": "b", "int16": "h", "uint16": "H", "int32": "i", "uint32": "I", "int64": "q",
                 "uint64": "Q", "float32": "f", "float64": "d", "uint8": "B", "byte": "B", "char": "B"}
@@ -36,10 +47,10 @@ _BYTES_BASES = ("uint8", "byte", "char")
 
 def _rclpy():
     try:
-        import rclpy  # noqa: F401
-        import rclpy.executors  # noqa: F401
-        import rclpy.parameter  # noqa: F401
-        import rclpy.qos  # noqa: F401
+        import rclpy
+        import rclpy.executors
+        import rclpy.parameter
+        import rclpy.qos
     except ImportError as exc:
         raise RuntimeError(f"the ros2 transport needs rclpy (source a ROS 2 installation): {exc}") from None
     return rclpy
@@ -124,7 +135,7 @@ class _Ros2Publisher(Publisher):
 
 
 class _Ros2Subscription(Subscription):
-    def __init__(self, ctx: "Ros2Context", node: Any, msg_type: type[Message], topic: str,
+    def __init__(self, ctx: Ros2Context, node: Any, msg_type: type[Message], topic: str,
                  callback: Callable[[Any], None], qos: QoS) -> None:
         self.topic, self.msg_type, self._node = topic, msg_type, node
 
@@ -139,7 +150,7 @@ class _Ros2Subscription(Subscription):
 
 
 class _Ros2Timer(Timer):
-    def __init__(self, ctx: "Ros2Context", node: Any, period: float, callback: Callable[[], None]) -> None:
+    def __init__(self, ctx: Ros2Context, node: Any, period: float, callback: Callable[[], None]) -> None:
         if not period > 0:
             raise ValueError(f"timer period must be > 0, got {period}")
         self.period = period
@@ -155,7 +166,7 @@ class _Ros2Timer(Timer):
 
 
 class Ros2Node(NodeHandle):
-    def __init__(self, ctx: "Ros2Context", name: str, parameters: dict[str, Any] | None) -> None:
+    def __init__(self, ctx: Ros2Context, name: str, parameters: dict[str, Any] | None) -> None:
         super().__init__(name, parameters)
         rclpy = _rclpy()
         self._ctx = ctx
@@ -165,11 +176,11 @@ class Ros2Node(NodeHandle):
                                           automatically_declare_parameters_from_overrides=True)
         ctx._executor.add_node(self.ros_node)
 
-    def create_publisher(self, msg_type, topic, qos=QoS()):
+    def create_publisher(self, msg_type, topic, qos=_DEFAULT_QOS):
         topic = self._ctx._check_type(topic, msg_type)
         return _Ros2Publisher(self.ros_node, msg_type, topic, qos)
 
-    def create_subscription(self, msg_type, topic, callback, qos=QoS()):
+    def create_subscription(self, msg_type, topic, callback, qos=_DEFAULT_QOS):
         topic = self._ctx._check_type(topic, msg_type)
         return _Ros2Subscription(self._ctx, self.ros_node, msg_type, topic, callback, qos)
 
