@@ -27,9 +27,10 @@ from being_h0_runtime.safety.estop import EStopLatch, EStopResetRefused
 from being_h0_runtime.safety.limits import HandLimits, JointLimits, SafetyConfig, WorkspaceBox
 from being_h0_runtime.safety.watchdog import Watchdog
 
-#: relative slack used when deciding whether a value "violates" a bound, so
-#: that values exactly at a limit are not reported as interventions.
-_TOL = 1e-12
+#: slack (in rad/s or closure/s) when deciding whether a target "violates" a
+#: bound, so rounding at a limit is not reported as an intervention. Only
+#: reporting uses it; the output itself is clamped exactly.
+_VTOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,12 @@ class Supervisor:
         self.workspace = workspace.shrunk(self.config.margins.workspace_m) if workspace is not None else None
         self.modes = self.config.modes.model_dump()
         self.counters: Counter[str] = Counter()
+        # per-joint constants for the hot path (ufunc calls on 13 floats cost ~1 us each)
+        acc = self.limits.acc_max
+        self._fin = np.isfinite(acc)
+        self._af = np.where(self._fin, acc, 1.0)
+        self._two_over_af = 2.0 / self._af
+        self._inf_or_0 = np.where(self._fin, 0.0, np.inf)  # add to make "no braking" bounds infinite
         self._prev_cmd: np.ndarray | None = None
         self._prev_vel: np.ndarray | None = None
         self._prev_target: np.ndarray | None = None
@@ -155,8 +162,10 @@ class Supervisor:
             return None, Intervention("shape", "reject", (), f"{name}: not numeric ({e})", fault=True)
         if a.shape != (n,):
             return None, Intervention("shape", "reject", (), f"{name}: expected shape ({n},), got {a.shape}", fault=True)
+        if np.count_nonzero(np.isfinite(a)) == n:
+            return a, None
         bad = ~np.isfinite(a)
-        if bad.any():
+        if True:
             return None, Intervention(
                 "nonfinite", "reject", tuple(int(i) for i in np.flatnonzero(bad)), f"{name}: NaN/inf", fault=True
             )
@@ -217,28 +226,32 @@ class Supervisor:
         lo = np.minimum(lim.pos_min, p)
         hi = np.maximum(lim.pos_max, p)
         a = lim.acc_max
+        adt = a * dt
         # ---- hard velocity interval for this cycle
         intervals = {
             "position": ((lo - p) / dt, (hi - p) / dt),
             "step": (-lim.step_max / dt, lim.step_max / dt),
             "velocity": (-lim.vel_max, lim.vel_max),
-            "acceleration": (v0 - a * dt, v0 + a * dt),
+            "acceleration": (v0 - adt, v0 + adt),
         }
-        vlo = np.maximum.reduce([iv_[0] for iv_ in intervals.values()])
-        vhi = np.minimum.reduce([iv_[1] for iv_ in intervals.values()])
+        pos_i, step_i, vel_i, acc_i = intervals.values()
+        vlo = np.maximum(np.maximum(pos_i[0], step_i[0]), np.maximum(vel_i[0], acc_i[0]))
+        vhi = np.minimum(np.minimum(pos_i[1], step_i[1]), np.minimum(vel_i[1], acc_i[1]))
         # ---- braking-distance bound: after this step we can still stop inside the box
-        with np.errstate(invalid="ignore", over="ignore"):
-            fin = np.isfinite(a)
-            af = np.where(fin, a, 1.0)
-            b_hi = np.where(fin, af * (-dt + np.sqrt(dt * dt + 2.0 * np.maximum(hi - p, 0.0) / af)), np.inf)
-            b_lo = np.where(fin, -af * (-dt + np.sqrt(dt * dt + 2.0 * np.maximum(p - lo, 0.0) / af)), -np.inf)
+        af = self._af
+        dt2 = dt * dt
+        b_hi = af * (np.sqrt(dt2 + np.maximum(hi - p, 0.0) * self._two_over_af) - dt) + self._inf_or_0
+        b_lo = -af * (np.sqrt(dt2 + np.maximum(p - lo, 0.0) * self._two_over_af) - dt) - self._inf_or_0
         blo = np.maximum(vlo, b_lo)
         bhi = np.minimum(vhi, b_hi)
         use_b = blo <= bhi
-        flo = np.where(use_b, blo, vlo)
-        fhi = np.where(use_b, bhi, vhi)
+        if np.count_nonzero(use_b) == use_b.size:
+            flo, fhi = blo, bhi
+        else:
+            flo = np.where(use_b, blo, vlo)
+            fhi = np.where(use_b, bhi, vhi)
         empty = flo > fhi
-        if empty.any():
+        if np.count_nonzero(empty):
             gap = flo - fhi
             tiny = empty & (gap <= 1e-9 * (1.0 + np.abs(flo)))
             if np.all(tiny == empty):
@@ -251,28 +264,32 @@ class Supervisor:
                     [Intervention("infeasible", "reject", dims, "no command satisfies all limits from this state")]
                 )
 
-        with np.errstate(over="ignore"):  # 1e308-sized garbage targets become +-inf and get clamped
-            vt = (tgt - p) / dt
+        # 1e308-sized garbage targets: limit the distance first so nothing overflows
+        e = np.minimum(np.maximum(tgt - p, -1e6), 1e6)
+        vt = e / dt
         ivs: list[Intervention] = []
+        n = vt.size
+        if np.count_nonzero(vt >= flo) == n and np.count_nonzero(vt <= fhi) == n:
+            # fast path: inside the combined interval means inside every single one
+            return self._finish(p, tgt, tgt.copy(), flo, fhi, dt, ivs)
+        lo_t = vt + _VTOL  # vt below a lower bound by more than the tolerance <=> lo_t < bound
+        hi_t = vt - _VTOL
         for kind, (klo, khi) in intervals.items():
-            viol = (vt < klo - _TOL * (1 + np.abs(klo))) | (vt > khi + _TOL * (1 + np.abs(khi)))
-            if viol.any():
-                ivs.append(Intervention(kind, self.modes[kind], tuple(int(i) for i in np.flatnonzero(viol))))
+            viol = (lo_t < klo) | (hi_t > khi)
+            if np.count_nonzero(viol):
+                ivs.append(Intervention(kind, self.modes[kind], tuple(np.flatnonzero(viol).tolist())))
         # braking counts as a (position) intervention only where it is the binding bound
-        bviol = use_b & (
-            ((vt > b_hi + _TOL * (1 + np.abs(b_hi))) & (b_hi < vhi))
-            | ((vt < b_lo - _TOL * (1 + np.abs(b_lo))) & (b_lo > vlo))
-        )
-        if bviol.any() and not any(i.kind == "position" for i in ivs):
+        bviol = use_b & (((hi_t > b_hi) & (b_hi < vhi)) | ((lo_t < b_lo) & (b_lo > vlo)))
+        if np.count_nonzero(bviol) and not any(i.kind == "position" for i in ivs):
             ivs.append(
-                Intervention("position", self.modes["position"], tuple(int(i) for i in np.flatnonzero(bviol)), "braking distance")
+                Intervention("position", self.modes["position"], tuple(np.flatnonzero(bviol).tolist()), "braking distance")
             )
         if any(i.action == "reject" for i in ivs):
             return self._reject(ivs)
 
-        vc = np.clip(vt, flo, fhi)
+        vc = np.minimum(np.maximum(vt, flo), fhi)
         changed = vc != vt
-        if changed.any():
+        if np.count_nonzero(changed):
             # Where we must clamp anyway, aim to *arrive* at the target: cap the
             # speed so we can still stop on it (no overshoot on a static target).
             # With target_vel, aim at the target's motion plus a closing speed
@@ -283,16 +300,24 @@ class Supervisor:
                 if tv.shape != (self.dim,) or not np.all(np.isfinite(tv)):
                     tv = np.zeros(self.dim)
                 tv = np.clip(tv, -lim.vel_max, lim.vel_max)
-            with np.errstate(invalid="ignore", over="ignore"):
-                e = tgt - p
-                d = np.abs(e)
-                arrive = np.where(fin, af * (-dt + np.sqrt(dt * dt + 2.0 * d / af)), np.inf)
-                shaped = tv + np.sign(e) * np.minimum(d / dt, arrive)
-                shaped = np.where(np.isfinite(shaped), shaped, vt)
-            vc = np.where(changed, np.clip(shaped, flo, fhi), vt)
+            d = np.abs(e)
+            arrive = af * (np.sqrt(dt2 + d * self._two_over_af) - dt) + self._inf_or_0
+            shaped = tv + np.sign(e) * np.minimum(d / dt, arrive)
+            vc = np.where(changed, np.minimum(np.maximum(shaped, flo), fhi), vt)
         cmd = np.where(changed, p + vc * dt, tgt)
-        cmd = np.clip(cmd, lo, hi)
+        cmd = np.minimum(np.maximum(cmd, lo), hi)
+        return self._finish(p, tgt, cmd, flo, fhi, dt, ivs)
 
+    def _finish(
+        self,
+        p: np.ndarray,
+        tgt: np.ndarray,
+        cmd: np.ndarray,
+        flo: np.ndarray,
+        fhi: np.ndarray,
+        dt: float,
+        ivs: list[Intervention],
+    ) -> FilterResult:
         # ---- workspace: scale the arm part of the step back along the segment from p
         ws = self.workspace
         if ws is not None and not ws.contains(cmd):
