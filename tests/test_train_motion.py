@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+torch.set_num_threads(1)  # shared 2-core box
+
 from being_h0_train.motion import (
     LAYOUTS,
     ManoLayer,
