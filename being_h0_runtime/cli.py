@@ -235,6 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="being-h0", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--log-level", default="WARNING", help="Python log level for this process and node processes")
     sub = ap.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--log-level", default=argparse.SUPPRESS, help="as the top-level --log-level")
 
     def add_policy_args(p: argparse.ArgumentParser) -> None:
         g = p.add_mutually_exclusive_group()
@@ -244,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--set", action="append", metavar="NODE.PARAM=VALUE",
                        help="override a node parameter, e.g. --set arm.rate_hz=200 (repeatable)")
 
-    run = sub.add_parser("run", help="run one task episode on a profile", description=cmd_run.__doc__ or
+    run = sub.add_parser("run", parents=[common], help="run one task episode on a profile", description=cmd_run.__doc__ or
                          "Run one task episode and print the outcome; exit 0 on success.")
     run.add_argument("--profile", default="sim", help="launch profile name (launch/NAME.yaml) or path")
     run.add_argument("--transport", default="dds", choices=["dds", "inproc"],
@@ -258,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_policy_args(run)
     run.set_defaults(func=cmd_run)
 
-    la = sub.add_parser("launch", help="start a profile's node graph (one process per node over DDS)")
+    la = sub.add_parser("launch", parents=[common], help="start a profile's node graph (one process per node over DDS)")
     la.add_argument("profile", help="launch profile name (launch/NAME.yaml) or path")
     la.add_argument("--domain-id", type=int, default=None)
     la.add_argument("--run-dir", default=None)

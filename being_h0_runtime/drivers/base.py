@@ -36,6 +36,11 @@ HAND_DOF_NAMES: tuple[str, ...] = (
 ARM_JOINT_NAMES: tuple[str, ...] = tuple(f"fr3_joint{i}" for i in range(1, 8))
 
 
+#: Franka's "ready" pose (rad): the default home for tasks and the virtual rig.
+READY_Q: tuple[float, ...] = (0.0, -0.7853981633974483, 0.0, -2.356194490192345, 0.0, 1.5707963267948966,
+                              0.7853981633974483)
+
+
 class DriverError(RuntimeError):
     """A device could not be configured or a link failed beyond recovery."""
 

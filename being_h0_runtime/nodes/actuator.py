@@ -16,13 +16,14 @@ and resumes on the next fresh chunk.
 from __future__ import annotations
 
 import abc
+import time
 from typing import Any
 
 import numpy as np
 from pydantic import Field
 
 from ..config import StrictModel
-from ..drivers.base import Diagnostic
+from ..drivers.base import Diagnostic, DriverError
 from ..msgs import ActionChunk, EStop, JointState, TaskStatus
 from ..msgs.convert import chunk_to_array, joint_state
 from ..policy.execution import make_executor
@@ -52,6 +53,8 @@ class ActuatorParams(StrictModel):
     watchdog_deadline_s: float = Field(1.0, gt=0)
     soft_start_s: float = Field(0.5, ge=0)
     chunk_topic: str = "/action_chunk"
+    #: keep retrying driver.configure() this long (devices powering up, a busy machine at start-up)
+    configure_timeout_s: float = Field(10.0, ge=0)
     #: diagnostics (counters, cadence) publish period
     report_period_s: float = Field(1.0, gt=0)
 
@@ -66,7 +69,7 @@ class ActuatorNode(RuntimeNode):
         self.p = params
         self.dt = 1.0 / params.rate_hz
         self.driver = driver or self.make_driver()
-        self.driver.configure()
+        self._configure_driver(params.configure_timeout_s)
         self.driver.activate()
         self.limits = self.make_limits()
         self.supervisor = Supervisor(self.limits, params.safety)
@@ -76,6 +79,7 @@ class ActuatorNode(RuntimeNode):
         self.executor = make_executor(params.executor.name, **params.executor.params)
         self.cadence = CadenceMonitor(self.dt)
         self.holding = True
+        self.driver_ready = False
         self.homing: SoftStart | None = None
         self.soft_start: SoftStart | None = None
         self.task_state = TaskStatus.IDLE
@@ -89,6 +93,20 @@ class ActuatorNode(RuntimeNode):
         handle.create_subscription(TaskStatus, "/task/status", self.on_task_status, LATCHED_QOS)
         handle.create_timer(self.dt, self.control_cycle)
         handle.create_timer(params.report_period_s, self.report)
+
+    def _configure_driver(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s  # wall time: hardware does not follow sim time
+        while True:
+            try:
+                self.driver.configure()
+                return
+            except DriverError as err:
+                if time.monotonic() >= deadline:
+                    raise
+                self.log.warning("%s driver not ready (%s); retrying", self.group, err)
+                self.driver.close()
+                time.sleep(0.5)
+                self.driver = self.make_driver()  # a fresh driver: no fault latched by the failed attempt
 
     # -- subclass hooks -------------------------------------------------------------
     group: str = "actuator"
@@ -165,11 +183,15 @@ class ActuatorNode(RuntimeNode):
         now = self.handle.now()
         self.cadence.tick(now)
         q, dq, fault, stamp = self.read_state()
-        if fault is not None:
-            if fault not in self.gate.faults.values():
-                self.gate.fault("driver", fault)
-        elif np.all(np.isfinite(q)):
+        if fault is None and np.all(np.isfinite(q)):
+            self.driver_ready = True
             self.state_pub.publish(joint_state(self.joint_names, q, dq if dq is not None else (), stamp=now))
+        elif not self.driver_ready:
+            # never had a valid state (link still coming up): hold, but this is not a fault to latch
+            self._hold(now, f"waiting for the first state from the {self.group} driver")
+            return
+        elif fault is not None and fault not in self.gate.faults.values():
+            self.gate.fault("driver", fault)
         if self.homing is not None:
             self.watchdog.feed(now)  # the homing planner is this cycle's fresh command source
         decision = self.gate.decide(now)
@@ -190,9 +212,11 @@ class ActuatorNode(RuntimeNode):
             self._hold(now, decision.reason if not decision.run else "no action for this cycle")
             return
         result = self.supervisor.step(target, q, self.dt, dq)
-        for iv in result.interventions:
-            self.publish_diagnostics([Diagnostic(Diagnostic.WARN if not iv.fault else Diagnostic.ERROR,
-                                                 f"safety/{iv.kind}", f"{iv.action}: {iv.detail}")])
+        # clamps are counted and summarised in report(); rejections are published at once
+        rejected = [iv for iv in result.interventions if iv.action == "reject" or iv.fault]
+        if rejected:
+            self.publish_diagnostics([Diagnostic(Diagnostic.ERROR, f"safety/{iv.kind}", f"{iv.action}: {iv.detail}")
+                                      for iv in rejected])
         self.gate.report(result, "supervisor")
         if result.hold or result.command is None:
             self._hold(now, "supervisor rejected the command")

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from ..drivers.base import ARM_JOINT_NAMES, ArmCommand, ArmDriver
+from ..drivers.base import ARM_JOINT_NAMES, READY_Q, ArmCommand, ArmDriver
 from ..safety.limits import JointLimits, franka_fr3_limits
 from .actuator import ActuatorNode, ActuatorParams
 
 
 class ArmParams(ActuatorParams):
-    home_q: list[float] = Field(default_factory=lambda: [0.0, -0.3, 0.0, -2.2, 0.0, 1.9, 0.785],
+    home_q: list[float] = Field(default_factory=lambda: list(READY_Q),
                                 min_length=7, max_length=7)
 
 

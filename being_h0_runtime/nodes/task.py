@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import Field
 
 from ..config import StrictModel
-from ..drivers.base import ARM_JOINT_NAMES
+from ..drivers.base import ARM_JOINT_NAMES, READY_Q
 from ..msgs import EStop, JointState, SimState, TaskCommand, TaskStatus
 from ..msgs.convert import header
 from ..transport.api import COMMAND_QOS, LATCHED_QOS, NodeHandle, QoS
@@ -30,7 +30,7 @@ class TaskParams(StrictModel):
     instruction: str = "pick up the toy and put it in the box"
     time_limit_s: float = Field(60.0, gt=0)
     homing_time_limit_s: float = Field(15.0, gt=0)
-    home_q: list[float] = Field(default_factory=lambda: [0.0, -0.3, 0.0, -2.2, 0.0, 1.9, 0.785], min_length=7, max_length=7)
+    home_q: list[float] = Field(default_factory=lambda: list(READY_Q), min_length=7, max_length=7)
     home_tolerance_rad: float = Field(0.05, gt=0)
     success_source: Literal["sim", "operator"] = "sim"
     #: success must hold this long (objects at rest in the box, not bouncing through)
