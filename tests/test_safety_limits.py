@@ -252,7 +252,7 @@ def test_nan_in_reference_or_prev_vel_rejected():
 def test_config_errors_name_the_field():
     with pytest.raises(ValidationError) as e:
         SafetyConfig(modes={"position": "clip"})
-    assert "modes.position" in str(e.value).replace("\n", ".").replace(" ", "") or "position" in str(e.value)
+    assert "modes.position" in str(e.value) and "'clamp' or 'reject'" in str(e.value)
     with pytest.raises(ValidationError, match="velocity_scale"):
         SafetyConfig(margins={"velocity_scale": 1.5})
     with pytest.raises(ValidationError, match="max_step_per_cycle"):
