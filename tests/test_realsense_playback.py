@@ -159,14 +159,20 @@ def test_vanished_camera_reads_none_reports_and_reconnects(recording, tmp_path):
     assert stamps[-1] == pytest.approx(frames[-1].stamp, abs=1e-3)
 
 
-def test_real_time_playback_hands_out_newest_frame(recording):
-    path, frames = recording
+def test_real_time_playback_hands_out_newest_frame(tmp_path):
+    frames = _frames(30)  # one second at 30 fps
+    path = record_synthetic_db3(tmp_path / "rt.db3", frames, INTR)
     cam = RealSenseCamera(RealSenseConfig(playback_file=str(path), playback_real_time=True))
     cam.activate()
-    assert _wait(lambda: cam.diagnostics()[0].message == "playback finished", timeout=5)
+    assert _wait(lambda: cam.diagnostics()[0].message == "playback finished", timeout=10)
+    produced = int(cam.diagnostics()[0].values["frames"])
     f = cam.read()
     cam.close()
-    assert f is not None and f.stamp == pytest.approx(frames[-1].stamp, abs=1e-3)
+    # real-time playback may skip frames on a loaded machine, but what arrives is handed out newest-first
+    assert produced >= 1 and f is not None
+    assert f.sequence == produced - 1
+    stamps = {round(x.stamp, 3): x for x in frames}
+    np.testing.assert_array_equal(f.color, stamps[round(f.stamp, 3)].color)
     assert cam.read() is None
 
 
