@@ -219,13 +219,25 @@ class VirtualRig:
     def step(self, n: int = 1) -> None:
         """Advance `n` physics steps, slewing actuator setpoints towards the targets."""
         m, d = self.model, self.data
-        ctrl = d.ctrl
-        at, ht = self._arm_target, self._hand_target * scene.HAND_RANGES
-        ar, hr = self._arm_rate, self._hand_rate
-        for _ in range(int(n)):
-            ctrl[:7] += np.clip(at - ctrl[:7], -ar, ar)
-            ctrl[7:] += np.clip(ht - ctrl[7:], -hr, hr)
-            mujoco.mj_step(m, d)
+        n = int(n)
+        if n <= 0:
+            return
+        target = np.r_[self._arm_target, self._hand_target * scene.HAND_RANGES]
+        rate = np.r_[self._arm_rate, self._hand_rate]
+        c0 = d.ctrl.copy()
+        diff = target - c0
+        # The slew towards a fixed target is monotone, so the setpoint after k steps is
+        # c0 + clip(diff, -k*rate, k*rate): precompute the ramp, then step the rest in one call.
+        k_ramp = min(n, int(np.ceil(np.max(np.abs(diff) / rate) - 1e-9)))
+        if k_ramp > 0:
+            ks = np.arange(1, k_ramp + 1, dtype=float)[:, None]
+            ramp = c0 + np.clip(diff, -ks * rate, ks * rate)
+            for row in ramp:
+                d.ctrl[:] = row
+                mujoco.mj_step(m, d)
+        if n > k_ramp:
+            d.ctrl[:] = target
+            mujoco.mj_step(m, d, n - k_ramp)
 
     # ------------------------------------------------------------------ arm
     def arm_q(self) -> np.ndarray:
