@@ -29,7 +29,7 @@ from ..msgs.convert import chunk_to_array, joint_state
 from ..policy.execution import make_executor
 from ..safety.cadence import CadenceMonitor
 from ..safety.estop import EStopLatch, EStopResetRefused
-from ..safety.limits import JointLimits, SafetyConfig
+from ..safety.limits import HandLimits, JointLimits, SafetyConfig
 from ..safety.supervisor import MotionGate, SoftStart, Supervisor
 from ..safety.watchdog import Watchdog
 from ..transport.api import COMMAND_QOS, LATCHED_QOS, NodeHandle, QoS
@@ -115,7 +115,7 @@ class ActuatorNode(RuntimeNode):
     def make_driver(self) -> Any: ...
 
     @abc.abstractmethod
-    def make_limits(self) -> JointLimits: ...
+    def make_limits(self) -> JointLimits | HandLimits: ...
 
     @abc.abstractmethod
     def read_state(self) -> tuple[np.ndarray, np.ndarray | None, str | None, float]:

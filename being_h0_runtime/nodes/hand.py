@@ -6,7 +6,7 @@ import numpy as np
 from pydantic import Field
 
 from ..drivers.base import HAND_DOF_NAMES, HandCommand, HandDriver
-from ..safety.limits import HandLimits, JointLimits
+from ..safety.limits import HandLimits
 from .actuator import ActuatorNode, ActuatorParams
 
 
@@ -30,8 +30,9 @@ class HandNode(ActuatorNode):
             return InspireHand(InspireHandConfig(**self.p.options), clock=self.handle.now)
         raise ValueError(f"hand backend {self.p.backend!r} unknown; use 'inspire' (real or emulated port)")
 
-    def make_limits(self) -> JointLimits:
-        return HandLimits(max_step=self.p.max_step).as_joint_limits()
+    def make_limits(self) -> HandLimits:
+        # HandLimits (not JointLimits) so the supervisor applies the hand's own closure margin
+        return HandLimits(max_step=self.p.max_step)
 
     def read_state(self) -> tuple[np.ndarray, np.ndarray | None, str | None, float]:
         s = self.driver.read()

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from ..config import StrictModel
 from ..drivers.base import Diagnostic
-from ..msgs import ActionChunk, Image, JointState, SimState, TaskStatus
+from ..msgs import ActionChunk, Bool, Image, JointState, SimState, TaskStatus
 from ..msgs.convert import chunk_from_array, image_to_array, pose_to_arrays
 from ..policy.base import Policy, PolicyError
 from ..policy.factory import PolicyConfig, make_policy
@@ -57,6 +57,9 @@ class InferenceNode(RuntimeNode):
         handle.create_subscription(JointState, "/joint_states", self.on_joint_state, QoS("best_effort", 10))
         handle.create_subscription(SimState, "/sim/state", self.on_sim_state, QoS("best_effort", 2))
         handle.create_subscription(TaskStatus, "/task/status", self.on_task_status, LATCHED_QOS)
+        # while an operator has taken over by teleop, the policy must not fight them for the arm
+        self.teleop_active = False
+        handle.create_subscription(Bool, "/teleop/intervention", self.on_intervention, LATCHED_QOS)
         period = params.replan_period_s or self.spec.chunk_len * self.spec.step_dt / 2
         handle.create_timer(period, self.tick)
 
@@ -79,6 +82,11 @@ class InferenceNode(RuntimeNode):
         if msg.state == TaskStatus.RUNNING and (self.task.state != TaskStatus.RUNNING or msg.episode != self.task.episode):
             self.policy.reset()
         self.task = msg
+
+    def on_intervention(self, msg: Bool) -> None:
+        if self.teleop_active and not msg.data:
+            self.policy.reset()  # the scene changed under the operator's hands
+        self.teleop_active = msg.data
 
     def observation(self, now: float) -> Observation | None:
         """The newest observation, or None (with a diagnostic) when inputs are missing or stale."""
@@ -107,6 +115,8 @@ class InferenceNode(RuntimeNode):
 
     def tick(self) -> None:
         if self.p.only_while_running and self.task.state != TaskStatus.RUNNING:
+            return
+        if self.teleop_active:
             return
         now = self.handle.now()
         obs = self.observation(now)
