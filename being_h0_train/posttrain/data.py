@@ -80,23 +80,23 @@ class EpisodeSet:
 
 
 # ----------------------------------------------------------------------------- loading
-def _from_recorder(obj: Any, source: str) -> EpisodeSet:
-    """Adapt the recorder's ``PostTrainDataset`` (duck-typed) to an ``EpisodeSet``."""
+def _from_recorder(ds: Any, source: str) -> EpisodeSet:
+    """Adapt the recorder's ``PostTrainDataset`` (``recording.export.load_dataset``) to an ``EpisodeSet``.
+
+    Its per-episode ``action`` rows are the commanded next targets at each
+    control tick, which is exactly our "action issued after observing step t".
+    """
     eps = []
-    for i, e in enumerate(getattr(obj, "episodes")):
-        get = (lambda k, d=None: e.get(k, d)) if isinstance(e, dict) else (lambda k, d=None: getattr(e, k, d))
+    for i in range(ds.num_episodes):
+        e = ds.episode(i)
         eps.append(Episode(
-            images=np.asarray(get("images")),
-            proprio=np.asarray(get("proprio"), np.float32),
-            actions=np.asarray(get("actions"), np.float32),
-            instruction=str(get("instruction", "")),
-            episode_id=str(get("episode_id", None) or get("name", None) or i),
+            images=np.asarray(e["images"]),
+            proprio=np.asarray(e["proprio"], np.float32),
+            actions=np.asarray(e["action"], np.float32),
+            instruction=str(e.get("instruction", "")),
+            episode_id=str(e.get("episode_id", "") or ds.episodes[i].get("episode_id", i)),
         ))
-    names = list(getattr(obj, "action_names", None) or getattr(obj, "names", None) or [])
-    pnames = list(getattr(obj, "proprio_names", None) or names)
-    rate = float(getattr(obj, "control_rate_hz", None) or getattr(obj, "rate_hz", None) or 10.0)
-    units = list(getattr(obj, "action_units", None) or [])
-    return EpisodeSet(eps, names, pnames, rate, units, source=source)
+    return EpisodeSet(eps, list(ds.action_names), list(ds.proprio_names), float(ds.fps), source=source)
 
 
 def load_episodes(path: str | Path) -> EpisodeSet:
@@ -115,12 +115,12 @@ def load_episodes(path: str | Path) -> EpisodeSet:
                                    str(z["instruction"]), Path(name).stem))
             return EpisodeSet(eps, meta["action_names"], meta["proprio_names"], float(meta["control_rate_hz"]),
                               meta.get("action_units", []), source=str(p))
-    try:
-        from being_h0_runtime.recording import load_dataset  # type: ignore[attr-defined]
-    except ImportError as e:
-        raise ValueError(f"{p}: no {DATASET_META} of format being_h0_posttrain_npz, and the recorder's "
-                         f"load_dataset is unavailable ({e})") from None
-    return _from_recorder(load_dataset(p), str(p))
+    if (p / "meta.json").exists():  # the recorder's export (recording/export.py)
+        from being_h0_runtime.recording.export import load_dataset
+
+        return _from_recorder(load_dataset(p), str(p))
+    raise ValueError(f"{p}: neither a recorder export (meta.json) nor a {DATASET_META} "
+                     "of format being_h0_posttrain_npz")
 
 
 def save_episodes(eset: EpisodeSet, path: str | Path) -> Path:

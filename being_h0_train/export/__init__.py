@@ -1,0 +1,12 @@
+"""Export a post-trained Being-H0 model to an engine directory (ONNX, TensorRT, PyTorch).
+
+``build_engine(model_or_dir, out_dir, ExportOptions(...))`` is the API;
+``python -m being_h0_train.export --help`` the CLI.
+"""
+
+from .engine_dir import ExportOptions, build_engine
+from .onnx_export import InferenceGraph, check_parity, export_onnx
+from .tensorrt_build import TensorRTUnavailable, build_tensorrt_engine, make_profile
+
+__all__ = ["ExportOptions", "build_engine", "InferenceGraph", "check_parity", "export_onnx",
+           "TensorRTUnavailable", "build_tensorrt_engine", "make_profile"]
