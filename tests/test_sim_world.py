@@ -211,10 +211,10 @@ def test_render_shapes_and_depth_matches_geometry() -> None:
     u = k["fx"] * pc[0] / pc[2] + k["cx"]
     v = k["fy"] * pc[1] / pc[2] + k["cy"]
     assert 0 <= u < 320 and 0 <= v < 240
-    d_mm = float(depth[int(round(v)), int(round(u))])
+    d_mm = float(depth[round(v), round(u)])
     assert d_mm == pytest.approx(pc[2] * 1000.0, abs=15.0)
     # the toy is yellow in the colour image at that pixel
-    r, g, b = rgb[int(round(v)), int(round(u))].astype(int)
+    r, g, b = rgb[round(v), round(u)].astype(int)
     assert r > 100 and g > 80 and b < 80
     # table depth is plausible (0.8 .. 2 m away) over most of the image
     valid = depth[depth > 0]

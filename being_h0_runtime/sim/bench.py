@@ -32,7 +32,7 @@ def _pct(xs: list[float]) -> str:
 def bench_physics(episodes: int) -> None:
     rig = VirtualRig(seed=0)
     ex = ScriptedPickPlaceExpert()
-    n_sub = int(round(ex.dt / rig.physics_dt))
+    n_sub = round(ex.dt / rig.physics_dt)
     step_t, raw_t, act_t, sim_s, wall_s = [], [], [], 0.0, 0.0
     for seed in range(episodes):
         rig.reset(seed)

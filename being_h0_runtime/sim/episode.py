@@ -46,7 +46,7 @@ def run_expert_episode(
     bouncing through the box does not count.
     """
     replan_every = replan_every or max(1, expert.chunk_len // 2)
-    n_sub = max(1, int(round(expert.dt / rig.physics_dt)))
+    n_sub = max(1, round(expert.dt / rig.physics_dt))
     expert.reset()
     t0 = rig.time
     chunk: np.ndarray | None = None

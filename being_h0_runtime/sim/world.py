@@ -24,13 +24,13 @@ import os
 if "MUJOCO_GL" not in os.environ:  # must be decided before mujoco is imported
     os.environ["MUJOCO_GL"] = "egl" if ctypes.util.find_library("EGL") else "osmesa"
 
-import math  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
+import math
+from dataclasses import dataclass
 
-import mujoco  # noqa: E402
-import numpy as np  # noqa: E402
+import mujoco
+import numpy as np
 
-from . import franka, scene  # noqa: E402
+from . import franka, scene
 
 TASKS: tuple[str, ...] = ("pick_place_toy",)
 VARIATIONS: tuple[str, ...] = ("seen", "unseen", "clutter")
@@ -134,10 +134,10 @@ class VirtualRig:
         self._spec = spec
         self._close_renderers()
         m = self.model
-        jid = lambda n: m.joint(n).id  # noqa: E731
+        jid = lambda n: m.joint(n).id
         arm_j = [jid(f"fr3_joint{i}") for i in range(1, 8)]
         hand_j = [jid(f"{n}_proximal") for n in scene.HAND_DOF_NAMES[:4]] + [jid("thumb_bend"), jid("thumb_rotation")]
-        bid = lambda n: m.body(n).id  # noqa: E731
+        bid = lambda n: m.body(n).id
         fingers = [[bid(f"{n}_proximal"), bid(f"{n}_distal")] for n in scene.HAND_DOF_NAMES[:4]]
         fingers += [[bid("thumb_proximal"), bid("thumb_distal")], [bid("thumb_base")]]
         hand_bodies = {bid("hand")} | {b for f in fingers for b in f}
@@ -366,7 +366,7 @@ class VirtualRig:
         w, h = self.image_size
         fovy = math.radians(float(self.model.cam_fovy[self._ids.camera]))
         f = (h / 2.0) / math.tan(fovy / 2.0)
-        return dict(width=w, height=h, fx=f, fy=f, cx=(w - 1) / 2.0, cy=(h - 1) / 2.0)
+        return {"width": w, "height": h, "fx": f, "fy": f, "cx": (w - 1) / 2.0, "cy": (h - 1) / 2.0}
 
     def camera_pose(self) -> tuple[np.ndarray, np.ndarray]:
         """Pose of the camera *optical* frame (z forward, x right, y down) in the base frame: (pos, quat xyzw)."""
