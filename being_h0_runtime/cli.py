@@ -207,10 +207,27 @@ def cmd_launch(args: argparse.Namespace) -> int:
     return code
 
 
+def doctor_args_from_profile(profile: Any) -> list[str]:
+    """Map a launch profile's device settings onto `being_h0_runtime.doctor` arguments."""
+    out = ["--calibration-dir", f"calibration/{profile.name}"]
+    for entry in profile.nodes.values():
+        opts = entry.params.get("options", {})
+        backend = entry.params.get("backend")
+        if entry.type == "arm" and backend == "franka" and opts.get("ip"):
+            out += ["--arm-ip", str(opts["ip"])]
+        elif entry.type == "hand" and opts.get("port") and "${" not in str(opts["port"]):
+            out += ["--hand-port", str(opts["port"])]
+        elif entry.type == "camera" and backend == "realsense":
+            out += ["--camera-serial", str(opts.get("serial", ""))]
+    return out
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from .doctor import main as doctor_main
+    from .launch import load_profile
 
-    return doctor_main(["--profile", args.profile] + (args.rest or []))
+    rest = [a for a in (args.rest or []) if a != "--"]
+    return int(doctor_main(doctor_args_from_profile(load_profile(args.profile)) + rest) or 0)
 
 
 def _delegate(module: str, argv: list[str]) -> int:
@@ -293,7 +310,48 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+DELEGATED = {
+    "dataset": "being_h0_runtime.recording.dataset_cli",
+    "record": "being_h0_runtime.recording.record_cli",
+    "calibrate": "being_h0_runtime.calibration.cli",
+}
+
+
+def _split_delegated(argv: list[str]) -> tuple[list[str], str | None, list[str]]:
+    """argparse cannot pass `being-h0 bench run --trials 5` through REMAINDER; route those by hand."""
+    for i, tok in enumerate(argv):
+        if tok.startswith("-"):
+            continue
+        if tok in DELEGATED:
+            return argv[:i], DELEGATED[tok], argv[i + 1:]
+        if tok == "bench" and i + 1 < len(argv) and argv[i + 1] in BENCHES:
+            return argv[:i], BENCHES[argv[i + 1]][0], argv[i + 2:]
+        break
+    return argv, None, []
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    head, module, rest = _split_delegated(argv)
+    if module is not None:
+        top = argparse.ArgumentParser(add_help=False)
+        top.add_argument("--log-level", default="WARNING")
+        ns, _ = top.parse_known_args(head)
+        logging.basicConfig(level=ns.log_level, format="%(name)s %(levelname)s %(message)s")
+        os.environ.setdefault("MUJOCO_GL", "egl")
+        try:
+            return _delegate(module, rest)
+        except ConfigError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+    first = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
+    if first is not None and argv[first] == "doctor":
+        # doctor options pass through to being_h0_runtime.doctor (argparse REMAINDER cannot take leading --flags)
+        dp = argparse.ArgumentParser(add_help=False)
+        dp.add_argument("--profile", default="rig")
+        ns, extra = dp.parse_known_args(argv[first + 1:])
+        if not any(a in ("-h", "--help") for a in extra):
+            argv = argv[:first] + ["doctor", "--profile", ns.profile, "--", *extra]
     ap = build_parser()
     args = ap.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(name)s %(levelname)s %(message)s")
