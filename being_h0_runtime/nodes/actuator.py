@@ -29,7 +29,7 @@ from ..msgs.convert import chunk_to_array, joint_state
 from ..policy.execution import make_executor
 from ..safety.cadence import CadenceMonitor
 from ..safety.estop import EStopLatch, EStopResetRefused
-from ..safety.limits import HandLimits, JointLimits, SafetyConfig
+from ..safety.limits import HandLimits, JointLimits, SafetyConfig, WorkspaceBox
 from ..safety.supervisor import MotionGate, SoftStart, Supervisor
 from ..safety.watchdog import Watchdog
 from ..transport.api import COMMAND_QOS, LATCHED_QOS, NodeHandle, QoS
@@ -72,7 +72,7 @@ class ActuatorNode(RuntimeNode):
         self._configure_driver(params.configure_timeout_s)
         self.driver.activate()
         self.limits = self.make_limits()
-        self.supervisor = Supervisor(self.limits, params.safety)
+        self.supervisor = Supervisor(self.limits, params.safety, self.make_workspace())
         self.estop = EStopLatch(clock=handle.now)
         self.watchdog = Watchdog(params.watchdog_deadline_s)
         self.gate = MotionGate(self.estop, self.watchdog)
@@ -125,6 +125,9 @@ class ActuatorNode(RuntimeNode):
     def write_command(self, q: np.ndarray, velocity: np.ndarray | None) -> None: ...
 
     def home_position(self) -> np.ndarray | None:
+        return None
+
+    def make_workspace(self) -> WorkspaceBox | None:
         return None
 
     # -- inputs -----------------------------------------------------------------

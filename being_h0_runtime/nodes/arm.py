@@ -7,7 +7,7 @@ import numpy as np
 from pydantic import Field
 
 from ..drivers.base import ARM_JOINT_NAMES, READY_Q, ArmCommand, ArmDriver
-from ..safety.limits import JointLimits, franka_fr3_limits
+from ..safety.limits import JointLimits, WorkspaceBox, franka_fr3_limits
 from .actuator import ActuatorNode, ActuatorParams
 
 
@@ -41,6 +41,14 @@ class ArmNode(ActuatorNode):
 
     def write_command(self, q: np.ndarray, velocity: np.ndarray | None) -> None:
         self.driver.write(ArmCommand(q=q, velocity=velocity))
+
+    def make_workspace(self) -> WorkspaceBox | None:
+        ws = self.p.safety.workspace
+        if ws is None:
+            return None
+        from ..sim.franka import dh_fk  # Franka's published kinematics (no simulator involved)
+
+        return WorkspaceBox(np.array(ws.min), np.array(ws.max), fk=lambda q: dh_fk(q)[:3, 3])
 
     def home_position(self) -> np.ndarray:
         return np.asarray(self.p.home_q, dtype=float)
