@@ -109,16 +109,18 @@ def plot_rates(cells: list[CellStats], path: Path) -> None:
     engines = sorted({c.engine for c in cells})
     lookup = {(c.profile, c.task, c.variation, c.engine): c for c in cells}
     multi_profile = len({g[0] for g in groups}) > 1
-    width = 0.8 / max(1, len(engines))
+    width = min(0.35, 0.8 / max(1, len(engines)))
+    span = width * len(engines)
     x = np.arange(len(groups))
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(groups) * max(1, len(engines)) ** 0.5 + 2), 4.0))
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.3 * len(groups) * max(1, len(engines)) ** 0.5 + 2), 4.0))
+    ax.set_xlim(-0.6, len(groups) - 0.4)
     for i, eng in enumerate(engines):
         rates, lo, hi, xs = [], [], [], []
         for j, g in enumerate(groups):
             c = lookup.get((*g, eng))
             if c is None:
                 continue
-            xs.append(x[j] - 0.4 + width * (i + 0.5))
+            xs.append(x[j] - span / 2 + width * (i + 0.5))
             rates.append(100 * c.rate)
             lo.append(100 * (c.rate - c.ci_low))
             hi.append(100 * (c.ci_high - c.rate))
@@ -129,7 +131,7 @@ def plot_rates(cells: list[CellStats], path: Path) -> None:
     ax.set_xticklabels([(f"{g[0]}:" if multi_profile else "") + f"{g[1]}\n{g[2]}" for g in groups], fontsize=8)
     ax.set_ylabel("success rate (%)")
     ax.set_ylim(0, 105)
-    ax.set_title("Success rate per task/variation (error bars: Wilson 95%)")
+    ax.set_title("Success rate (error bars: Wilson 95% interval)", fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
