@@ -131,3 +131,26 @@ def test_cli_runs_and_resumes(tmp_path, capsys):
     assert "ran 0 trial(s), skipped 1" in capsys.readouterr().out
     rows = runner.load_results(tmp_path / "r.sqlite")
     assert [(r["variation"], r["seed"], r["frames"]) for r in rows] == [("unseen", 5, "")]
+
+
+def test_operator_judged_trial_prompts_reset_and_verdict_and_keeps_recording(tmp_path):
+    """The real-rig flow (rig: real) exercised on the virtual rig's graph: the operator's answer is the outcome."""
+    from being_h0_runtime.launch import PROFILE_DIR
+
+    prof = tmp_path / "fake_rig.yaml"
+    prof.write_text((PROFILE_DIR / "sim.yaml").read_text().replace("rig: virtual", "rig: real"))
+    prompts: list[str] = []
+    answers = iter(["", "maybe", "n"])  # Enter after the reset; an invalid answer is asked again
+
+    def ask(prompt: str) -> str:
+        prompts.append(prompt)
+        return next(answers)
+
+    fast = {"virtual_rig": {"camera_rate_hz": 0, "hand_baudrate": None}}
+    r = runner.run_trial(str(prof), load_task("pick_place_toy"), "seen", 0, 3, EXPERT, tmp_path / "out", tmp_path,
+                         record=True, ask=ask, extra_overrides=fast, time_limit_s=30)
+    assert "RESET: Put the toy (seen)" in prompts[0]
+    assert prompts[1] == prompts[2] and "Is the toy resting inside the box" in prompts[1]
+    assert r.judge == "operator" and r.success is False
+    rec = tmp_path / r.recording
+    assert r.recording and rec.is_dir() and any(rec.rglob("*.mcap"))
