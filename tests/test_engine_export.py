@@ -11,7 +11,11 @@ import pytest
 
 from being_h0_runtime.config import ConfigError
 from being_h0_runtime.policy.base import PolicyError
-from being_h0_runtime.policy.engine import MANIFEST_FILE, load_engine_policy, verify_engine_dir
+from being_h0_runtime.policy.engine import (
+    MANIFEST_FILE,
+    load_engine_policy,
+    verify_engine_dir,
+)
 from being_h0_runtime.policy.factory import PolicyConfig, make_policy
 from being_h0_runtime.policy.preprocess import TilePreprocessor, resize_bilinear
 from being_h0_runtime.policy.spec import Observation, default_action_spec
@@ -156,7 +160,11 @@ def test_rejects_backend_not_in_engine(engine, tmp_path):
 
 def test_tensorrt_build_or_skip(engine, tmp_path):
     from being_h0_runtime.policy.backends import tensorrt_import_error
-    from being_h0_train.export import TensorRTUnavailable, build_tensorrt_engine, make_profile
+    from being_h0_train.export import (
+        TensorRTUnavailable,
+        build_tensorrt_engine,
+        make_profile,
+    )
 
     reason = tensorrt_import_error()
     if reason is None:
@@ -189,3 +197,20 @@ def test_export_cli_help(capsys):
     with pytest.raises(SystemExit) as e:
         export_main(["--help"])
     assert e.value.code == 0 and "--tensorrt" in capsys.readouterr().out
+
+
+def test_latency_bench_rows_and_help(engine, capsys):
+    from being_h0_runtime.bench.latency import (
+        _ratios,
+        bench_engine_dir,
+        format_table,
+        main,
+    )
+
+    rows = bench_engine_dir(engine, "tiny", ["onnxruntime"], (48, 96), iters=3, warmup=1, threads=1)
+    assert rows[0].backend == "onnxruntime" and rows[0].n == 3 and rows[0].p99_ms >= rows[0].p50_ms > 0
+    _ratios(rows)
+    assert "onnxruntime" in format_table(rows)
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0 and "--gpu-presets" in capsys.readouterr().out

@@ -10,7 +10,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from being_h0_runtime.policy.preprocess import PromptEncoder, TilePreprocessor, resize_bilinear
+from being_h0_runtime.policy.preprocess import (
+    PromptEncoder,
+    TilePreprocessor,
+    resize_bilinear,
+)
 from being_h0_train.posttrain.config import PostTrainConfig
 from being_h0_train.posttrain.data import (
     EpisodeSet,
@@ -29,8 +33,8 @@ NAMES = tuple(f"j{i}" for i in range(5))
 
 
 def small_cfg(**kw) -> PostTrainConfig:
-    base = dict(backbone="tiny", action_names=NAMES, proprio_names=NAMES, chunk_len=4, head_hidden=32,
-                proprio_hidden=32, max_tiles=1)
+    base = {"backbone": "tiny", "action_names": NAMES, "proprio_names": NAMES, "chunk_len": 4, "head_hidden": 32,
+                "proprio_hidden": 32, "max_tiles": 1}
     base.update(kw)
     return PostTrainConfig(**base)
 
@@ -154,3 +158,33 @@ def test_cli_help(capsys):
         main(["--help"])
     assert e.value.code == 0
     assert "--train-mode" in capsys.readouterr().out
+
+
+def test_recorder_export_feeds_training(tmp_path):
+    """rosbag2/MCAP episodes from the recorder -> export_dataset -> load_episodes -> a training batch."""
+    from being_h0_runtime.recording.export import export_dataset
+    from being_h0_runtime.recording.recorder import RecorderNode, RecorderParams
+    from being_h0_runtime.recording.synthetic import SyntheticRig
+    from being_h0_runtime.transport.inproc import InprocContext
+
+    ctx = InprocContext(start_time=10.0)
+    SyntheticRig(ctx)
+    rec = RecorderNode(ctx.create_node("recorder"), RecorderParams(output_dir=tmp_path / "raw", min_free_bytes=0))
+    ctx.run_for(0.3)
+    paths = []
+    for i in range(2):
+        paths.append(rec.start("pick", f"pick up toy {i}"))
+        ctx.run_for(1.0)
+        rec.mark(True)
+        rec.end()
+    export_dataset(paths, tmp_path / "ds", control_rate_hz=10.0)
+    eset = load_episodes(tmp_path / "ds")
+    assert len(eset.episodes) == 2 and len(eset.action_names) == 13 and eset.control_rate_hz == 10.0
+    assert eset.episodes[1].instruction == "pick up toy 1"
+    m = build_posttrain_model(small_cfg(action_names=tuple(eset.action_names),
+                                        proprio_names=tuple(eset.proprio_names)))
+    tiles, prompt = TilePreprocessor(m.image_size, 1), PromptEncoder(m.backbone.tokenizer.backend_tokenizer)
+    ds = WindowDataset(eset.episodes, 4, tiles, prompt, compute_stats(eset.episodes))
+    b = ds.batch([0, len(ds) - 1], pad_id=m.backbone.token_map.pad_id)
+    out = m(b["pixel_values"], b["input_ids"], b["proprio"], b["text_mask"])
+    assert out.shape == (2, 4, 13) and torch.isfinite(m.loss(out, b["actions"], b["valid"]))

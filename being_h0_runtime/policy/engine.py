@@ -76,7 +76,7 @@ class PromptSpec(StrictModel):
     tokenizer_files: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _check(self) -> "PromptSpec":
+    def _check(self) -> PromptSpec:
         if "{instruction}" not in self.suffix:
             raise ValueError("suffix must contain '{instruction}'")
         return self
@@ -88,7 +88,7 @@ class ProprioSpec(StrictModel):
     std: list[float]
 
     @model_validator(mode="after")
-    def _check(self) -> "ProprioSpec":
+    def _check(self) -> ProprioSpec:
         n = len(self.names)
         if len(self.mean) != n or len(self.std) != n:
             raise ValueError(f"mean/std need {n} entries (one per proprio name)")
@@ -150,7 +150,7 @@ class EngineManifest(StrictModel):
     parity: ParitySummary | None = None
 
     @model_validator(mode="after")
-    def _check(self) -> "EngineManifest":
+    def _check(self) -> EngineManifest:
         spec = self.action_spec
         if not spec.mean or not spec.std:
             raise ValueError("action_spec.mean and action_spec.std (normalisation) are required")

@@ -32,7 +32,7 @@ try:  # OpenCV is optional; both paths compute float32 half-pixel bilinear.
     import cv2  # type: ignore
 
     cv2.setNumThreads(1)
-except Exception:  # pragma: no cover - depends on the environment
+except Exception:  # noqa: BLE001  # pragma: no cover - depends on the environment
     cv2 = None
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

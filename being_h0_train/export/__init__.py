@@ -8,5 +8,13 @@ from .engine_dir import ExportOptions, build_engine
 from .onnx_export import InferenceGraph, check_parity, export_onnx
 from .tensorrt_build import TensorRTUnavailable, build_tensorrt_engine, make_profile
 
-__all__ = ["ExportOptions", "build_engine", "InferenceGraph", "check_parity", "export_onnx",
-           "TensorRTUnavailable", "build_tensorrt_engine", "make_profile"]
+__all__ = [
+           "ExportOptions",
+           "InferenceGraph",
+           "TensorRTUnavailable",
+           "build_engine",
+           "build_tensorrt_engine",
+           "check_parity",
+           "export_onnx",
+           "make_profile",
+]

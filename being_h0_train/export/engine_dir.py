@@ -13,9 +13,10 @@ import datetime as _dt
 import json
 import platform
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,12 @@ from being_h0_runtime.policy.engine import (
     sha256_file,
     verify_engine_dir,
 )
-from being_h0_runtime.policy.preprocess import IMAGENET_MEAN, IMAGENET_STD, PROMPT_PREFIX, num_tiles_for
+from being_h0_runtime.policy.preprocess import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    PROMPT_PREFIX,
+    num_tiles_for,
+)
 
 from ..posttrain.model import PostTrainModel
 from .onnx_export import INPUT_NAMES, OUTPUT_NAME, check_parity, export_onnx
@@ -60,13 +66,13 @@ def _versions() -> dict[str, str]:
     for mod in ("torch", "onnx", "onnxruntime", "transformers", "safetensors", "tokenizers"):
         try:
             out[mod] = __import__(mod).__version__
-        except Exception:
+        except Exception:  # noqa: BLE001 - optional package
             out[mod] = "absent"
     try:
         from importlib.metadata import version
 
         out["being-h0-runtime"] = version("being-h0-runtime")
-    except Exception:
+    except Exception:  # noqa: BLE001 - not installed as a distribution
         out["being-h0-runtime"] = "source"
     return out
 
@@ -131,7 +137,12 @@ def build_engine(model: PostTrainModel | str | Path, out_dir: str | Path, opts: 
     warm_hw = list(opts.warmup_hw) if opts.warmup_hw else None
     trt_skip = None
     if opts.tensorrt:
-        from .tensorrt_build import TensorRTUnavailable, build_tensorrt_engine, info_dict, make_profile
+        from .tensorrt_build import (
+            TensorRTUnavailable,
+            build_tensorrt_engine,
+            info_dict,
+            make_profile,
+        )
 
         opt_tiles = num_tiles_for(warm_hw[1], warm_hw[0], s, mt, thumb) if warm_hw else 1
         prof = make_profile(s, mt, thumb, model.cfg.proprio_dim, opt_tiles, opts.max_text_len)

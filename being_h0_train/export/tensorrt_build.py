@@ -108,7 +108,7 @@ def build_tensorrt_engine(
         import torch
 
         device_name = torch.cuda.get_device_name(0)
-    except Exception:  # pragma: no cover - informational only
+    except Exception:  # noqa: BLE001, S110  # pragma: no cover - informational only
         pass
     return TensorRTBuildInfo(plan_path, precision, trt.__version__, device_name, profile,
                              time.monotonic() - t0, str(timing_cache) if timing_cache else None)

@@ -8,4 +8,4 @@
 from .config import PostTrainConfig
 from .model import NormStats, PostTrainModel, build_posttrain_model
 
-__all__ = ["PostTrainConfig", "NormStats", "PostTrainModel", "build_posttrain_model"]
+__all__ = ["NormStats", "PostTrainConfig", "PostTrainModel", "build_posttrain_model"]

@@ -58,7 +58,7 @@ class PostTrainConfig:
     def proprio_dim(self) -> int:
         return len(self.proprio_names)
 
-    def validate(self) -> "PostTrainConfig":
+    def validate(self) -> PostTrainConfig:
         if not self.action_names:
             raise ValueError("PostTrainConfig.action_names is empty")
         if not self.proprio_names:
@@ -77,14 +77,14 @@ class PostTrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "PostTrainConfig":
+    def from_dict(cls, d: dict[str, Any]) -> PostTrainConfig:
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown PostTrainConfig fields: {sorted(unknown)}")
         d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
         return cls(**d).validate()
 
-    def replace(self, **kw: Any) -> "PostTrainConfig":
+    def replace(self, **kw: Any) -> PostTrainConfig:
         return replace(self, **kw).validate()
 
     def save(self, directory: str | Path) -> None:
@@ -92,7 +92,7 @@ class PostTrainConfig:
         (Path(directory) / POSTTRAIN_CONFIG_FILE).write_text(json.dumps(self.to_dict(), indent=2))
 
     @classmethod
-    def load(cls, directory: str | Path) -> "PostTrainConfig":
+    def load(cls, directory: str | Path) -> PostTrainConfig:
         p = Path(directory) / POSTTRAIN_CONFIG_FILE
         try:
             return cls.from_dict(json.loads(p.read_text()))

@@ -21,9 +21,10 @@ source that yields ``Episode`` objects (the recorder's loader through
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -133,9 +134,9 @@ def save_episodes(eset: EpisodeSet, path: str | Path) -> Path:
         np.savez_compressed(p / name, images=ep.images, proprio=ep.proprio, actions=ep.actions,
                             instruction=np.asarray(ep.instruction))
         names.append(name)
-    meta = dict(format="being_h0_posttrain_npz", episodes=names, action_names=list(eset.action_names),
-                proprio_names=list(eset.proprio_names), control_rate_hz=eset.control_rate_hz,
-                action_units=list(eset.action_units))
+    meta = {"format": "being_h0_posttrain_npz", "episodes": names, "action_names": list(eset.action_names),
+                "proprio_names": list(eset.proprio_names), "control_rate_hz": eset.control_rate_hz,
+                "action_units": list(eset.action_units)}
     (p / DATASET_META).write_text(json.dumps(meta, indent=2))
     return p
 
@@ -179,7 +180,7 @@ def split_by_episode(eset: EpisodeSet, val_fraction: float, seed: int = 0) -> tu
     if n == 0:
         raise ValueError("dataset has no episodes")
     order = np.random.default_rng(seed).permutation(n)
-    n_val = 0 if val_fraction <= 0 else max(1, int(round(n * val_fraction)))
+    n_val = 0 if val_fraction <= 0 else max(1, round(n * val_fraction))
     if n_val >= n:
         n_val = n - 1
     val = [eset.episodes[i] for i in sorted(order[:n_val])]
@@ -211,7 +212,7 @@ class ImageAugment:
         for _ in range(10):
             a = area * rng.uniform(*self.crop_scale)
             r = float(np.exp(rng.uniform(np.log(self.crop_ratio[0]), np.log(self.crop_ratio[1]))))
-            cw, ch = int(round((a * r) ** 0.5)), int(round((a / r) ** 0.5))
+            cw, ch = round((a * r) ** 0.5), round((a / r) ** 0.5)
             if 0 < cw <= w and 0 < ch <= h:
                 break
         else:

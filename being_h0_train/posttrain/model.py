@@ -60,12 +60,12 @@ class NormStats:
     proprio_std: np.ndarray
 
     @classmethod
-    def identity(cls, action_dim: int, proprio_dim: int) -> "NormStats":
+    def identity(cls, action_dim: int, proprio_dim: int) -> NormStats:
         return cls(np.zeros(action_dim, np.float32), np.ones(action_dim, np.float32),
                    np.zeros(proprio_dim, np.float32), np.ones(proprio_dim, np.float32))
 
     @classmethod
-    def from_arrays(cls, actions: np.ndarray, proprio: np.ndarray, floor: float = STD_FLOOR) -> "NormStats":
+    def from_arrays(cls, actions: np.ndarray, proprio: np.ndarray, floor: float = STD_FLOOR) -> NormStats:
         """Mean/std over rows of (N, A) actions and (N, P) proprio; std floored at ``floor``."""
         a = np.asarray(actions, np.float64)
         p = np.asarray(proprio, np.float64)
@@ -76,7 +76,7 @@ class NormStats:
         return {k: [float(x) for x in getattr(self, k)] for k in ("action_mean", "action_std", "proprio_mean", "proprio_std")}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "NormStats":
+    def from_dict(cls, d: dict[str, Any]) -> NormStats:
         return cls(**{k: np.asarray(d[k], np.float32) for k in ("action_mean", "action_std", "proprio_mean", "proprio_std")})
 
 
@@ -300,7 +300,7 @@ class PostTrainModel(nn.Module):
         return d
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, dtype: torch.dtype | None = None) -> "PostTrainModel":
+    def from_pretrained(cls, directory: str | Path, dtype: torch.dtype | None = None) -> PostTrainModel:
         d = Path(directory)
         cfg = PostTrainConfig.load(d)
         bdir = d / cfg.backbone if not Path(cfg.backbone).is_absolute() else Path(cfg.backbone)

@@ -49,12 +49,12 @@ def tensorrt_import_error() -> str | None:
     """None when ``import tensorrt`` works, else the reason."""
     try:
         import tensorrt  # noqa: F401
-    except Exception as e:  # ImportError, or a broken CUDA install raising OSError
+    except Exception as e:  # noqa: BLE001 - ImportError, or a broken CUDA install raising OSError
         return f"import tensorrt failed: {type(e).__name__}: {e}"
     return None
 
 
-def pick_backend(m: "EngineManifest", backend: str, device: str, engine_dir: Path) -> str:
+def pick_backend(m: EngineManifest, backend: str, device: str, engine_dir: Path) -> str:
     """Resolve "auto" (TensorRT > ONNX Runtime > PyTorch) and check an explicit choice is possible."""
     src = engine_dir / "manifest.json"
     if backend not in ("auto", "tensorrt", "onnxruntime", "torch"):
@@ -74,7 +74,7 @@ def pick_backend(m: "EngineManifest", backend: str, device: str, engine_dir: Pat
                              "(install onnxruntime or torch, or export the engine with another backend)")
 
 
-def create_backend(name: str, m: "EngineManifest", engine_dir: Path, device: str, **options: Any) -> Backend:
+def create_backend(name: str, m: EngineManifest, engine_dir: Path, device: str, **options: Any) -> Backend:
     if name == "onnxruntime":
         from .onnxruntime import OnnxRuntimeBackend
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
 class OnnxRuntimeBackend:
     name = "onnxruntime"
 
-    def __init__(self, m: "EngineManifest", engine_dir: Path, device: str = "cpu",
+    def __init__(self, m: EngineManifest, engine_dir: Path, device: str = "cpu",
                  intra_op_threads: int = 0, optimization: str = "all") -> None:
         try:
             import onnxruntime as ort
@@ -44,7 +44,7 @@ class OnnxRuntimeBackend:
             so.intra_op_num_threads = intra_op_threads
         try:
             self.session = ort.InferenceSession(str(path), sess_options=so, providers=providers)
-        except Exception as e:  # ORT raises its own exception types for corrupt/invalid models
+        except Exception as e:  # noqa: BLE001 - ORT raises its own exception types for corrupt/invalid models
             raise ConfigError(f"{path}: ONNX Runtime cannot load the model "
                               f"(manifest field 'backends.onnxruntime.file'): {str(e).splitlines()[0][:300]}") from None
         got = {i.name for i in self.session.get_inputs()}

@@ -78,7 +78,7 @@ class TensorRTRunner:
 class TensorRTBackend(TensorRTRunner):
     """The engine directory's ``model.plan``; checks the TensorRT major version first."""
 
-    def __init__(self, m: "EngineManifest", engine_dir: Path, device: str = "cuda") -> None:
+    def __init__(self, m: EngineManifest, engine_dir: Path, device: str = "cuda") -> None:
         err = tensorrt_import_error()
         if err:
             raise BackendUnavailable(f"backend tensorrt: {err}")

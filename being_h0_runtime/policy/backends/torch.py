@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
 class TorchBackend:
     name = "torch"
 
-    def __init__(self, m: "EngineManifest", engine_dir: Path, device: str = "cpu", compile: bool | None = None,
+    def __init__(self, m: EngineManifest, engine_dir: Path, device: str = "cpu", compile: bool | None = None,
                  compile_mode: str | None = None, dtype: str | None = None) -> None:
         try:
             import torch
@@ -39,7 +39,7 @@ class TorchBackend:
         tdtype = getattr(torch, dtype or entry.dtype)
         try:
             model = PostTrainModel.from_pretrained(d, dtype=tdtype if tdtype != torch.float32 else None)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - any load failure is a bad engine file
             raise ConfigError(f"{d}: cannot load the PyTorch model (manifest field 'backends.torch.dir'): "
                               f"{type(e).__name__}: {str(e)[:300]}") from None
         self.torch = torch

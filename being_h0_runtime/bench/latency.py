@@ -1,0 +1,270 @@
+"""Policy latency benchmark: p50/p99 per backend, with the speed-up over PyTorch eager measured in the same run.
+
+What is timed: one control-cycle inference, end to end as the inference node
+calls it - pre-processing (InternVL tiling, normalisation, cached prompt ids,
+proprio normalisation) + the model forward + de-normalisation - for a
+(H, W) RGB camera frame. Every row of one model uses the same weights, the
+same observation and the same thread count, so the ratio column compares
+backends, not machines.
+
+Models:
+- ``tiny`` on CPU (default): a random-weight engine is exported to a temp
+  directory and loaded through ``load_engine_policy`` (rows: torch eager,
+  torch compiled (inductor), onnxruntime CPU).
+- InternVL3-1B/8B-shaped random-weight models (``--gpu-presets``) on CUDA
+  when a GPU is visible: torch eager / torch compiled (CUDA graphs) in bf16,
+  plus onnxruntime CUDA and TensorRT for presets listed in ``--gpu-onnx``
+  (the ONNX export of those is slow and large). Without a GPU these rows are
+  printed as skipped with the reason.
+
+Examples::
+
+    python -m being_h0_runtime.bench.latency                      # tiny, CPU
+    python -m being_h0_runtime.bench.latency --iters 200 --json out.json
+    python -m being_h0_runtime.bench.latency --gpu-presets internvl3-1b internvl3-8b --gpu-onnx internvl3-1b
+    python -m being_h0_runtime.bench.latency --engine models/pick_toy_engine --backends onnxruntime torch
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Row:
+    model: str
+    backend: str
+    device: str
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    mean_ms: float | None = None
+    n: int = 0
+    speedup_vs_eager: float | None = None
+    note: str = ""
+
+
+def time_calls(fn: Callable[[], Any], iters: int, warmup: int) -> np.ndarray:
+    for _ in range(warmup):
+        fn()
+    out = np.empty(iters)
+    for i in range(iters):
+        t0 = time.perf_counter()
+        fn()
+        out[i] = time.perf_counter() - t0
+    return out * 1e3
+
+
+def _fill(row: Row, ms: np.ndarray) -> Row:
+    row.p50_ms, row.p99_ms = float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
+    row.mean_ms, row.n = float(ms.mean()), len(ms)
+    return row
+
+
+def _observation(names: Sequence[str], hw: tuple[int, int], seed: int = 0) -> Any:
+    from ..policy.spec import Observation
+
+    rng = np.random.default_rng(seed)
+    return Observation(stamp=0.0, proprio=rng.normal(size=len(names)) * 0.1, proprio_names=list(names),
+                       instruction="pick up the toy and put it in the box",
+                       image=rng.integers(0, 256, (hw[0], hw[1], 3), dtype=np.uint8))
+
+
+def _ratios(rows: list[Row]) -> None:
+    by_model: dict[str, float] = {}
+    for r in rows:
+        if r.backend == "torch eager" and r.p50_ms:
+            by_model[r.model + r.device] = r.p50_ms
+    for r in rows:
+        base = by_model.get(r.model + r.device)
+        if base and r.p50_ms:
+            r.speedup_vs_eager = base / r.p50_ms
+
+
+# ----------------------------------------------------------------------------- engine dirs (CPU)
+def bench_engine_dir(engine: Path, label: str, backends: Sequence[str], hw: tuple[int, int], iters: int,
+                     warmup: int, threads: int) -> list[Row]:
+    from ..policy.engine import load_engine_policy
+
+    rows: list[Row] = []
+    variants = []
+    for b in backends:
+        if b == "torch":
+            variants += [("torch eager", "torch", {"compile": False}), ("torch compiled", "torch", {"compile": True})]
+        elif b == "onnxruntime":
+            variants.append(("onnxruntime", "onnxruntime", {"intra_op_threads": threads}))
+        else:
+            variants.append((b, b, {}))
+    for title, backend, kw in variants:
+        row = Row(label, title, "cpu")
+        try:
+            pol = load_engine_policy(engine, backend=backend, device="cpu", **kw)
+            ob = _observation(pol.manifest.proprio.names, hw)
+            rows.append(_fill(row, time_calls(lambda pol=pol, ob=ob: pol.infer(ob), iters, warmup)))
+        except Exception as e:  # noqa: BLE001 - a row that cannot run is reported, not hidden
+            row.note = f"skipped: {type(e).__name__}: {str(e).splitlines()[0][:120]}"
+            rows.append(row)
+    return rows
+
+
+def bench_tiny_cpu(args: argparse.Namespace) -> list[Row]:
+    from being_h0_runtime.policy.spec import default_action_spec
+    from being_h0_train.export import ExportOptions, build_engine
+    from being_h0_train.posttrain.config import PostTrainConfig
+    from being_h0_train.posttrain.model import build_posttrain_model
+
+    spec = default_action_spec(args.chunk_len)
+    cfg = PostTrainConfig(backbone="tiny", action_names=tuple(spec.names), proprio_names=tuple(spec.names),
+                          chunk_len=args.chunk_len, max_tiles=args.max_tiles)
+    with tempfile.TemporaryDirectory(prefix="being_h0_bench_") as tmp:
+        eng = Path(tmp) / "engine"
+        build_engine(build_posttrain_model(cfg), eng, ExportOptions(warmup_hw=tuple(args.image_hw)), log=lambda *_: None)
+        return bench_engine_dir(eng, "tiny", args.backends, tuple(args.image_hw), args.iters, args.warmup, args.threads)
+
+
+# ----------------------------------------------------------------------------- shaped models (GPU)
+def bench_gpu_preset(preset: str, args: argparse.Namespace) -> list[Row]:
+    import torch
+
+    label = preset
+    if not torch.cuda.is_available():
+        return [Row(label, b, "cuda", note="skipped: no CUDA GPU visible (torch.cuda.is_available() is False)")
+                for b in ("torch eager", "torch compiled", "onnxruntime", "tensorrt")]
+    from being_h0_runtime.policy.preprocess import PromptEncoder, TilePreprocessor
+    from being_h0_runtime.policy.spec import default_action_spec
+    from being_h0_train.posttrain.config import PostTrainConfig
+    from being_h0_train.posttrain.model import build_posttrain_model
+
+    spec = default_action_spec(args.chunk_len)
+    cfg = PostTrainConfig(backbone=preset, action_names=tuple(spec.names), proprio_names=tuple(spec.names),
+                          chunk_len=args.chunk_len, max_tiles=args.gpu_max_tiles)
+    prev = torch.get_default_dtype()
+    torch.set_default_dtype(torch.bfloat16)
+    try:
+        with torch.device("cuda"):
+            model = build_posttrain_model(cfg).eval()
+    finally:
+        torch.set_default_dtype(prev)
+    tiles = TilePreprocessor(model.image_size, model.max_tiles, model.use_thumbnail)
+    prompt = PromptEncoder(model.backbone.tokenizer.backend_tokenizer, model.prompt_suffix)
+    ob = _observation(spec.names, tuple(args.image_hw))
+    mean, std = model.stats.proprio_mean, model.stats.proprio_std
+
+    def prep() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return tiles(ob.image), prompt(ob.instruction), ((ob.proprio - mean) / std)[None].astype(np.float32)
+
+    def torch_runner(fn: Callable) -> Callable[[], np.ndarray]:
+        def call() -> np.ndarray:
+            pv, ids, pr = prep()
+            with torch.inference_mode():
+                out = fn(torch.from_numpy(pv).cuda().to(torch.bfloat16).unsqueeze(0), torch.from_numpy(np.array(ids)).cuda(),
+                         torch.from_numpy(pr).cuda())
+                return out.float().cpu().numpy()
+        return call
+
+    rows = [_fill(Row(label, "torch eager", "cuda", note="bf16"), time_calls(torch_runner(model), args.iters, args.warmup))]
+    try:
+        comp = torch.compile(model, mode="reduce-overhead", dynamic=False)
+        rows.append(_fill(Row(label, "torch compiled", "cuda", note="bf16, CUDA graphs"),
+                          time_calls(torch_runner(comp), args.iters, max(args.warmup, 3))))
+    except Exception as e:  # noqa: BLE001 - reported as a skipped row
+        rows.append(Row(label, "torch compiled", "cuda", note=f"skipped: {type(e).__name__}: {str(e)[:120]}"))
+    if preset not in args.gpu_onnx:
+        rows += [Row(label, b, "cuda", note="skipped: not in --gpu-onnx (ONNX export of this size is slow)")
+                 for b in ("onnxruntime", "tensorrt")]
+        return rows
+    del model
+    torch.cuda.empty_cache()
+    from being_h0_train.export import ExportOptions, build_engine
+
+    with tempfile.TemporaryDirectory(prefix="being_h0_bench_") as tmp:
+        eng = Path(tmp) / "engine"
+        cpu_model = build_posttrain_model(cfg)
+        build_engine(cpu_model, eng, ExportOptions(backends=("onnxruntime",), tensorrt=True,
+                                                   warmup_hw=tuple(args.image_hw), parity_atol=5e-2,
+                                                   parity_min_cosine=0.99, require_parity=False))
+        del cpu_model
+        from ..policy.engine import load_engine_policy
+
+        for backend in ("onnxruntime", "tensorrt"):
+            row = Row(label, backend, "cuda")
+            try:
+                pol = load_engine_policy(eng, backend=backend, device="cuda")
+                rows.append(_fill(row, time_calls(lambda pol=pol: pol.infer(ob), args.iters, args.warmup)))
+            except Exception as e:  # noqa: BLE001 - reported as a skipped row
+                row.note = f"skipped: {type(e).__name__}: {str(e).splitlines()[0][:120]}"
+                rows.append(row)
+    return rows
+
+
+# ----------------------------------------------------------------------------- output
+def format_table(rows: list[Row]) -> str:
+    head = f"{'model':<14} {'backend':<16} {'device':<6} {'p50 ms':>9} {'p99 ms':>9} {'mean ms':>9} {'n':>5} {'x eager':>8}  note"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        f = (lambda v: f"{v:9.2f}" if v is not None else f"{'-':>9}")
+        sp = f"{r.speedup_vs_eager:8.2f}" if r.speedup_vs_eager else f"{'-':>8}"
+        lines.append(f"{r.model:<14} {r.backend:<16} {r.device:<6} {f(r.p50_ms)} {f(r.p99_ms)} {f(r.mean_ms)} "
+                     f"{r.n:>5} {sp}  {r.note}")
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="being-h0 bench latency", description=__doc__.split("\n\n")[0],
+                                epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--engine", help="benchmark an existing engine directory instead of a random tiny engine")
+    p.add_argument("--backends", nargs="+", default=["torch", "onnxruntime"], choices=["torch", "onnxruntime", "tensorrt"],
+                   help="CPU backends ('torch' gives eager and compiled rows)")
+    p.add_argument("--iters", type=int, default=100, help="timed calls per row")
+    p.add_argument("--warmup", type=int, default=5, help="untimed calls per row first (compile, allocations)")
+    p.add_argument("--image-hw", type=int, nargs=2, default=[480, 640], metavar=("H", "W"), help="camera frame size")
+    p.add_argument("--max-tiles", type=int, default=2, help="tiny model: InternVL tiles per frame")
+    p.add_argument("--chunk-len", type=int, default=16)
+    p.add_argument("--threads", type=int, default=1,
+                   help="CPU threads for torch and ORT alike (default 1: stable on shared machines; 0: library default)")
+    p.add_argument("--gpu-presets", nargs="*", default=["internvl3-1b", "internvl3-8b"],
+                   help="shaped random-weight presets to time on CUDA (skipped without a GPU)")
+    p.add_argument("--gpu-max-tiles", type=int, default=1, help="tiles per frame for the GPU presets")
+    p.add_argument("--gpu-onnx", nargs="*", default=[], help="GPU presets to also export for onnxruntime/TensorRT rows")
+    p.add_argument("--no-cpu", action="store_true", help="skip the CPU rows")
+    p.add_argument("--json", help="also write the rows as JSON here")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rows: list[Row] = []
+    if not args.no_cpu:
+        if args.engine:
+            rows += bench_engine_dir(Path(args.engine), Path(args.engine).name, args.backends, tuple(args.image_hw),
+                                     args.iters, args.warmup, args.threads)
+        else:
+            rows += bench_tiny_cpu(args)
+    for preset in args.gpu_presets:
+        rows += bench_gpu_preset(preset, args)
+    _ratios(rows)
+    print(f"policy.infer latency, image {args.image_hw[0]}x{args.image_hw[1]}, chunk {args.chunk_len}, "
+          f"{args.iters} iters after {args.warmup} warm-up, torch threads {torch.get_num_threads()}, "
+          f"cpu count {os.cpu_count()}")
+    print(format_table(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps([asdict(r) for r in rows], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
