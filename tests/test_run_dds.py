@@ -63,3 +63,30 @@ def test_dead_node_brings_the_graph_down_to_a_hold_not_a_hang(tmp_path: Path) ->
     assert "node process died: inference" in text and "latching e-stop" in text
     arm_log = (tmp_path / "arm.log").read_text()
     assert "Traceback" not in arm_log
+
+
+def test_launch_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    domain = str(150 + os.getpid() % 50)
+    proc = subprocess.Popen([sys.executable, "-m", "being_h0_runtime.cli", "launch", "sim", "--run-dir", str(tmp_path),
+                             "--domain-id", domain, "--log-level", "INFO"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=ENV)
+    seen = []
+    try:
+        deadline = time.monotonic() + 90
+        assert proc.stdout is not None
+        while time.monotonic() < deadline:  # node logs stream to the launcher's stdout
+            line = proc.stdout.readline()
+            seen.append(line)
+            if "task (task) up" in line or not line:
+                break
+        time.sleep(2.0)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+        out = "".join(seen) + out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert "stopping the graph" in out
+    left = subprocess.run(["pgrep", "-f", f"node_main .*--domain-id {domain}"], capture_output=True, text=True)
+    assert left.stdout.strip() == "", "node processes left behind"
