@@ -188,3 +188,24 @@ def test_recorder_export_feeds_training(tmp_path):
     b = ds.batch([0, len(ds) - 1], pad_id=m.backbone.token_map.pad_id)
     out = m(b["pixel_values"], b["input_ids"], b["proprio"], b["text_mask"])
     assert out.shape == (2, 4, 13) and torch.isfinite(m.loss(out, b["actions"], b["valid"]))
+
+
+def test_lora_merges_into_saved_backbone(tmp_path):
+    m = build_posttrain_model(small_cfg(train_mode="lora", lora_r=2)).eval()
+    with torch.no_grad():
+        for k, p in m.named_parameters():
+            if "lora_B" in k:
+                p.normal_(0, 0.5)  # B starts at zero; make the adapters matter
+    pv, ids, pr = torch.randn(1, 1, 3, 112, 112), torch.randint(0, 250, (1, 6)), torch.randn(1, 5)
+    with torch.no_grad():
+        before = m(pv, ids, pr)
+        base = build_posttrain_model(small_cfg()).eval()
+        base.load_state_dict({k: v for k, v in m.state_dict().items() if "lora_" not in k}
+                             | {k.replace(".base_layer", ""): v for k, v in m.state_dict().items() if ".base_layer" in k},
+                             strict=False)
+        assert (base(pv, ids, pr) - before).abs().max() > 1e-3  # adapters changed the output
+    m.save_pretrained(tmp_path / "m")
+    loaded = PostTrainModel.from_pretrained(tmp_path / "m")
+    assert not any("lora_" in k for k in loaded.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(pv, ids, pr), before, atol=1e-5, rtol=1e-4)

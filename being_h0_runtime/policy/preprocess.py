@@ -30,8 +30,6 @@ import numpy as np
 
 try:  # OpenCV is optional; both paths compute float32 half-pixel bilinear.
     import cv2  # type: ignore
-
-    cv2.setNumThreads(1)
 except Exception:  # noqa: BLE001  # pragma: no cover - depends on the environment
     cv2 = None
 
