@@ -60,7 +60,7 @@ def _drain(cam: RealSenseCamera, want: int, timeout: float = 10.0) -> list[Camer
     return got
 
 
-def _wait(pred, timeout=5.0) -> bool:
+def _wait(pred, timeout=15.0) -> bool:  # generous: CI machines are loaded
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if pred():
