@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 POSTTRAIN_CONFIG_FILE = "posttrain_config.json"
 
-TrainMode = Literal["frozen", "llm", "lora"]
+TrainMode = Literal["frozen", "llm", "lora", "full"]
 LossKind = Literal["l1", "l2", "smooth_l1"]
 
 
@@ -26,7 +26,9 @@ class PostTrainConfig:
     ...) or a local checkpoint directory. ``train_mode``: "frozen" trains only
     the action queries / proprio projector / action head (Being-H0 default);
     "llm" also trains the language model; "lora" adds LoRA adapters to the
-    LLM attention and MLP projections. The vision tower is always frozen.
+    LLM attention and MLP projections; "full" trains everything, vision tower
+    included — for small from-scratch models such as the virtual rig's default
+    engine, whose random vision tower has nothing worth freezing.
     """
 
     backbone: str = "tiny"
@@ -67,8 +69,8 @@ class PostTrainConfig:
             raise ValueError(f"chunk_len must be >= 1, got {self.chunk_len}")
         if self.loss not in ("l1", "l2", "smooth_l1"):
             raise ValueError(f"loss must be l1, l2 or smooth_l1, got {self.loss!r}")
-        if self.train_mode not in ("frozen", "llm", "lora"):
-            raise ValueError(f"train_mode must be frozen, llm or lora, got {self.train_mode!r}")
+        if self.train_mode not in ("frozen", "llm", "lora", "full"):
+            raise ValueError(f"train_mode must be frozen, llm, lora or full, got {self.train_mode!r}")
         if self.action_units and len(self.action_units) != len(self.action_names):
             raise ValueError("action_units must be empty or one per action name")
         return self

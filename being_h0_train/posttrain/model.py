@@ -130,9 +130,9 @@ class PostTrainModel(nn.Module):
         return PROMPT_SUFFIX
 
     def set_train_mode(self, mode: str) -> None:
-        """Freeze per ``mode``; the vision tower and projector stay frozen in every mode."""
+        """Freeze per ``mode``; the vision tower and projector stay frozen unless mode is "full"."""
         for p in self.backbone.parameters():
-            p.requires_grad_(False)
+            p.requires_grad_(mode == "full")
         if mode == "llm":
             for p in self.backbone.language_model.parameters():
                 p.requires_grad_(True)

@@ -272,8 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="BeingH0Config preset (tiny, internvl3-1b, internvl3-8b, ...) or a local checkpoint dir")
     p.add_argument("--chunk-len", type=int, default=16, help="actions per chunk (one action query each)")
     p.add_argument("--loss", choices=["l1", "l2", "smooth_l1"], default="l1", help="regression loss (Being-H0: l1)")
-    p.add_argument("--train-mode", choices=["frozen", "llm", "lora"], default="frozen",
-                   help="frozen: heads only (default); llm: also the language model; lora: LoRA adapters on the LLM")
+    p.add_argument("--train-mode", choices=["frozen", "llm", "lora", "full"], default="frozen",
+                   help="frozen: heads only (default); llm: also the language model; lora: LoRA adapters on the LLM; "
+                        "full: everything incl. the vision tower (small from-scratch models)")
     p.add_argument("--lora-r", type=int, default=16)
     p.add_argument("--head-hidden", type=int, default=512, help="hidden width of the action head MLP")
     p.add_argument("--proprio-hidden", type=int, default=512, help="hidden width of the proprio projector MLP")
