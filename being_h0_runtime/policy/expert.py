@@ -1,8 +1,12 @@
-"""The virtual rig's scripted pick-and-place expert served as a Policy.
+"""The virtual rig's scripted experts served as a Policy.
 
-It reads privileged object poses (from /sim/state), so it only runs on the
-virtual rig; it lets the whole pipeline run before any trained engine exists
-and produces demonstrations for post-training.
+They read privileged object poses (from /sim/state), so they only run on the
+virtual rig; they let the whole pipeline run before any trained engine exists
+and produce demonstrations for post-training.
+
+The task's expert is chosen by `task` when given, otherwise from the object
+names in the first privileged state received (the inference node's policy
+config does not carry the task; /sim/state's objects identify it).
 """
 
 from __future__ import annotations
@@ -13,22 +17,48 @@ from .base import Policy, PolicyError
 from .spec import ActionSpec, Observation, default_action_spec
 
 
+def make_expert(task: str = "pick_place_toy", chunk_len: int = 16, control_rate_hz: float = 10.0):
+    """The scripted expert for a virtual-rig task (`act(proprio13, object_poses) -> (chunk_len, 13)`)."""
+    from ..sim.task_experts import make_expert as _make  # needs mujoco: import lazily
+
+    return _make(task, chunk_len=chunk_len, control_rate_hz=control_rate_hz)
+
+
 class ScriptedExpertPolicy(Policy):
     engine_id = "scripted-expert"
 
-    def __init__(self, chunk_len: int = 16, control_rate_hz: float = 10.0) -> None:
-        from ..sim.expert import ScriptedPickPlaceExpert  # needs mujoco: import lazily
-
+    def __init__(self, chunk_len: int = 16, control_rate_hz: float = 10.0, task: str | None = None) -> None:
         self.spec: ActionSpec = default_action_spec(chunk_len, control_rate_hz)
-        self._expert = ScriptedPickPlaceExpert(chunk_len=chunk_len, control_rate_hz=control_rate_hz)
+        self._chunk_len, self._rate = chunk_len, control_rate_hz
+        self.task = task
+        self._experts: dict[str, object] = {}
+        if task is not None:
+            self._expert_for(task)  # fail early on an unknown task
+
+    def _expert_for(self, task: str):
+        if task not in self._experts:
+            try:
+                self._experts[task] = make_expert(task, self._chunk_len, self._rate)
+            except ValueError as e:
+                raise PolicyError(f"scripted expert: {e}") from e
+        return self._experts[task]
 
     def reset(self) -> None:
-        self._expert.reset()
+        for ex in self._experts.values():
+            ex.reset()
 
     def infer(self, obs: Observation) -> np.ndarray:
         if not obs.privileged:
             raise PolicyError("the scripted expert needs privileged object poses (/sim/state); none received yet")
         if list(obs.proprio_names) != self.spec.names:
             raise PolicyError(f"proprio names {obs.proprio_names} do not match the action spec {self.spec.names}")
-        chunk = self._expert.act(np.asarray(obs.proprio, dtype=np.float64), obs.privileged)
+        task = self.task
+        if task is None:
+            from ..sim.task_experts import task_from_poses
+
+            try:
+                task = task_from_poses(obs.privileged)
+            except ValueError as e:
+                raise PolicyError(f"scripted expert: {e}") from e
+        chunk = self._expert_for(task).act(np.asarray(obs.proprio, dtype=np.float64), obs.privileged)
         return np.asarray(chunk, dtype=np.float32)

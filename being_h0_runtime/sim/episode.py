@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .expert import ScriptedPickPlaceExpert
-from .world import VARIATIONS, VirtualRig
+from .task_experts import make_expert
+from .world import TASK_VARIATIONS, TASKS, VARIATIONS, VirtualRig
 
 
 @dataclass
@@ -79,8 +80,13 @@ def main(argv: list[str] | None = None) -> int:
             "rig with seed = first_seed + i, runs the expert with 16-step chunks at 10 Hz (re-planning "
             "every 8 steps) and reports success, sim seconds, wall seconds and the real-time factor."
         ),
-        epilog="Example: python -m being_h0_runtime.sim.episode --trials 20 --variation unseen",
+        epilog=("Examples: python -m being_h0_runtime.sim.episode --trials 20 --variation unseen\n"
+                "          python -m being_h0_runtime.sim.episode --task pour_cup --trials 20\n"
+                "Variations per task: " + "; ".join(f"{t}: {', '.join(v)}" for t, v in TASK_VARIATIONS.items())),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    ap.add_argument("--task", choices=TASKS, default="pick_place_toy",
+                    help="virtual-rig task; its scripted expert is chosen to match (default pick_place_toy)")
     ap.add_argument("--trials", type=int, default=20, help="number of seeds to run (default 20)")
     ap.add_argument("--first-seed", type=int, default=0, help="seed of the first trial (default 0)")
     ap.add_argument("--variation", choices=VARIATIONS, default="seen", help="scene variation (default seen)")
@@ -89,8 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.trials < 1:
         ap.error("--trials must be >= 1")
-    rig = VirtualRig(variation=args.variation, seed=args.first_seed)
-    expert = ScriptedPickPlaceExpert()
+    if args.variation not in TASK_VARIATIONS[args.task]:
+        ap.error(f"--variation {args.variation} does not exist for --task {args.task} "
+                 f"(allowed: {', '.join(TASK_VARIATIONS[args.task])})")
+    rig = VirtualRig(task=args.task, variation=args.variation, seed=args.first_seed)
+    expert = make_expert(args.task)
     wins, sims, walls = 0, [], []
     for i in range(args.trials):
         seed = args.first_seed + i
@@ -105,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"seed {seed:4d}  success={res.success!s:5}  sim={res.seconds:6.2f}s  wall={wall:5.2f}s  "
                   f"rtf={res.seconds / wall:5.1f}x  last_phase={expert.last_phase}")
     rtf = np.array(sims) / np.array(walls)
-    print(f"variation={args.variation} success {wins}/{args.trials} = {wins / args.trials:.0%}; "
+    print(f"task={args.task} variation={args.variation} success {wins}/{args.trials} = {wins / args.trials:.0%}; "
           f"sim s/episode p50={np.median(sims):.1f}; wall s/episode p50={np.median(walls):.2f} "
           f"p99={np.percentile(walls, 99):.2f}; real-time factor p50={np.median(rtf):.1f}x")
     return 0

@@ -111,6 +111,8 @@ class SceneSpec:
     toy: ObjectSpec = SEEN_TOY
     distractors: tuple[ObjectSpec, ...] = field(default_factory=tuple)
     with_objects: bool = True  # False: arm + hand only (the expert's IK model)
+    #: another benchmark task's objects (a `task_scenes` spec with an `mjcf()` method); None = toy + box
+    task_spec: object | None = None
 
 
 def _f(v) -> str:
@@ -231,7 +233,9 @@ def build_mjcf(spec: SceneSpec | None = None) -> str:
     spec = spec or SceneSpec()
     arm_open, arm_close = _arm_xml()
     objects = ""
-    if spec.with_objects:
+    if spec.with_objects and spec.task_spec is not None:
+        objects = spec.task_spec.mjcf()  # type: ignore[attr-defined]
+    elif spec.with_objects:
         objects = _box_body() + _object_body(spec.toy, (0.5, -0.1, spec.toy.half_height()))
         for i, ds in enumerate(spec.distractors):
             objects += _object_body(ds, (0.3 + 0.1 * i, -0.4, ds.half_height()))

@@ -30,10 +30,15 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from . import franka, scene
+from . import franka, scene, task_scenes
 
-TASKS: tuple[str, ...] = ("pick_place_toy",)
+TASKS: tuple[str, ...] = ("pick_place_toy", "close_lid", "close_toolbox", "pour_cup")
 VARIATIONS: tuple[str, ...] = ("seen", "unseen", "clutter")
+#: the variations each task's scene exists in (pick_place_toy: all of VARIATIONS)
+TASK_VARIATIONS: dict[str, tuple[str, ...]] = {
+    "pick_place_toy": VARIATIONS,
+    **{t: tuple(v) for t, v in task_scenes.TASK_SPECS.items()},
+}
 
 #: Seconds for the hand to traverse its full stroke (Inspire RH56: roughly 0.6-1 s).
 HAND_STROKE_S = 0.7
@@ -103,8 +108,9 @@ class VirtualRig:
     ) -> None:
         if task not in TASKS:
             raise ValueError(f"VirtualRig task: unknown {task!r}; allowed: {', '.join(TASKS)}")
-        if variation not in VARIATIONS:
-            raise ValueError(f"VirtualRig variation: unknown {variation!r}; allowed: {', '.join(VARIATIONS)}")
+        if variation not in TASK_VARIATIONS[task]:
+            raise ValueError(f"VirtualRig variation: {variation!r} does not exist for task {task!r}; "
+                             f"allowed: {', '.join(TASK_VARIATIONS[task])}")
         w, h = int(image_size[0]), int(image_size[1])
         if not (16 <= w <= 1280 and 16 <= h <= 960):
             raise ValueError(f"VirtualRig image_size: {image_size!r} must be (width, height) within 16..1280 x 16..960")
@@ -120,6 +126,8 @@ class VirtualRig:
 
     # ------------------------------------------------------------------ model
     def _scene_spec(self, rng: np.random.Generator) -> scene.SceneSpec:
+        if self.task != "pick_place_toy":
+            return scene.SceneSpec(task_spec=task_scenes.TASK_SPECS[self.task][self.variation])
         if self.variation == "unseen":
             toy = scene.UNSEEN_TOYS[int(rng.integers(len(scene.UNSEEN_TOYS)))]
             return scene.SceneSpec(toy=toy)
@@ -151,13 +159,17 @@ class VirtualRig:
             grasp=m.site("grasp").id,
             camera=m.camera("head").id,
         )
+        dt = m.opt.timestep
+        self._arm_rate = franka.DQ_MAX * dt  # max target change per physics step
+        self._hand_rate = scene.HAND_RANGES / HAND_STROKE_S * dt
+        self._task_spec = spec.task_spec
+        if spec.task_spec is not None:
+            self._object_names = list(spec.task_spec.object_names())  # type: ignore[attr-defined]
+            return
         self._object_names = ["toy", "box"] + [d.name for d in spec.distractors]
         self._toy_geom = m.geom("toy").id
         self._toy_body = m.body("toy").id
         self._box_body = m.body("box").id
-        dt = m.opt.timestep
-        self._arm_rate = franka.DQ_MAX * dt  # max target change per physics step
-        self._hand_rate = scene.HAND_RANGES / HAND_STROKE_S * dt
 
     def model_xml(self) -> str:
         """MJCF text of the current model (self-contained; `mujoco.MjModel.from_xml_string` rebuilds it)."""
@@ -179,6 +191,10 @@ class VirtualRig:
         m, d = self.model, self.data
         mujoco.mj_resetData(m, d)
         d.qpos[self._ids.arm_qpos] = self.home_q
+        if self._task_spec is not None:
+            self._task_spec.reset(m, d, rng)  # type: ignore[attr-defined]
+            self._finish_reset()
+            return
         # box, toy, distractors: rejection-sample non-overlapping positions
         box_xy = np.array([rng.uniform(*BOX_REGION[0]), rng.uniform(*BOX_REGION[1])])
         box_yaw = rng.uniform(-0.4, 0.4)
@@ -194,6 +210,10 @@ class VirtualRig:
                     break
             placed.append((xy, 0.04))
             self._set_free(m.body(ds.name).jntadr[0], np.r_[xy, ds.half_height() + 1e-4], _yaw_quat_wxyz(rng.uniform(-math.pi, math.pi)))
+        self._finish_reset()
+
+    def _finish_reset(self) -> None:
+        m, d = self.model, self.data
         d.ctrl[:7] = self.home_q
         d.ctrl[7:] = 0.0
         self._arm_target = self.home_q.copy()
@@ -317,6 +337,16 @@ class VirtualRig:
             out[n] = (self.data.xpos[b].copy(), _quat_wxyz_to_xyzw(self.data.xquat[b]))
         return out
 
+    def task_state(self) -> dict[str, float]:
+        """Task-specific scalars from sim state (hinge angle, beads in the target, ...); {} for pick_place_toy.
+
+        Experts do not need it (everything they use is in `object_poses()`); it is for
+        judges, logs and tests.
+        """
+        if self._task_spec is None:
+            return {"toy_in_box": float(self.toy_in_box())}
+        return self._task_spec.task_state(self.model, self.data)  # type: ignore[attr-defined]
+
     def toy_in_hand_contacts(self) -> int:
         """Number of distinct hand DoFs (fingers/thumb) touching the toy."""
         m, d = self.model, self.data
@@ -354,7 +384,14 @@ class VirtualRig:
         )
 
     def success(self) -> bool:
-        """Task success from sim state: toy in the box, at rest and not touching the hand."""
+        """Task success from sim state.
+
+        pick_place_toy: toy in the box, at rest and not touching the hand; close_lid /
+        close_toolbox: hinge angle below `task_scenes.LID_CLOSED_RAD` and not swinging;
+        pour_cup: at least `task_scenes.POUR_SUCCESS_FRACTION` of the beads in the bowl.
+        """
+        if self._task_spec is not None:
+            return bool(self._task_spec.success(self.model, self.data))  # type: ignore[attr-defined]
         b = self._toy_body
         vel = self.data.cvel[b]  # (rot, lin) in a world-aligned frame at the body's subtree com
         resting = np.linalg.norm(vel[3:]) < 0.05 and np.linalg.norm(vel[:3]) < 1.0

@@ -1,0 +1,246 @@
+"""Scripted experts for close_lid, close_toolbox and pour_cup, and `make_expert(task)`.
+
+Same contract and the same reasons as `expert.ScriptedPickPlaceExpert`: each
+`act(proprio13, object_poses)` call re-derives the phase from the state alone
+(the node graph calls it from another process once per half chunk), plans the
+remaining grasp-site keyframes, time-parameterises them with minimum-jerk
+segments and solves IK per control tick. Keyframes here also carry a `tilt`
+(rotation about the hand's x axis) so the pour expert can tip the cup.
+
+Hinged lids (close_lid, close_toolbox): the hand makes a fist and pushes the
+open lid's outer face with the front (+x) edge of its palm, moving horizontally
+at a fixed height above the hinge until the lid is well past vertical; gravity
+(and the hinge damping) then closes it while the hand backs off. The hinge
+angle is read from the lid's pose relative to its container.
+
+pour_cup: the pick-and-place expert's reach/descend/grasp plan (the cup is
+graspable like the toy), then carry the cup over the bowl and tilt it about the
+hand's x axis so the mouth points away from the robot, and hold it there.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .expert import (
+    CARRY_Z,
+    GRASPED_FINGERS,
+    GRASPED_THUMB,
+    HAND_CLOSED,
+    HAND_OPEN,
+    HAND_SECONDS,
+    LIFTED_Z,
+    LOW_Z,
+    V_FREE,
+    V_NEAR,
+    ArmIK,
+    Keyframe,
+    ScriptedPickPlaceExpert,
+    _hand_rot,
+    _min_jerk,
+    _wrap,
+)
+
+#: fist for pushing: fingers curled (their joint stop makes the palm edge rigid), thumb folded back
+HAND_FIST = np.array([1.0, 1.0, 1.0, 1.0, 0.3, 0.0])
+#: the push point (front-bottom edge of the fist) relative to the grasp site: along hand +x and world up
+PUSH_DX = 0.05
+PUSH_DZ = 0.065
+#: push height above the hinge, and where the push ends (lid angle, rad) before gravity takes over
+PUSH_H = 0.07
+PUSH_END_RAD = 1.0
+#: lid angle below which the expert stops pushing and backs off
+GRAVITY_RAD = 1.25
+APPROACH_Z = 0.20  # push point height above the hinge while moving into position
+V_PUSH = 0.06
+
+
+def _rot_x(a: float) -> np.ndarray:
+    c, s = math.cos(a), math.sin(a)
+    return np.array([[1.0, 0, 0], [0, c, -s], [0, s, c]])
+
+
+def _quat_mat(q_xyzw: np.ndarray) -> np.ndarray:
+    x, y, z, w = (float(v) for v in q_xyzw)
+    return np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+    ])
+
+
+@dataclass
+class TKeyframe(Keyframe):
+    tilt: float = 0.0  # rotation about the hand x axis (rad), applied after the yaw
+
+
+class _KeyframeExpert:
+    """Shared chunk generation: keyframes -> min-jerk grasp-site path -> IK per tick."""
+
+    name = "keyframe"
+
+    def __init__(self, chunk_len: int = 16, control_rate_hz: float = 10.0) -> None:
+        if chunk_len < 1:
+            raise ValueError(f"{type(self).__name__} chunk_len: must be >= 1, got {chunk_len}")
+        if not control_rate_hz > 0:
+            raise ValueError(f"{type(self).__name__} control_rate_hz: must be > 0, got {control_rate_hz}")
+        self.chunk_len = int(chunk_len)
+        self.dt = 1.0 / float(control_rate_hz)
+        self.ik = ArmIK()
+        self.last_phase = "reset"
+
+    def reset(self) -> None:
+        """Nothing to forget (decisions come from the state); kept for the policy interface."""
+        self.last_phase = "reset"
+
+    def _check(self, proprio: np.ndarray, object_poses: dict, needed: tuple[str, ...]) -> np.ndarray:
+        proprio = np.asarray(proprio, dtype=float).reshape(-1)
+        if proprio.shape != (13,) or not np.all(np.isfinite(proprio)):
+            raise ValueError(f"{type(self).__name__}.act proprio: need 13 finite values (7 arm rad + 6 closure), "
+                             f"got shape {proprio.shape}")
+        for k in needed:
+            if k not in object_poses:
+                raise ValueError(f"{type(self).__name__}.act object_poses: missing {k!r} (have {sorted(object_poses)})")
+        return proprio
+
+    def _current(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        g_pos, g_rot = self.ik.fk(q)
+        return g_pos, g_rot, math.atan2(g_rot[1, 0], g_rot[0, 0])
+
+    def _chunk(self, proprio: np.ndarray, kfs: list[TKeyframe], start_tilt: float = 0.0) -> np.ndarray:
+        q0, c0 = proprio[:7], np.clip(proprio[7:13], 0, 1)
+        g_pos, _, g_yaw = self._current(q0)
+        start = TKeyframe(g_pos, g_yaw, c0, tilt=start_tilt)
+        segs = []
+        prev = start
+        for kf in kfs:
+            dist = float(np.linalg.norm(kf.pos - prev.pos))
+            dang = max(abs(_wrap(kf.yaw - prev.yaw)), abs(getattr(kf, "tilt", 0.0) - getattr(prev, "tilt", 0.0)))
+            dur = max(dist / kf.speed, dang / 1.0)
+            if dur > 0:
+                dur = max(dur, 0.3)
+            segs.append((prev, kf, dur, kf.hold))
+            prev = kf
+        out = np.zeros((self.chunk_len, 13))
+        q = q0.copy()
+        for i in range(self.chunk_len):
+            pos, yaw, tilt, hand = self._sample(segs, (i + 1) * self.dt, start)
+            q = self.ik.solve(q, pos, _hand_rot(yaw) @ _rot_x(tilt))
+            out[i, :7] = q
+            out[i, 7:] = hand
+        return out
+
+    @staticmethod
+    def _sample(segs, t: float, start: TKeyframe) -> tuple[np.ndarray, float, float, np.ndarray]:
+        last = start
+        for a, b, dur, hold in segs:
+            if t < dur:
+                s = _min_jerk(t / dur)
+                yaw = a.yaw + _wrap(b.yaw - a.yaw) * s
+                tilt = a.tilt + (b.tilt - a.tilt) * s
+                return a.pos + (b.pos - a.pos) * s, yaw, tilt, b.hand
+            t -= dur
+            if t < hold:
+                return b.pos, b.yaw, b.tilt, b.hand
+            t -= hold
+            last = b
+        return last.pos, last.yaw, last.tilt, last.hand
+
+
+# ---------------------------------------------------------------------------------------------- hinged lids
+def lid_names(object_poses: dict) -> tuple[str, str]:
+    """(container, lid) body names: the lid is the pose named '<container>_lid'."""
+    for k in object_poses:
+        if k.endswith("_lid") and k[: -len("_lid")] in object_poses:
+            return k[: -len("_lid")], k
+    raise ValueError(f"object_poses: no '<container>' + '<container>_lid' pair (have {sorted(object_poses)})")
+
+
+def lid_frame(object_poses: dict) -> tuple[np.ndarray, np.ndarray, float]:
+    """Hinge origin (base frame), container rotation (columns: push dir, hinge axis, up) and the hinge angle."""
+    body, lid = lid_names(object_poses)
+    R_c = _quat_mat(np.asarray(object_poses[body][1], float))
+    R_l = _quat_mat(np.asarray(object_poses[lid][1], float))
+    rel = R_c.T @ R_l  # rotation about container -y by the hinge angle
+    angle = math.atan2(rel[2, 0], rel[0, 0])
+    return np.asarray(object_poses[lid][0], float), R_c, angle
+
+
+class ScriptedLidExpert(_KeyframeExpert):
+    """Push an open hinged lid closed (close_lid, close_toolbox). See module docstring."""
+
+    name = "lid"
+
+    def plan(self, proprio: np.ndarray, object_poses: dict) -> tuple[str, list[TKeyframe]]:
+        hinge, R_c, angle = lid_frame(object_poses)
+        u = R_c[:, 0]
+        yaw = math.atan2(u[1], u[0])
+        up = np.array([0.0, 0.0, 1.0])
+        g_pos, _, g_yaw = self._current(proprio[:7])
+        push = g_pos + PUSH_DX * np.r_[math.cos(g_yaw), math.sin(g_yaw), 0.0] + PUSH_DZ * up
+        local = R_c.T @ (push - hinge)
+
+        def kf(x: float, z: float, hand=HAND_FIST, speed=V_FREE, hold=0.0) -> TKeyframe:
+            """Keyframe for the push point at (x, 0, z) in the hinge frame."""
+            p = hinge + R_c @ np.array([x, 0.0, z])
+            return TKeyframe(p - PUSH_DX * u - PUSH_DZ * up, yaw, hand, speed, hold)
+
+        def surface_x(a: float, h: float) -> float:
+            return h / math.tan(a) - 0.01 / math.sin(a)  # outer face of the lid at height h
+
+        retreat = kf(-0.14, APPROACH_Z, HAND_FIST, V_FREE)
+        if angle < GRAVITY_RAD:
+            if local[2] > APPROACH_Z - 0.03 and local[0] < -0.1:
+                return ("done" if angle < 0.1 else "wait"), [retreat]
+            back = kf(min(local[0], 0.0) - 0.05, max(local[2], PUSH_H) + 0.05, HAND_FIST, V_NEAR)
+            return "retreat", [back, retreat]
+        x_end = surface_x(PUSH_END_RAD, PUSH_H)
+        x_start = min(surface_x(angle, PUSH_H), -math.cos(math.pi - angle) * 0.13 - 0.01) - 0.045
+        yaw_ok = abs(_wrap(g_yaw - yaw)) < 0.15
+        end = [kf(x_end, PUSH_H, speed=V_PUSH, hold=0.3), kf(x_end - 0.06, PUSH_H + 0.06, speed=V_NEAR), retreat]
+        if yaw_ok and abs(local[1]) < 0.025 and abs(local[2] - PUSH_H) < 0.02 and local[0] < surface_x(angle, PUSH_H) + 0.02:
+            return "push", end
+        if yaw_ok and abs(local[1]) < 0.02 and abs(local[0] - x_start) < 0.02 and local[2] > PUSH_H - 0.02:
+            return "descend", [kf(x_start, PUSH_H, speed=V_NEAR), *end]
+        return "approach", [kf(x_start, APPROACH_Z), kf(x_start, PUSH_H, speed=V_NEAR), *end]
+
+    def act(self, proprio: np.ndarray, object_poses: dict) -> np.ndarray:
+        """Next chunk (chunk_len, 13) of absolute targets from proprio (13,) and privileged object poses."""
+        proprio = self._check(proprio, object_poses, ())
+        lid_names(object_poses)
+        phase, kfs = self.plan(proprio, object_poses)
+        self.last_phase = phase
+        return self._chunk(proprio, kfs)
+
+
+# ---------------------------------------------------------------------------------------------- factory
+def expert_class(task: str) -> type:
+    """The scripted expert class for a VirtualRig task name."""
+    classes = {"pick_place_toy": ScriptedPickPlaceExpert, "close_lid": ScriptedLidExpert,
+               "close_toolbox": ScriptedLidExpert}
+    if "ScriptedPourExpert" in globals():
+        classes["pour_cup"] = globals()["ScriptedPourExpert"]
+    if task not in classes:
+        raise ValueError(f"make_expert task: unknown {task!r}; allowed: {', '.join(classes)}")
+    return classes[task]
+
+
+def make_expert(task: str = "pick_place_toy", chunk_len: int = 16, control_rate_hz: float = 10.0):
+    """A scripted expert for `task` with the `act(proprio13, object_poses) -> (chunk_len, 13)` contract."""
+    return expert_class(task)(chunk_len=chunk_len, control_rate_hz=control_rate_hz)
+
+
+def task_from_poses(object_poses: dict) -> str:
+    """Which task a privileged-state dict belongs to (for a policy built without a task name)."""
+    if "toy" in object_poses and "box" in object_poses:
+        return "pick_place_toy"
+    if "cup" in object_poses and "bowl" in object_poses:
+        return "pour_cup"
+    if "toolbox_lid" in object_poses:
+        return "close_toolbox"
+    if "lidbox_lid" in object_poses:
+        return "close_lid"
+    raise ValueError(f"object_poses: no known task's objects (have {sorted(object_poses)})")
