@@ -72,7 +72,8 @@ class OperatorConsole:
 def run_episode_inproc(profile_name: str = "sim", seed: int = 0, episode: int = 1,
                        overrides: dict[str, dict[str, Any]] | None = None, time_limit_s: float | None = None,
                        run_dir: Path | None = None, on_status: Callable[[TaskStatus], None] | None = None,
-                       setup: Callable[[Any, dict], None] | None = None) -> EpisodeOutcome:
+                       setup: Callable[[Any, dict], None] | None = None, task_id: str | None = None,
+                       instruction: str | None = None) -> EpisodeOutcome:
     """One episode of the profile's task, all nodes in one deterministic executor."""
     from .launch import build_graph, close_graph, load_profile
     from .transport.inproc import InprocContext
@@ -97,7 +98,7 @@ def run_episode_inproc(profile_name: str = "sim", seed: int = 0, episode: int = 
     try:
         ctx.run_for(0.2)  # let drivers connect and state flow before starting
         t0 = ctx.now()
-        console.start(profile.task.task_id, profile.task.instruction, episode, seed)
+        console.start(task_id or profile.task.task_id, instruction or profile.task.instruction, episode, seed)
         limit = nodes["task"].params.time_limit_s + nodes["task"].params.homing_time_limit_s + 5.0  # type: ignore[attr-defined]
         ctx.run_until(lambda: console.finished(episode), limit)
         st = console.status

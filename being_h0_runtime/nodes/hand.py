@@ -16,6 +16,9 @@ class HandParams(ActuatorParams):
     #: largest closure change per cycle (the hand's own speed is the real limit)
     max_step: float = Field(0.05, gt=0, le=1)
     open_on_home: bool = True
+    #: rig calibration folder (calibration/<rig>) whose hand_ranges.yaml sets the per-DoF open/closed raw values;
+    #: "" = use the driver's defaults (documented sources disagree on which end is open: calibrate!)
+    calibration_dir: str = ""
 
 
 class HandNode(ActuatorNode):
@@ -27,7 +30,12 @@ class HandNode(ActuatorNode):
         if self.p.backend == "inspire":
             from ..drivers.hand.inspire import InspireHand, InspireHandConfig
 
-            return InspireHand(InspireHandConfig(**self.p.options), clock=self.handle.now)
+            config = InspireHandConfig(**self.p.options)
+            if self.p.calibration_dir:
+                from ..calibration.schema import load_hand_ranges
+
+                config = config.with_calibration(load_hand_ranges(self.p.calibration_dir).hand_calibration())
+            return InspireHand(config, clock=self.handle.now)
         raise ValueError(f"hand backend {self.p.backend!r} unknown; use 'inspire' (real or emulated port)")
 
     def make_limits(self) -> HandLimits:

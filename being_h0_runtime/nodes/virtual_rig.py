@@ -40,6 +40,9 @@ class VirtualRigParams(StrictModel):
     #: path of a symlink to the emulated Inspire hand's pty ("" = no serial emulator)
     hand_port_link: str = ""
     hand_baudrate: int | None = 115200
+    #: calibration folder whose hand_ranges.yaml gives the emulated hand's raw open/closed stops
+    #: (so the driver, calibrated with the same file, maps closure 1:1 onto the simulated hand)
+    hand_calibration_dir: str = ""
 
 
 class _ThreadSafeHand:
@@ -48,7 +51,12 @@ class _ThreadSafeHand:
     def __init__(self, closure: np.ndarray) -> None:
         self._lock = threading.Lock()
         self._closure = closure.copy()
+        self._force = np.zeros_like(closure)
         self._target: np.ndarray | None = None
+
+    def forces(self) -> np.ndarray:
+        with self._lock:
+            return self._force.copy()
 
     def get(self) -> np.ndarray:
         with self._lock:
@@ -58,9 +66,11 @@ class _ThreadSafeHand:
         with self._lock:
             self._target = np.asarray(target, float).copy()
 
-    def exchange(self, closure: np.ndarray) -> np.ndarray | None:
+    def exchange(self, closure: np.ndarray, force: np.ndarray | None = None) -> np.ndarray | None:
         with self._lock:
             self._closure = closure.copy()
+            if force is not None:
+                self._force = force.copy()
             target, self._target = self._target, None
             return target
 
@@ -104,7 +114,13 @@ class VirtualRigNode(RuntimeNode):
     def _start_hand_emulator(self, link: str, baudrate: int | None) -> None:
         from ..drivers.hand.emulator import ClosurePlant, InspireEmulator
 
-        plant = ClosurePlant(self.hand.get, self.hand.set)
+        stops = {}
+        if self.p.hand_calibration_dir:
+            from ..calibration.schema import load_hand_ranges
+
+            ranges = load_hand_ranges(self.p.hand_calibration_dir)
+            stops = {"open_raw": np.array(ranges.open_raw, float), "closed_raw": np.array(ranges.closed_raw, float)}
+        plant = ClosurePlant(self.hand.get, self.hand.set, get_forces=self.hand.forces, **stops)
         self.emulator = InspireEmulator(plant, baudrate=baudrate).start()
         link_path = Path(link)
         link_path.parent.mkdir(parents=True, exist_ok=True)
@@ -132,7 +148,7 @@ class VirtualRigNode(RuntimeNode):
 
     # -- physics ------------------------------------------------------------------
     def step(self) -> None:
-        target = self.hand.exchange(self.rig.hand_closure())
+        target = self.hand.exchange(self.rig.hand_closure(), self.rig.hand_force())
         if target is not None:
             self.rig.set_hand_target(target)
         self.rig.step(self.substeps)
