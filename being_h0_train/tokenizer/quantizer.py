@@ -4,7 +4,9 @@ Why: one VQ codebook either under-fits hand motion (few codes) or collapses
 (many codes). GRQ splits the latent channel dimension into ``num_groups``
 groups and quantises each with ``num_residual`` residual VQ stages, so a
 frame is described coarse-to-fine by ``groups x residual`` small codes.
-Codebooks are updated by exponential moving averages (no gradient), and codes
+Codebooks are updated by exponential moving averages (no gradient; set
+``EMACodebook.sync_distributed`` to all-reduce the statistics when every rank
+trains the same codebooks under torchrun), and codes
 whose EMA usage falls below ``dead_threshold`` are re-seeded from random
 encoder outputs of the current batch so the codebook stays in use.
 
@@ -30,6 +32,8 @@ class EMACodebook(nn.Module):
         self.register_buffer("cluster_size", torch.ones(size))
         self.register_buffer("embed_sum", embed.clone())
         self.register_buffer("initialised", torch.zeros((), dtype=torch.bool))
+        # all-reduce EMA statistics across ranks; only when EVERY rank trains this codebook
+        self.sync_distributed = False
 
     def nearest(self, x: torch.Tensor) -> torch.Tensor:
         d = (x.pow(2).sum(-1, keepdim=True) - 2 * x @ self.embed.T + self.embed.pow(2).sum(-1)[None])
@@ -44,7 +48,8 @@ class EMACodebook(nn.Module):
         n = x.shape[0]
         pick = torch.randint(0, n, (self.size,), device=x.device) if n < self.size else torch.randperm(n, device=x.device)[: self.size]
         e = x[pick] + (torch.randn_like(x[pick]) * 1e-3 if n < self.size else 0)
-        _broadcast(e)
+        if self.sync_distributed:
+            _broadcast(e)
         self.embed.copy_(e)
         self.embed_sum.copy_(e)
         self.cluster_size.fill_(1.0)
@@ -55,8 +60,9 @@ class EMACodebook(nn.Module):
         onehot = F.one_hot(idx, self.size).type(x.dtype)
         counts = onehot.sum(0)
         sums = onehot.T @ x
-        _all_reduce(counts)
-        _all_reduce(sums)
+        if self.sync_distributed:
+            _all_reduce(counts)
+            _all_reduce(sums)
         self.cluster_size.mul_(self.decay).add_(counts, alpha=1 - self.decay)
         self.embed_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
         n = self.cluster_size.sum()
@@ -69,7 +75,8 @@ class EMACodebook(nn.Module):
             new = x[pick]
             full = torch.zeros_like(self.embed)
             full[dead] = new
-            _broadcast(full)
+            if self.sync_distributed:
+                _broadcast(full)
             self.embed[dead] = full[dead]
             self.embed_sum[dead] = full[dead]
             self.cluster_size[dead] = 1.0
