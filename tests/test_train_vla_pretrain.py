@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -130,12 +131,28 @@ def test_torchrun_two_processes_fsdp_gloo(run_dir, tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "being_h0_train.vla.train",
            "--synthetic", "6", "--steps", "4", "--batch", "2", "--out", str(tmp_path / "ddp"), "--threads", "1",
            "--motion-tokenizer", str(out / "motion_tokenizer"), "--log-every", "1", "--eval-samples", "0"]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=150, env=env)
-    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
-    assert "world=2" in r.stdout
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=150)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # launcher and both workers: never leave orphans behind
+        stdout, stderr = proc.communicate()
+        pytest.fail("torchrun timed out: " + stderr[-2000:])
+    assert proc.returncode == 0, stdout[-2000:] + stderr[-3000:]
+    assert "world=2" in stdout
     log = [json.loads(line) for line in (tmp_path / "ddp" / "log.jsonl").read_text().splitlines()]
     assert [e["step"] for e in log] == [1, 2, 3, 4] and all(np.isfinite(e["loss"]) for e in log)
     from being_h0_train.vla import BeingH0Model
 
     m = BeingH0Model.from_pretrained(tmp_path / "ddp" / "checkpoint")  # full (unsharded) weights saved
     assert m.token_map.num_motion_tokens == 512
+
+
+def test_bf16_and_gradient_checkpointing_steps(run_dir):
+    out, _, _ = run_dir
+    s = train(TrainConfig(synthetic=3, steps=3, batch=2, precision="bf16", grad_ckpt=True, eval_samples=0,
+                          motion_tokenizer=str(out / "motion_tokenizer")))
+    assert len(s["losses"]) == 3 and all(np.isfinite(s["losses"]))
+    with pytest.raises(ValueError, match="precision"):
+        train(TrainConfig(synthetic=3, steps=1, batch=1, precision="fp8", eval_samples=0,
+                          motion_tokenizer=str(out / "motion_tokenizer")))

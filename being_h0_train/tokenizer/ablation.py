@@ -61,8 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--window", type=int, default=32)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="also write the rows to this JSON file")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1; 0 leaves torch's default)")
     ap.add_argument("--progress", action="store_true", help="show a tqdm bar per configuration")
     a = ap.parse_args(argv)
+    if a.threads:
+        import torch
+
+        torch.set_num_threads(a.threads)
     print(f"{'lay':>5} {'mode':>6} {'MPJPE':>9} {'PA-MPJPE':>11} {'MWTE':>8} {'usage':>7} {'perp':>7} {'train_s':>8}   (mm, held-out)")
     rows = run(a.layouts, a.modes, a.steps, a.clips, a.preset, a.seed, a.batch, a.window, a.data_dir, a.progress)
     if a.json:

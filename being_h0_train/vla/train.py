@@ -181,6 +181,8 @@ def _set_trainable(model: BeingH0Model, train_vision: bool) -> None:
 
 def train(cfg: TrainConfig) -> dict[str, Any]:
     """Run physical instruction tuning; returns a summary (losses, eval) on rank 0."""
+    if cfg.precision not in ("fp32", "bf16"):
+        raise ValueError(f"--precision must be fp32 or bf16, got {cfg.precision}")
     rank, world, device = _dist_setup()
     torch.manual_seed(cfg.seed)
     out = Path(cfg.out) if cfg.out else None
@@ -227,9 +229,11 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         warm = min(1.0, (s + 1) / max(1, cfg.warmup))
         return cfg.lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s, cfg.steps) / max(1, cfg.steps))))
 
-    amp = (torch.autocast(device.type, dtype=torch.bfloat16) if cfg.precision == "bf16" else nullcontext)
     if cfg.precision not in ("fp32", "bf16"):
         raise ValueError(f"--precision must be fp32 or bf16, got {cfg.precision}")
+
+    def amp():  # bf16 autocast: matmuls in bf16, master weights and optimizer state stay fp32
+        return torch.autocast(device.type, dtype=torch.bfloat16) if cfg.precision == "bf16" else nullcontext()
     n_params = sum(p.numel() for p in model.parameters())
     _log(rank, f"Being-H0 {model.config.name}: {n_params / 1e6:.2f}M params, {len(samples)} train windows, "
                f"{len(eval_samples)} eval windows, world={world}, device={device}, precision={cfg.precision}")
@@ -242,7 +246,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             g["lr"] = lr_at(step)
         batch = collate_train(mixture.batch(cfg.batch), model.token_map.pad_id)
         batch = {k: v.to(device) for k, v in batch.items()}
-        with amp() if callable(amp) else amp:
+        with amp():
             res = sharded(batch["input_ids"], batch["pixel_values"], batch["attention_mask"], batch["labels"])
         loss = res.loss
         opt.zero_grad(set_to_none=True)
