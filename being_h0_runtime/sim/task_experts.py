@@ -30,8 +30,6 @@ from .expert import (
     GRASPED_FINGERS,
     GRASPED_THUMB,
     HAND_CLOSED,
-    HAND_OPEN,
-    HAND_SECONDS,
     LIFTED_Z,
     LOW_Z,
     V_FREE,
@@ -216,13 +214,82 @@ class ScriptedLidExpert(_KeyframeExpert):
         return self._chunk(proprio, kfs)
 
 
+# ---------------------------------------------------------------------------------------------- pour_cup
+#: pour pose: grasp-site height above the bowl floor, the tilt (rad) and how long to hold it
+POUR_Z = 0.22
+POUR_TILT = 2.3
+POUR_HOLD_S = 3.0
+POUR_YAW = 0.0  # hand heading while pouring (the mouth then points along the hand's +y axis)
+RIM_OFFSET = 0.04  # grasp site -> cup mouth distance used to put the mouth over the bowl centre
+#: grasp the cup this far above its centre (keeps the mouth away from the palm when tipped)
+CUP_GRASP_DZ = 0.012
+
+
+def tilt_of(g_rot: np.ndarray) -> float:
+    """Tilt about the hand x axis of a grasp-site rotation `_hand_rot(yaw) @ _rot_x(tilt)`."""
+    z = g_rot[:, 2]  # hand z (fingers) in the base frame: (-sin t * y_h, -cos t)
+    y_h = np.cross(np.array([0.0, 0.0, -1.0]), g_rot[:, 0])  # the untilted hand y axis
+    return math.atan2(-float(z @ y_h), -float(z[2]))
+
+
+class ScriptedPourExpert(_KeyframeExpert):
+    """Grasp the cup, carry it over the bowl, tilt it and hold (pour_cup). See module docstring."""
+
+    name = "pour"
+
+    def __init__(self, chunk_len: int = 16, control_rate_hz: float = 10.0) -> None:
+        super().__init__(chunk_len, control_rate_hz)
+        self._pick = ScriptedPickPlaceExpert(chunk_len, control_rate_hz)
+        self._pick.ik = self.ik
+
+    def plan(self, proprio: np.ndarray, object_poses: dict) -> tuple[str, list[TKeyframe]]:
+        q, closure = proprio[:7], proprio[7:13]
+        g_pos, g_rot, g_yaw = self._current(q)
+        tilt = tilt_of(g_rot)
+        cup = np.asarray(object_poses["cup"][0], float)
+        bowl = np.asarray(object_poses["bowl"][0], float)
+        fingers = float(np.mean(closure[:4]))
+        near = np.linalg.norm(cup - g_pos) < 0.04
+        grasped = near and ((fingers > GRASPED_FINGERS and closure[4] > GRASPED_THUMB) or cup[2] > LIFTED_Z)
+        if not grasped:
+            cup_pose = (cup + np.array([0.0, 0.0, CUP_GRASP_DZ]), object_poses["cup"][1])
+            phase, kfs = self._pick.plan(proprio, {"toy": cup_pose, "box": object_poses["bowl"]})
+            return phase, [TKeyframe(k.pos, k.yaw, k.hand, k.speed, k.hold) for k in kfs]
+        mouth = np.array([math.sin(POUR_YAW), -math.cos(POUR_YAW)]) * math.sin(POUR_TILT)
+        pour = np.r_[bowl[:2] - RIM_OFFSET * mouth, bowl[2] + POUR_Z]
+        above = np.r_[pour[:2], max(CARRY_Z, pour[2])]
+        tilt_kf = TKeyframe(pour, POUR_YAW, HAND_CLOSED, V_NEAR, hold=POUR_HOLD_S, tilt=POUR_TILT)
+        # once tipping, IK at large tilts may lag the position a little: do not go back to carrying
+        tol = 0.06 if tilt > 0.3 else 0.02
+        at_pour = np.linalg.norm(g_pos[:2] - pour[:2]) < tol and abs(g_pos[2] - pour[2]) < tol + 0.01
+        if at_pour and tilt > 0.05:
+            return ("pour" if tilt > POUR_TILT - 0.1 else "tilt"), [tilt_kf]
+        if at_pour:
+            return "tilt", [tilt_kf]
+        kfs: list[TKeyframe] = []
+        if g_pos[2] < LOW_Z:  # still at table height: let the grip build up, then a short slow lift
+            kfs.append(TKeyframe(g_pos, g_yaw, HAND_CLOSED, V_NEAR, hold=0.4))
+            kfs.append(TKeyframe(g_pos + np.array([0, 0, 0.03]), g_yaw, HAND_CLOSED, V_NEAR))
+        if np.linalg.norm(g_pos[:2] - pour[:2]) > 0.03 and g_pos[2] < CARRY_Z - 0.03:
+            kfs.append(TKeyframe(np.r_[g_pos[:2], CARRY_Z], g_yaw, HAND_CLOSED, V_NEAR))
+        kfs.append(TKeyframe(above, POUR_YAW, HAND_CLOSED, V_FREE))
+        kfs.append(TKeyframe(pour, POUR_YAW, HAND_CLOSED, V_NEAR))
+        kfs.append(tilt_kf)
+        return "carry", kfs
+
+    def act(self, proprio: np.ndarray, object_poses: dict) -> np.ndarray:
+        """Next chunk (chunk_len, 13) of absolute targets from proprio (13,) and privileged object poses."""
+        proprio = self._check(proprio, object_poses, ("cup", "bowl"))
+        phase, kfs = self.plan(proprio, object_poses)
+        self.last_phase = phase
+        return self._chunk(proprio, kfs, start_tilt=tilt_of(self._current(proprio[:7])[1]))
+
+
 # ---------------------------------------------------------------------------------------------- factory
 def expert_class(task: str) -> type:
     """The scripted expert class for a VirtualRig task name."""
     classes = {"pick_place_toy": ScriptedPickPlaceExpert, "close_lid": ScriptedLidExpert,
-               "close_toolbox": ScriptedLidExpert}
-    if "ScriptedPourExpert" in globals():
-        classes["pour_cup"] = globals()["ScriptedPourExpert"]
+               "close_toolbox": ScriptedLidExpert, "pour_cup": ScriptedPourExpert}
     if task not in classes:
         raise ValueError(f"make_expert task: unknown {task!r}; allowed: {', '.join(classes)}")
     return classes[task]
