@@ -302,7 +302,16 @@ class BeingH0Model(nn.Module):
 
     # ----- misc ------------------------------------------------------------
     def gradient_checkpointing_enable(self) -> None:
-        self.internvl.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        kw = {"gradient_checkpointing_kwargs": {"use_reentrant": False}}
+        enable = getattr(self.internvl, "activation_checkpointing_enable", None)
+        if enable is not None:  # transformers >= 5 name
+            try:
+                enable(**kw)
+                return
+            except TypeError:
+                enable()
+                return
+        self.internvl.gradient_checkpointing_enable(**kw)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
