@@ -92,7 +92,7 @@ def _ensure_headless_gl() -> None:
 
 
 class VirtualRig:
-    """Simulated Franka FR3 + Inspire hand + head camera for pick-and-place tasks.
+    """Simulated Franka FR3 + Inspire hand + head camera for the benchmark tasks in `TASKS`.
 
     Units: metres, radians, seconds; quaternions are (x, y, z, w) like ROS.
     Hand vectors follow `HAND_DOF_NAMES` (little, ring, middle, index,
