@@ -118,7 +118,13 @@ def test_task_lookup_errors_are_clear(tmp_path):
 
 
 def test_real_rig_only_task_is_refused_on_the_virtual_rig(tmp_path, capsys):
-    rc = runner.main(["--tasks", "close_lid", "--engine", "expert", "--trials", "1",
+    import yaml
+
+    task = yaml.safe_load((Path(__file__).resolve().parents[1] / "tasks" / "close_lid.yaml").read_text())
+    task["id"], task["scene"]["sim_task"] = "real_only_lid", None  # a task with no virtual-rig scene
+    path = tmp_path / "real_only_lid.yaml"
+    path.write_text(yaml.safe_dump(task))
+    rc = runner.main(["--tasks", str(path), "--engine", "expert", "--trials", "1",
                       "--results", str(tmp_path / "r.sqlite"), "--out", str(tmp_path / "out"), "--no-progress"])
     assert rc == 2
     assert "real-rig only" in capsys.readouterr().err

@@ -1,0 +1,146 @@
+"""`make train-default`: the closed loop that produces the virtual rig's default engine.
+
+    record demos (scripted operator, real recording path)  ->  export dataset
+      ->  post-train a tiny Being-H0-architecture model     ->  ONNX engine directory (+ parity report)
+      ->  success-rate benchmark on the virtual rig         ->  report beside the engine
+
+Every setting and seed lands in the engine manifest ("training" -> "pipeline").
+Runs on a 2-core CPU; each stage shows progress.  Stages whose outputs exist
+are reused, so an interrupted run resumes (pass --fresh to start over).
+
+Examples:
+  python -m being_h0_train.pipeline.train_default                       # the shipped engine's recipe
+  python -m being_h0_train.pipeline.train_default --episodes 20 --steps 300 --trials 5 \\
+      --work runs/quick --engine-dir runs/quick/engine                  # a quick smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_ENGINE = REPO / "models" / "being-h0-sim-tiny"
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="train-default", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", default=str(REPO / "runs" / "train_default"), help="scratch directory for all stages")
+    ap.add_argument("--engine-dir", default=str(DEFAULT_ENGINE), help="where the engine directory is written")
+    ap.add_argument("--episodes", type=int, default=60, help="demonstrations to record")
+    ap.add_argument("--demo-seed-base", type=int, default=1000, help="demo i uses scene seed base + i "
+                    "(benchmark trials use seeds from 0, so demos and trials never share a scene)")
+    ap.add_argument("--steps", type=int, default=3000, help="post-training steps")
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--train-mode", default="full", choices=["frozen", "llm", "lora", "full"])
+    ap.add_argument("--seed", type=int, default=0, help="training seed (init, split, batches, augmentation)")
+    ap.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2)), help="torch CPU threads")
+    ap.add_argument("--trials", type=int, default=20, help="benchmark trials per variation (0: skip)")
+    ap.add_argument("--variations", default="seen,unseen,clutter", help="benchmark variations of pick_place_toy")
+    ap.add_argument("--fresh", action="store_true", help="ignore outputs of an earlier run in --work")
+    return ap
+
+
+def stage(name: str) -> float:
+    print(f"\n=== {name} ===", flush=True)
+    return time.monotonic()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    a = _parser().parse_args(argv)
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    work, engine_dir = Path(a.work), Path(a.engine_dir)
+    if a.fresh and work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    t_start = time.monotonic()
+    timings: dict[str, float] = {}
+
+    # 1. demonstrations through the recorder node
+    demos, data = work / "demos", work / "dataset"
+    t = stage(f"1/5 recording {a.episodes} demonstrations on the virtual rig")
+    if not (data / "meta.json").exists():
+        from being_h0_runtime.recording.export import export_dataset
+        from being_h0_runtime.recording.record_cli import record_episodes
+
+        if demos.exists():
+            shutil.rmtree(demos)
+        kept = record_episodes(demos, a.episodes, seed_base=a.demo_seed_base)
+        t2 = stage(f"2/5 exporting {len(kept)} episodes to the post-training dataset")
+        info = export_dataset(kept, data, control_rate_hz=10.0)
+        print(f"{info.num_episodes} episodes, {info.num_frames} frames", flush=True)
+        timings["export_s"] = time.monotonic() - t2
+    else:
+        print(f"reusing {data}", flush=True)
+    timings["record_s"] = time.monotonic() - t
+
+    # 3. post-training
+    post = work / "posttrain"
+    t = stage(f"3/5 post-training ({a.train_mode}, {a.steps} steps, batch {a.batch_size})")
+    final = post / "final"
+    if not (final / "posttrain_config.json").exists():
+        import torch
+
+        torch.set_num_threads(a.threads)
+        from being_h0_train.posttrain.train import main as train_main
+
+        args = ["--data", str(data), "--backbone", "tiny", "--train-mode", a.train_mode, "--steps", str(a.steps),
+                "--batch-size", str(a.batch_size), "--lr", str(a.lr), "--seed", str(a.seed), "--out", str(post),
+                "--eval-every", "0", "--save-every", str(max(a.steps // 4, 1))]
+        if (post / "checkpoints").exists():
+            args.append("--resume")
+        code = train_main(args)
+        if code:
+            return int(code)
+    else:
+        print(f"reusing {final}", flush=True)
+    timings["posttrain_s"] = time.monotonic() - t
+
+    # record the pipeline's own settings next to the trainer's, so the manifest carries all of them
+    tjson = final / "training.json"
+    training = json.loads(tjson.read_text()) if tjson.exists() else {}
+    training["pipeline"] = {"command": "make train-default", "episodes": a.episodes,
+                            "demo_seed_base": a.demo_seed_base, "steps": a.steps, "batch_size": a.batch_size,
+                            "lr": a.lr, "train_mode": a.train_mode, "seed": a.seed, "threads": a.threads,
+                            "timings_s": {k: round(v, 1) for k, v in timings.items()}}
+    tjson.write_text(json.dumps(training, indent=2, default=str))
+
+    # 4. export
+    t = stage(f"4/5 exporting the ONNX engine to {engine_dir}")
+    from being_h0_train.export.engine_dir import ExportOptions, build_engine
+
+    build_engine(final, engine_dir, ExportOptions(engine_name=engine_dir.name, force=True,
+                                                  notes=["built by make train-default"]))
+    timings["export_engine_s"] = time.monotonic() - t
+    parity = json.loads((engine_dir / "parity_report.json").read_text())
+    print(json.dumps(parity, indent=1)[:800], flush=True)
+
+    # 5. benchmark
+    if a.trials > 0:
+        t = stage(f"5/5 benchmark: {a.trials} trials per variation")
+        from being_h0_runtime.bench.report import main as report_main
+        from being_h0_runtime.bench.runner import main as run_main
+
+        bench = engine_dir / "bench"
+        results = work / "bench.sqlite"
+        tasks = [f"pick_place_toy:{v}" for v in a.variations.split(",") if v]
+        code = run_main(["--tasks", *tasks, "--engine", str(engine_dir), "--trials", str(a.trials),
+                         "--results", str(results), "--out", str(work / "bench_out"), "--frames", "0"])
+        if code:
+            print(f"benchmark exited with {code}", flush=True)
+        report_main(["--results", str(results), "--out", str(bench)])
+        timings["bench_s"] = time.monotonic() - t
+    print(f"\ndone in {(time.monotonic() - t_start) / 60:.1f} min: engine in {engine_dir}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
