@@ -9,8 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-torch.set_num_threads(1)  # shared 2-core box
-
 from being_h0_train.motion import (
     LAYOUTS,
     ManoLayer,
@@ -35,6 +33,8 @@ from being_h0_train.motion.rotations import (
     rot6d_to_axis_angle,
     rot6d_to_matrix,
 )
+
+torch.set_num_threads(1)  # shared 2-core box: multi-thread spin-waits are ~10x slower
 
 
 def _random_aa(rng, n, max_angle=np.pi - 1e-3):

@@ -8,8 +8,6 @@ import pytest
 import torch
 from transformers import InternVLForConditionalGeneration
 
-torch.set_num_threads(1)  # shared 2-core box: multi-thread spin-waits are ~10x slower
-
 from being_h0_train.vla import BeingH0Config, BeingH0Model, build_being_h0
 from being_h0_train.vla.model import make_internvl_config
 from being_h0_train.vla.tokenizer import (
@@ -21,6 +19,8 @@ from being_h0_train.vla.tokenizer import (
     motion_block_text,
     token_map_from_tokenizer,
 )
+
+torch.set_num_threads(1)  # shared 2-core box: multi-thread spin-waits are ~10x slower
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,6 @@ JSON sidecar (validated, one error names file + field)::
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Sequence

@@ -18,7 +18,6 @@ import argparse
 import json
 import sys
 
-import numpy as np
 
 from .data import load_or_generate
 from .model import GRQConfig

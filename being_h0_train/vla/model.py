@@ -286,7 +286,7 @@ class BeingH0Model(nn.Module):
             done = done | torch.isin(tok, eos)
             if bool(done.all()):
                 break
-            mask = torch.cat([mask, (~done).long().unsqueeze(1) | 1], dim=1)
+            mask = torch.cat([mask, mask.new_ones((b, 1))], dim=1)  # finished rows keep decoding pad; ignored
             out = self.language_model(
                 inputs_embeds=self.embed_tokens(tok.unsqueeze(1)),
                 attention_mask=mask,

@@ -273,7 +273,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     summary: dict[str, Any] = {"losses": losses, "start_step": start_step, "steps": cfg.steps, "world_size": world}
     if out:
         save_checkpoint(out, model, opt, cfg.steps, world, rank, cfg)
-    if rank == 0 and eval_samples:
+    if rank == 0 and eval_samples and (world == 1 or out is not None):  # sharded models need the saved full copy
         eval_model = BeingH0Model.from_pretrained(out / "checkpoint") if (out and world > 1) else model
         eval_model.to(device).eval()
         summary["eval"] = evaluate_generation(eval_model, motion_tok, eval_samples)
