@@ -31,6 +31,7 @@ class InferenceParams(StrictModel):
     max_image_age_s: float = Field(0.5, gt=0)
     max_proprio_age_s: float = Field(0.2, gt=0)
     image_topic: str = "/camera/color/image_raw"
+    #: also require a fresh image for policies that do not declare they need one
     require_image: bool = False
     only_while_running: bool = True
 
@@ -99,7 +100,7 @@ class InferenceNode(RuntimeNode):
             oldest = min(self.joints[n][1] for n in names)
             if now - oldest > self.p.max_proprio_age_s:
                 problems.append(f"proprio is {now - oldest:.3f} s old (limit {self.p.max_proprio_age_s})")
-        if self.p.require_image:
+        if self.p.require_image or self.policy.needs_image:
             if self.image is None:
                 problems.append("no camera image yet")
             elif now - self.image_stamp > self.p.max_image_age_s:

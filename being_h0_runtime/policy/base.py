@@ -16,6 +16,8 @@ class PolicyError(RuntimeError):
 class Policy(abc.ABC):
     spec: ActionSpec
     engine_id: str = "unknown"
+    #: the inference node refuses to call a policy that needs an image without a fresh one
+    needs_image: bool = True
 
     def reset(self) -> None:
         """Called at the start of every episode."""

@@ -26,6 +26,7 @@ def make_expert(task: str = "pick_place_toy", chunk_len: int = 16, control_rate_
 
 class ScriptedExpertPolicy(Policy):
     engine_id = "scripted-expert"
+    needs_image = False  # reads privileged object poses instead
 
     def __init__(self, chunk_len: int = 16, control_rate_hz: float = 10.0, task: str | None = None) -> None:
         self.spec: ActionSpec = default_action_spec(chunk_len, control_rate_hz)
