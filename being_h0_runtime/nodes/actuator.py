@@ -25,10 +25,11 @@ from pydantic import Field
 from ..config import StrictModel
 from ..drivers.base import Diagnostic, DriverError
 from ..msgs import ActionChunk, EStop, JointState, TaskStatus
-from ..msgs.convert import chunk_to_array, joint_state
+from ..msgs.convert import chunk_to_array, header, joint_state
 from ..policy.execution import make_executor
 from ..safety.cadence import CadenceMonitor
 from ..safety.estop import EStopLatch, EStopResetRefused
+from ..safety.footswitch import FootSwitch, FootSwitchConfig
 from ..safety.limits import HandLimits, JointLimits, SafetyConfig, WorkspaceBox
 from ..safety.supervisor import MotionGate, SoftStart, Supervisor
 from ..safety.watchdog import Watchdog
@@ -55,6 +56,8 @@ class ActuatorParams(StrictModel):
     chunk_topic: str = "/action_chunk"
     #: keep retrying driver.configure() this long (devices powering up, a busy machine at start-up)
     configure_timeout_s: float = Field(10.0, ge=0)
+    #: optional USB/serial foot switch wired to this node's e-stop latch (and relayed on /estop to the graph)
+    footswitch: FootSwitchConfig | None = None
     #: diagnostics (counters, cadence) publish period
     report_period_s: float = Field(1.0, gt=0)
 
@@ -86,6 +89,14 @@ class ActuatorNode(RuntimeNode):
         self.last_command: np.ndarray | None = None
         self.chunks_received = 0
         self.hold_events: list[tuple[float, str]] = []
+        self.estop_pub = handle.create_publisher(EStop, "/estop", LATCHED_QOS)
+        self.footswitch: FootSwitch | None = None
+        self._relayed_events = 0
+        if params.footswitch is not None:
+            # the pedal trips this node's latch from its own thread (no transport in the path);
+            # control_cycle relays it on /estop so every other motion node holds too
+            self.footswitch = FootSwitch(params.footswitch, self.estop, clock=handle.now)
+            self.footswitch.start()
         self.state_pub = handle.create_publisher(JointState, "/joint_states", QoS("best_effort", 10))
         self.command_pub = handle.create_publisher(JointState, f"/{self.group}/command", QoS("best_effort", 10))
         handle.create_subscription(ActionChunk, params.chunk_topic, self.on_chunk, COMMAND_QOS)
@@ -182,9 +193,20 @@ class ActuatorNode(RuntimeNode):
         self.control_cycle()
 
     # -- the loop ---------------------------------------------------------------
+    def _relay_local_estop(self) -> None:
+        if self.footswitch is None:
+            return
+        events = self.estop.events
+        for ev in events[self._relayed_events:]:
+            if ev.kind in ("trigger", "assert") and ev.source.startswith(self.footswitch.config.source):
+                self.estop_pub.publish(EStop(header=header(self.handle.now()), engaged=True,
+                                             source=f"{self.handle.name}:{ev.source}", reason=ev.reason))
+        self._relayed_events = len(events)
+
     def control_cycle(self) -> None:
         now = self.handle.now()
         self.cadence.tick(now)
+        self._relay_local_estop()
         q, dq, fault, stamp = self.read_state()
         if fault is None and np.all(np.isfinite(q)):
             self.driver_ready = True
@@ -249,6 +271,8 @@ class ActuatorNode(RuntimeNode):
         self.publish_diagnostics([Diagnostic(level, "status", msg, values)] + self.driver.diagnostics())
 
     def close(self) -> None:
+        if self.footswitch is not None:
+            self.footswitch.stop()
         try:
             self.driver.hold()
             self.driver.deactivate()
