@@ -251,3 +251,15 @@ def test_depth_augmentation_and_canonicalisation_reproject(mano):
     kp_aug = project(_joints(mano, aug.params), full.meta.intrinsics)
     assert np.abs(kp_aug - aug.keypoints_2d).max() < 0.03 * intr.width
     assert aug.frames.shape == full.frames.shape
+
+
+def test_make_clips_cli(tmp_path):
+    from being_h0_train.motion.make_clips import main
+
+    assert main(["--out", str(tmp_path), "--num", "2", "--frames", "16", "--size", "64"]) == 0
+    from being_h0_train.motion.clip import list_clips
+
+    paths = list_clips(tmp_path)
+    assert len(paths) == 2
+    c = load_clip(paths[0])
+    assert c.frames.shape == (16, 64, 64, 3) and len(c) == 16

@@ -122,6 +122,9 @@ def test_samples_templates_validity_and_scoring(run_dir):
     assert good["mpjpe_mm"] < bad["mpjpe_mm"]
     ev = evaluate_generation(model, motion_tok, samples[:2], constrained=True)
     assert ev["n"] == 2 and set(ev) >= {"valid_rate", "mpjpe_mm", "pa_mpjpe_mm", "mwte_mm"}
+    # slot-constrained decoding always yields valid blocks, even from an untrained model
+    ev = evaluate_generation(model, motion_tok, samples[:2], constrained="slots")
+    assert ev["valid_rate"] == 1.0 and np.isfinite(ev["mpjpe_mm"])
 
 
 def test_torchrun_two_processes_fsdp_gloo(run_dir, tmp_path):

@@ -164,3 +164,4 @@ def generate_dataset(out_dir: str | Path, num_clips: int, seed: int = 0, cfg: Sy
         clip = generate_clip(rng, cfg)
         out.append(clip.save(Path(out_dir) / f"clip_{i:05d}")[0].with_suffix(""))
     return out
+

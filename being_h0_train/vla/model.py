@@ -45,7 +45,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -247,12 +247,15 @@ class BeingH0Model(nn.Module):
         max_new_tokens: int = 64,
         eos_token_ids: Sequence[int] | None = None,
         allowed_token_ids: Sequence[int] | None = None,
+        allowed_fn: "Callable[[int], Sequence[int]] | None" = None,
     ) -> torch.Tensor:
         """Greedy decoding with KV cache. Batch prompts must be LEFT padded.
 
         Returns (B, <=max_new_tokens) new token ids; finished rows are padded
         with ``token_map.pad_id``. ``eos_token_ids`` defaults to
-        ``[</MOT>, eos]``.
+        ``[</MOT>, eos]``. ``allowed_fn(i)`` returns the ids allowed at the
+        i-th new token (grammar-constrained decoding, e.g. motion-token slots);
+        it is applied on top of ``allowed_token_ids``.
         """
         from transformers import DynamicCache
 
@@ -276,10 +279,14 @@ class BeingH0Model(nn.Module):
         done = torch.zeros(b, dtype=torch.bool, device=input_ids.device)
         generated: list[torch.Tensor] = []
         hidden = out.last_hidden_state[:, -1:]
-        for _ in range(max_new_tokens):
+        for i in range(max_new_tokens):
             logits = self.lm_head(hidden)[:, -1].float()
             if bias is not None:
                 logits = logits + bias
+            if allowed_fn is not None:
+                step_bias = torch.full((self.vocab_size,), float("-inf"), device=logits.device)
+                step_bias[torch.as_tensor(list(allowed_fn(i)), device=logits.device)] = 0.0
+                logits = logits + step_bias
             tok = logits.argmax(-1)
             tok = torch.where(done, torch.full_like(tok, self.token_map.pad_id), tok)
             generated.append(tok)
