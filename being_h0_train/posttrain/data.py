@@ -197,8 +197,14 @@ def compute_stats(episodes: Sequence[Episode]) -> NormStats:
 # ----------------------------------------------------------------------------- augmentation
 @dataclass
 class ImageAugment:
-    """Random resized crop (output keeps the input size) + brightness/contrast/saturation jitter."""
+    """Random resized crop (output keeps the input size) + brightness/contrast/saturation jitter.
 
+    ``crop=False`` keeps only the colour jitter: with a fixed camera, where a
+    thing is in the image *is* where it is on the table, and cropping would
+    teach the policy that pixel positions mean nothing.
+    """
+
+    crop: bool = True
     crop_scale: tuple[float, float] = (0.8, 1.0)
     crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)
     brightness: float = 0.2
@@ -207,6 +213,19 @@ class ImageAugment:
 
     def __call__(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().unsqueeze(0)  # (1,3,H,W)
+        if self.crop:
+            x = self._crop(x, rng)
+        b = 1 + rng.uniform(-self.brightness, self.brightness)
+        c = 1 + rng.uniform(-self.contrast, self.contrast)
+        s = 1 + rng.uniform(-self.saturation, self.saturation)
+        x = x * b
+        gray = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1)
+        x = (x - gray.mean()) * c + gray.mean()
+        gray = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1)
+        x = (x - gray) * s + gray
+        return x.clamp(0, 255).round().to(torch.uint8)[0].permute(1, 2, 0).numpy()
+
+    def _crop(self, x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
         _, _, h, w = x.shape
         area = h * w
         for _ in range(10):
@@ -220,16 +239,7 @@ class ImageAugment:
         y0 = int(rng.integers(0, h - ch + 1))
         x0 = int(rng.integers(0, w - cw + 1))
         x = x[:, :, y0:y0 + ch, x0:x0 + cw]
-        x = F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False)
-        b = 1 + rng.uniform(-self.brightness, self.brightness)
-        c = 1 + rng.uniform(-self.contrast, self.contrast)
-        s = 1 + rng.uniform(-self.saturation, self.saturation)
-        x = x * b
-        gray = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1)
-        x = (x - gray.mean()) * c + gray.mean()
-        gray = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1)
-        x = (x - gray) * s + gray
-        return x.clamp(0, 255).round().to(torch.uint8)[0].permute(1, 2, 0).numpy()
+        return F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False)
 
 
 # ----------------------------------------------------------------------------- windows

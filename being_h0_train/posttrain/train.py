@@ -67,6 +67,7 @@ class TrainSettings:
     eval_every: int = 0  # 0: only at the end
     save_every: int = 0  # 0: only at the end
     augment: bool = True
+    crop: bool = True  # random resized crop (off for fixed cameras: see ImageAugment)
     device: str = "cpu"
     log_every: int = 10
 
@@ -202,7 +203,7 @@ def train(cfg: PostTrainConfig, eset: EpisodeSet, out: str | Path, s: TrainSetti
         opt.load_state_dict(torch.load(ck / "optimizer.pt", map_location=s.device))
         start = int(json.loads((ck / "trainer_state.json").read_text())["step"])
     tiles, prompt = make_preprocessors(model)
-    ds = WindowDataset(train_eps, cfg.chunk_len, tiles, prompt, stats, ImageAugment() if s.augment else None)
+    ds = WindowDataset(train_eps, cfg.chunk_len, tiles, prompt, stats, ImageAugment(crop=s.crop) if s.augment else None)
     pad = model.backbone.token_map.pad_id
     meta = {"settings": asdict(s), "config": cfg.to_dict(), "train_episodes": [e.episode_id for e in train_eps],
             "val_episodes": [e.episode_id for e in val_eps], "dataset": eset.source}
@@ -289,6 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-every", type=int, default=0, help="evaluate every N steps (0: at the end only)")
     p.add_argument("--save-every", type=int, default=0, help="checkpoint every N steps (0: at the end only)")
     p.add_argument("--no-augment", action="store_true", help="disable random resized crop + colour jitter")
+    p.add_argument("--no-crop", action="store_true",
+                   help="colour jitter only (fixed cameras: image position = table position)")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda, cuda:1")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -304,7 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                           proprio_hidden=a.proprio_hidden, max_tiles=a.max_tiles)
     s = TrainSettings(steps=a.steps, batch_size=a.batch_size, lr=a.lr, weight_decay=a.weight_decay,
                       warmup_steps=a.warmup_steps, seed=a.seed, val_fraction=a.val_fraction,
-                      eval_every=a.eval_every, save_every=a.save_every, augment=not a.no_augment, device=a.device)
+                      eval_every=a.eval_every, save_every=a.save_every, augment=not a.no_augment, crop=not a.no_crop,
+                      device=a.device)
     summary = train(cfg, eset, a.out, s, resume=a.resume, progress=not a.quiet)
     losses = summary["losses"]
     if losses:

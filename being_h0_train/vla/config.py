@@ -184,6 +184,18 @@ PRESETS: dict[str, BeingH0Config] = {
         num_motion_tokens=512,
         max_dynamic_tiles=2,
     ),
+    # the virtual rig's default engine: tiny, but with 8 px patches so a 4 cm toy seen from the head camera
+    # covers whole patches (with 14 px patches at 112 px it is a sub-patch speck); one 128 px tile
+    "sim-small": BeingH0Config(
+        name="sim-small",
+        vision=VisionSpec(hidden_size=96, num_hidden_layers=3, num_attention_heads=4, intermediate_size=192,
+                          image_size=128, patch_size=8),
+        text=TextSpec(hidden_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                      intermediate_size=256, max_position_embeddings=4096),
+        num_motion_tokens=512,
+        max_dynamic_tiles=1,
+        use_thumbnail=False,
+    ),
     "internvl3-1b": BeingH0Config(
         name="internvl3-1b", vision=_VIT_300M, text=TextSpec(), num_motion_tokens=_FULL_MOTION,
         min_vocab_size=INTERNVL3_TEXT_VOCAB,  # InternVL3-1B unties lm_head (938M params total)
