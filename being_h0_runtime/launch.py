@@ -3,7 +3,8 @@ by launch/being_h0.launch.py on a ROS 2 machine (one source of truth).
 
 A profile names the nodes of the graph, their types and parameters.  String
 parameters may use ``${run_dir}`` (a fresh directory per launch) and
-``${profile_dir}`` (the directory of the profile file).
+``${profile_dir}`` (the directory of the profile file) and ``${repo_dir}`` (this
+checkout, for files shipped with it such as calibration/virtual).
 """
 
 from __future__ import annotations
@@ -56,12 +57,13 @@ class Profile(StrictModel):
     source: str = ""
 
     def resolved_params(self, node: str, run_dir: Path) -> dict[str, Any]:
-        return _substitute(self.nodes[node].params, {"run_dir": str(run_dir),
-                                                     "profile_dir": str(Path(self.source).parent)})
+        return _substitute(self.nodes[node].params, self._variables(run_dir))
 
     def resolved_files(self, node: str, run_dir: Path) -> list[str]:
-        return _substitute(self.nodes[node].wait_for_files, {"run_dir": str(run_dir),
-                                                            "profile_dir": str(Path(self.source).parent)})
+        return _substitute(self.nodes[node].wait_for_files, self._variables(run_dir))
+
+    def _variables(self, run_dir: Path) -> dict[str, str]:
+        return {"run_dir": str(run_dir), "profile_dir": str(Path(self.source).parent), "repo_dir": str(REPO_ROOT)}
 
     def node_uses_sim_time(self, node: str) -> bool:
         entry = self.nodes[node]

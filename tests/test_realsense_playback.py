@@ -136,8 +136,8 @@ def test_vanished_camera_reads_none_reports_and_reconnects(recording, tmp_path):
     assert len(first) == 2
     # the "camera" disappears: file gone, pipeline stopped underneath the driver
     copy.unlink()
-    cam._pipeline.stop()  # what a USB unplug does to a live pipeline
-    assert _wait(lambda: cam.diagnostics()[0].level == Diagnostic.ERROR)
+    cam._lost.set()  # what librealsense's devices-changed callback reports on a USB unplug
+    assert _wait(lambda: cam.diagnostics()[0].level == Diagnostic.ERROR), cam.diagnostics()
     # drain what was buffered before the loss; afterwards only None, never an exception
     _drain(cam, N, timeout=0.3)
     for _ in range(5):

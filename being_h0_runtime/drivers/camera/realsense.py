@@ -543,6 +543,9 @@ class RealSenseCamera(CameraDriver):
                 self._lose(f"pipeline failed: {exc}")
                 continue
             if not ok:
+                if self.is_playback and not os.path.exists(str(self.config.playback_file)):
+                    self._lose(f"recording {self.config.playback_file} vanished")  # the playback twin of an unplug
+                    continue
                 if self.is_playback and self._playback_stopped(pipeline):
                     self._ended = True
                     self._stop.wait(0.05)
