@@ -330,8 +330,26 @@ def _split_delegated(argv: list[str]) -> tuple[list[str], str | None, list[str]]
     return argv, None, []
 
 
+def _sigterm_as_interrupt() -> None:
+    """SIGTERM (systemd, `timeout`, a supervisor) stops the graph as cleanly as Ctrl-C does."""
+    import signal
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading_main():
+        signal.signal(signal.SIGTERM, handler)
+
+
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    _sigterm_as_interrupt()
     head, module, rest = _split_delegated(argv)
     if module is not None:
         top = argparse.ArgumentParser(add_help=False)

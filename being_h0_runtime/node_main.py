@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="dds (Cyclone DDS, ROS 2 wire names), ros2 (rclpy), auto (ros2 when rclpy imports)")
     ap.add_argument("--log-level", default="INFO")
     args = ap.parse_args(argv)
+    parent = os.getppid()  # at start-up: the launcher may die while this node is still being built
     logging.basicConfig(level=args.log_level, format=f"[{args.node}] %(levelname)s %(message)s")
     log = logging.getLogger("being_h0.node_main")
     try:
@@ -69,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         log.info("%s (%s) up", args.node, entry.type)
         while not stop["flag"]:
             ctx.spin_once(0.05)
+            if os.getppid() != parent:
+                # the launcher died without stopping us (SIGKILL): an orphaned graph must not run on
+                log.error("launcher (pid %d) is gone; shutting down", parent)
+                break
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

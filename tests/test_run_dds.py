@@ -90,3 +90,29 @@ def test_launch_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     assert "stopping the graph" in out
     left = subprocess.run(["pgrep", "-f", f"node_main .*--domain-id {domain}"], capture_output=True, text=True)
     assert left.stdout.strip() == "", "node processes left behind"
+
+
+def test_nodes_exit_when_the_launcher_is_killed(tmp_path: Path) -> None:
+    domain = str(60 + os.getpid() % 40)
+    proc = subprocess.Popen([sys.executable, "-m", "being_h0_runtime.cli", "launch", "sim", "--run-dir", str(tmp_path),
+                             "--domain-id", domain, "--log-level", "INFO"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=ENV)
+    try:
+        deadline = time.monotonic() + 90
+        assert proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if "task (task) up" in line or not line:
+                break
+        proc.kill()  # SIGKILL: the launcher gets no chance to stop its children
+        proc.wait(timeout=10)
+        pattern = f"node_main .*--domain-id {domain}"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode != 0:
+                break
+            time.sleep(0.2)
+        left = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
+    finally:
+        subprocess.run(["pkill", "-f", f"node_main .*--domain-id {domain}"])
+    assert left == [], "node processes outlived their launcher"
