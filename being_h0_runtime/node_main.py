@@ -22,6 +22,17 @@ from .launch import load_profile
 from .nodes.base import build_node
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to send us SIGTERM when the launcher dies (prctl PR_SET_PDEATHSIG), even mid start-up."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the getppid() check in the spin loop still catches it
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", required=True, help="launch profile name or YAML path")
@@ -34,6 +45,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--log-level", default="INFO")
     args = ap.parse_args(argv)
     parent = os.getppid()  # at start-up: the launcher may die while this node is still being built
+    stop = {"flag": False, "running": False}
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if not stop["running"]:
+            raise SystemExit(128 + signum)  # still starting up: nothing to hold yet, just go
+        stop["flag"] = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    _die_with_parent()
+    if os.getppid() != parent:
+        return 1
     logging.basicConfig(level=args.log_level, format=f"[{args.node}] %(levelname)s %(message)s")
     log = logging.getLogger("being_h0.node_main")
     try:
@@ -56,19 +79,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from .transport import create_context
 
-    stop = {"flag": False}
-
-    def on_signal(signum: int, _frame: object) -> None:
-        stop["flag"] = True
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
     ctx = create_context(args.transport, domain_id=args.domain_id, use_sim_time=profile.node_uses_sim_time(args.node))
     node = None
     try:
         handle = ctx.create_node(args.node, params)
         node = build_node(entry.type, handle, params, f"{profile.source}: nodes.{args.node}.params")
         log.info("%s (%s) up", args.node, entry.type)
+        stop["running"] = True
         while not stop["flag"]:
             ctx.spin_once(0.05)
             if os.getppid() != parent:
