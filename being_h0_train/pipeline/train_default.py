@@ -37,7 +37,10 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--episodes", type=int, default=60, help="demonstrations to record")
     ap.add_argument("--demo-seed-base", type=int, default=1000, help="demo i uses scene seed base + i "
                     "(benchmark trials use seeds from 0, so demos and trials never share a scene)")
-    ap.add_argument("--steps", type=int, default=3000, help="post-training steps")
+    ap.add_argument("--backbone", default="sim-small", help="backbone preset (being_h0_train.vla.config.PRESETS)")
+    ap.add_argument("--steps", type=int, default=12000, help="post-training steps")
+    ap.add_argument("--augment", default="none", choices=["none", "color", "crop+color"],
+                    help="image augmentation; a fixed camera's pixels are table positions, so no crop by default")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--train-mode", default="full", choices=["frozen", "llm", "lora", "full"])
@@ -92,9 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(a.threads)
         from being_h0_train.posttrain.train import main as train_main
 
-        args = ["--data", str(data), "--backbone", "tiny", "--train-mode", a.train_mode, "--steps", str(a.steps),
+        args = ["--data", str(data), "--backbone", a.backbone, "--train-mode", a.train_mode, "--steps", str(a.steps),
                 "--batch-size", str(a.batch_size), "--lr", str(a.lr), "--seed", str(a.seed), "--out", str(post),
                 "--eval-every", "0", "--save-every", str(max(a.steps // 4, 1))]
+        args += {"none": ["--no-augment"], "color": ["--no-crop"], "crop+color": []}[a.augment]
         if (post / "checkpoints").exists():
             args.append("--resume")
         code = train_main(args)
@@ -110,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     training["pipeline"] = {"command": "make train-default", "episodes": a.episodes,
                             "demo_seed_base": a.demo_seed_base, "steps": a.steps, "batch_size": a.batch_size,
                             "lr": a.lr, "train_mode": a.train_mode, "seed": a.seed, "threads": a.threads,
+                            "backbone": a.backbone, "augment": a.augment,
                             "timings_s": {k: round(v, 1) for k, v in timings.items()}}
     tjson.write_text(json.dumps(training, indent=2, default=str))
 
