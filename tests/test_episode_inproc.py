@@ -34,3 +34,29 @@ def test_episode_times_out_without_a_policy_making_progress() -> None:
     over = {**FAST, "inference": {"only_while_running": True, "replan_period_s": 100.0}}
     out = run_episode_inproc("sim", seed=0, overrides=over, time_limit_s=3.0)
     assert out.state == "timeout" and not out.success
+
+
+
+def test_status_elapsed_stops_when_the_episode_ends() -> None:
+    from being_h0_runtime.drivers.base import ARM_JOINT_NAMES, READY_Q
+    from being_h0_runtime.msgs import JointState, TaskCommand, TaskStatus
+    from being_h0_runtime.msgs.convert import joint_state
+    from being_h0_runtime.nodes.base import build_node
+    from being_h0_runtime.transport.api import COMMAND_QOS, LATCHED_QOS, QoS
+    from being_h0_runtime.transport.inproc import InprocContext
+
+    ctx = InprocContext()
+    build_node("task", ctx.create_node("task"), {"success_source": "operator"}, "test")
+    probe = ctx.create_node("probe")
+    seen: list[TaskStatus] = []
+    probe.create_subscription(TaskStatus, "/task/status", seen.append, LATCHED_QOS)
+    cmd = probe.create_publisher(TaskCommand, "/task/command", COMMAND_QOS)
+    js = probe.create_publisher(JointState, "/joint_states", QoS("best_effort", 5))
+    probe.create_timer(0.05, lambda: js.publish(joint_state(ARM_JOINT_NAMES, READY_Q, stamp=ctx.now())))
+    cmd.publish(TaskCommand(command="start", episode=1))
+    ctx.run_for(1.0)
+    assert seen[-1].state == "running"
+    cmd.publish(TaskCommand(command="mark_success", operator="op"))
+    ctx.run_for(3.0)
+    done = [st.elapsed for st in seen if st.state == "succeeded"]
+    assert len(done) >= 5 and max(done) == min(done)

@@ -49,6 +49,7 @@ class TaskNode(RuntimeNode):
         self.instruction = params.instruction
         self.episode = 0
         self.started_at = 0.0
+        self.ended_at = 0.0
         self.state_since = 0.0
         self.message = ""
         self.success_since: float | None = None
@@ -124,12 +125,19 @@ class TaskNode(RuntimeNode):
 
     def _set(self, state: str, message: str) -> None:
         self.state, self.message, self.state_since = state, message, self.handle.now()
+        if state in TaskStatus.TERMINAL:
+            self.ended_at = self.state_since  # elapsed stops with the episode
         self.log.info("episode %d: %s (%s)", self.episode, state, message)
         self.publish_status()
 
     def publish_status(self) -> None:
         now = self.handle.now()
-        elapsed = now - self.started_at if self.state != TaskStatus.IDLE else 0.0
+        if self.state == TaskStatus.IDLE:
+            elapsed = 0.0
+        elif self.state in TaskStatus.TERMINAL:
+            elapsed = self.ended_at - self.started_at
+        else:
+            elapsed = now - self.started_at
         self.status_pub.publish(
             TaskStatus(header=header(now), task_id=self.task_id, instruction=self.instruction, state=self.state,
                        episode=self.episode, elapsed=elapsed, success=self.state == TaskStatus.SUCCEEDED,
