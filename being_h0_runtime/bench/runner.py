@@ -28,7 +28,6 @@ import select
 import shutil
 import sqlite3
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -36,7 +35,6 @@ from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
-import yaml
 
 from ..config import ConfigError
 from .tasks import DEFAULT_TASKS_DIR, TaskDef, parse_task_spec
@@ -197,24 +195,6 @@ def resolve_engine(spec: str, backend: str = "auto") -> EngineRef:
 
 def _utc_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
-
-
-def derived_profile(profile_name: str, task: TaskDef, variation: str, instruction: str, directory: Path) -> Path:
-    """Write a copy of the launch profile whose task block is this trial's task/instruction.
-
-    `run_episode_inproc` starts the episode with the profile's task id and
-    instruction, so the trial's instruction has to live in the profile.
-    ${profile_dir} is resolved against the original profile's directory.
-    """
-    from ..launch import load_profile
-
-    profile = load_profile(profile_name)
-    data = profile.model_dump(exclude={"source"})
-    data["task"] = {"task_id": task.id, "variation": variation, "instruction": instruction}
-    text = yaml.safe_dump(data, sort_keys=False).replace("${profile_dir}", str(Path(profile.source).parent.resolve()))
-    out = directory / f"{profile.name}.yaml"
-    out.write_text(text)
-    return out
 
 
 def trial_overrides(profile_name: str, task: TaskDef, variation: str, engine: EngineRef, time_limit_s: float,
@@ -406,12 +386,10 @@ def run_trial(profile_name: str, task: TaskDef, variation: str, trial_index: int
                        operator_keys=real and ask is not None and sys.stdin.isatty())
     started = _utc_now()
     wall0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="being_h0_bench_") as tmp:
-        prof_path = derived_profile(profile_name, task, variation, instruction, Path(tmp))
-        if real:
-            print("running: type s<Enter> = success, f<Enter> = failure, q<Enter> = stop", flush=True)
-        out = run_episode_inproc(str(prof_path), seed=seed, episode=trial_index + 1, overrides=over,
-                                 time_limit_s=limit, on_status=on_status, setup=probe.setup)
+    if real:
+        print("running: type s<Enter> = success, f<Enter> = failure, q<Enter> = stop", flush=True)
+    out = run_episode_inproc(profile_name, seed=seed, episode=trial_index + 1, overrides=over, time_limit_s=limit,
+                             on_status=on_status, setup=probe.setup, task_id=task.id, instruction=instruction)
     duration = time.perf_counter() - wall0
     if probe.terminal_at is None:
         probe._snapshot_safety()

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -189,7 +188,7 @@ def run_strategy_episode(strategy: str, seed: int, variation: str = "seen", time
                          latency_s: float = 0.0) -> EpisodeRow:
     from ..launch import load_profile
     from ..operator import run_episode_inproc
-    from .runner import derived_profile, resolve_engine, trial_overrides
+    from .runner import resolve_engine, trial_overrides
     from .tasks import load_task
 
     task = load_task("pick_place_toy")
@@ -198,9 +197,8 @@ def run_strategy_episode(strategy: str, seed: int, variation: str = "seen", time
     over = trial_overrides(profile, task, variation, resolve_engine("expert"), time_limit_s, extra)
     arm_rate = float(load_profile(profile).nodes["arm"].params.get("rate_hz", 100.0))
     probe = CommandProbe(latency_s)
-    with tempfile.TemporaryDirectory(prefix="being_h0_strat_") as tmp:
-        prof = derived_profile(profile, task, variation, task.instruction_for(0), Path(tmp))
-        out = run_episode_inproc(str(prof), seed=seed, overrides=over, time_limit_s=time_limit_s, setup=probe.setup)
+    out = run_episode_inproc(profile, seed=seed, overrides=over, time_limit_s=time_limit_s, setup=probe.setup,
+                             task_id=task.id, instruction=task.instruction_for(0))
     dt = 1.0 / arm_rate
     m = trajectory_metrics(probe.times, probe.positions, probe.chunk_times, probe.running, dt)
     raw = trajectory_metrics(probe.raw_times, probe.raw_positions, probe.chunk_times, probe.running, dt)
