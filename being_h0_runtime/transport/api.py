@@ -113,6 +113,43 @@ class NodeHandle(abc.ABC):
         return getattr(self, "_shutdown_reason", None)
 
 
+class CallbackTimer(Timer):
+    """The timer record both executors keep: a period, a callback and a cancelled flag."""
+
+    def __init__(self, period: float, callback: Callable[[], None]) -> None:
+        if not period > 0:  # also rejects NaN
+            raise ValueError(f"timer period must be > 0, got {period}")
+        self.period, self.callback, self.cancelled = float(period), callback, False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class ContextNode(NodeHandle):
+    """A node handle that forwards to its context's `_publisher` / `_subscription` / `_timer` / `now`
+    and records shutdown requests in `context.shutdown_requests` (shared by the inproc and dds adapters)."""
+
+    def __init__(self, ctx: Any, name: str, parameters: dict[str, Any] | None) -> None:
+        super().__init__(name, parameters)
+        self._ctx = ctx
+
+    def create_publisher(self, msg_type, topic, qos=QoS()):
+        return self._ctx._publisher(msg_type, topic, qos)
+
+    def create_subscription(self, msg_type, topic, callback, qos=QoS()):
+        return self._ctx._subscription(msg_type, topic, callback, qos)
+
+    def create_timer(self, period_s, callback):
+        return self._ctx._timer(period_s, callback)
+
+    def now(self) -> float:
+        return self._ctx.now()
+
+    def request_shutdown(self, reason: str = "") -> None:
+        super().request_shutdown(reason)
+        self._ctx.shutdown_requests.append((self.name, reason))
+
+
 class Context(abc.ABC):
     """Creates node handles and runs their callbacks."""
 

@@ -57,18 +57,17 @@ from ..msgs import Clock, Message
 from ..msgs.base import FieldType
 from ..msgs.cdr import deserialize, serialized_parts
 from .api import (
+    CallbackTimer,
     Context,
-    NodeHandle,
+    ContextNode,
     Publisher,
     QoS,
     Subscription,
-    Timer,
     normalise_topic,
 )
 
 __all__ = ["DdsContext", "DdsError", "DdsNode", "dds_qos", "dds_topic_name", "idl_type", "to_idl", "wire_payload"]
 
-_DEFAULT_QOS = QoS()  # reliable, depth 10, volatile (QoS is frozen, so one shared default is safe)
 
 _ANY_STATE = SampleState.Any | ViewState.Any | InstanceState.Any
 _TAKE_BATCH = 256  # samples per ddspy_take call; a reader's history never holds more than its depth
@@ -201,37 +200,13 @@ class _DdsSubscription(Subscription):
             self._reader.__del__()
 
 
-class _DdsTimer(Timer):
-    def __init__(self, period: float, callback: Callable[[], None]) -> None:
-        if not period > 0:
-            raise ValueError(f"timer period must be > 0, got {period}")
-        self.period, self.callback, self.cancelled = float(period), callback, False
-
-    def cancel(self) -> None:
-        self.cancelled = True
+_DdsTimer = CallbackTimer
 
 
-class DdsNode(NodeHandle):
-    def __init__(self, ctx: DdsContext, name: str, parameters: dict[str, Any] | None) -> None:
-        super().__init__(name, parameters)
-        self._ctx = ctx
-
-    def create_publisher(self, msg_type, topic, qos=_DEFAULT_QOS):
-        return self._ctx._publisher(msg_type, topic, qos)
-
-    def create_subscription(self, msg_type, topic, callback, qos=_DEFAULT_QOS):
-        return self._ctx._subscription(msg_type, topic, callback, qos)
-
-    def create_timer(self, period_s, callback):
-        return self._ctx._timer(period_s, callback)
-
-    def now(self) -> float:
-        return self._ctx.now()
-
+class DdsNode(ContextNode):
     def request_shutdown(self, reason: str = "") -> None:
         super().request_shutdown(reason)
-        self._ctx.shutdown_requests.append((self.name, reason))
-        self._ctx._wake.set(True)
+        self._ctx._wake.set(True)  # wake a spin_once blocked in the waitset
 
 
 @dataclass

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..msgs import Message
-from .api import Context, NodeHandle, Publisher, QoS, Subscription, Timer, normalise_topic
+from .api import CallbackTimer, Context, ContextNode, Publisher, QoS, Subscription, normalise_topic
 
 
 class InprocError(RuntimeError):
@@ -63,36 +63,11 @@ class _InprocSubscription(Subscription):
             self._topic.subscriptions.remove(self)
 
 
-class _InprocTimer(Timer):
-    def __init__(self, period: float, callback: Callable[[], None]) -> None:
-        if period <= 0:
-            raise ValueError(f"timer period must be > 0, got {period}")
-        self.period, self.callback, self.cancelled = period, callback, False
-
-    def cancel(self) -> None:
-        self.cancelled = True
+_InprocTimer = CallbackTimer
 
 
-class InprocNode(NodeHandle):
-    def __init__(self, ctx: "InprocContext", name: str, parameters: dict[str, Any] | None) -> None:
-        super().__init__(name, parameters)
-        self._ctx = ctx
-
-    def create_publisher(self, msg_type, topic, qos=QoS()):
-        return self._ctx._publisher(msg_type, topic, qos)
-
-    def create_subscription(self, msg_type, topic, callback, qos=QoS()):
-        return self._ctx._subscription(msg_type, topic, callback, qos)
-
-    def create_timer(self, period_s, callback):
-        return self._ctx._timer(period_s, callback)
-
-    def now(self) -> float:
-        return self._ctx.now()
-
-    def request_shutdown(self, reason: str = "") -> None:
-        super().request_shutdown(reason)
-        self._ctx.shutdown_requests.append((self.name, reason))
+class InprocNode(ContextNode):
+    """Node handle of the in-process executor (all forwarding lives in ContextNode)."""
 
 
 class InprocContext(Context):
