@@ -122,14 +122,14 @@ class ArmIK:
         return q
 
 
-class ScriptedPickPlaceExpert:
-    """Pick the toy, put it in the box, retreat. See module docstring."""
+class ChunkExpertBase:
+    """What every scripted expert shares: chunk length, step, its own IK model, the phase it last planned."""
 
     def __init__(self, chunk_len: int = 16, control_rate_hz: float = 10.0) -> None:
         if chunk_len < 1:
-            raise ValueError(f"ScriptedPickPlaceExpert chunk_len: must be >= 1, got {chunk_len}")
+            raise ValueError(f"{type(self).__name__} chunk_len: must be >= 1, got {chunk_len}")
         if not control_rate_hz > 0:
-            raise ValueError(f"ScriptedPickPlaceExpert control_rate_hz: must be > 0, got {control_rate_hz}")
+            raise ValueError(f"{type(self).__name__} control_rate_hz: must be > 0, got {control_rate_hz}")
         self.chunk_len = int(chunk_len)
         self.dt = 1.0 / float(control_rate_hz)
         self.ik = ArmIK()
@@ -138,6 +138,10 @@ class ScriptedPickPlaceExpert:
     def reset(self) -> None:
         """Nothing to forget (decisions come from the state); kept for the policy interface."""
         self.last_phase = "reset"
+
+
+class ScriptedPickPlaceExpert(ChunkExpertBase):
+    """Pick the toy, put it in the box, retreat. See module docstring."""
 
     # ---------------------------------------------------------------- planning
     def _grasp_yaw(self, toy_pos: np.ndarray, toy_quat: np.ndarray) -> float:

@@ -35,6 +35,7 @@ from .expert import (
     V_FREE,
     V_NEAR,
     ArmIK,
+    ChunkExpertBase,
     Keyframe,
     ScriptedPickPlaceExpert,
     _hand_rot,
@@ -75,24 +76,10 @@ class TKeyframe(Keyframe):
     tilt: float = 0.0  # rotation about the hand x axis (rad), applied after the yaw
 
 
-class _KeyframeExpert:
+class _KeyframeExpert(ChunkExpertBase):
     """Shared chunk generation: keyframes -> min-jerk grasp-site path -> IK per tick."""
 
     name = "keyframe"
-
-    def __init__(self, chunk_len: int = 16, control_rate_hz: float = 10.0) -> None:
-        if chunk_len < 1:
-            raise ValueError(f"{type(self).__name__} chunk_len: must be >= 1, got {chunk_len}")
-        if not control_rate_hz > 0:
-            raise ValueError(f"{type(self).__name__} control_rate_hz: must be > 0, got {control_rate_hz}")
-        self.chunk_len = int(chunk_len)
-        self.dt = 1.0 / float(control_rate_hz)
-        self.ik = ArmIK()
-        self.last_phase = "reset"
-
-    def reset(self) -> None:
-        """Nothing to forget (decisions come from the state); kept for the policy interface."""
-        self.last_phase = "reset"
 
     def _check(self, proprio: np.ndarray, object_poses: dict, needed: tuple[str, ...]) -> np.ndarray:
         proprio = np.asarray(proprio, dtype=float).reshape(-1)
