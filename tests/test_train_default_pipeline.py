@@ -17,10 +17,20 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 def test_pipeline_produces_a_loadable_engine_with_settings_in_its_manifest(tmp_path: Path):
     engine = tmp_path / "engine"
     assert main(["--work", str(tmp_path / "work"), "--engine-dir", str(engine), "--episodes", "2", "--steps", "4",
-                 "--batch-size", "2", "--trials", "0", "--seed", "7"]) == 0
+                 "--batch-size", "2", "--trials", "0", "--seed", "7", "--jobs", "2",
+                 "--warmup-samples", "20", "--warmup-steps", "2"]) == 0
     manifest = json.loads((engine / "manifest.json").read_text())
     pipeline = manifest["training"]["pipeline"]
     assert pipeline["seed"] == 7 and pipeline["episodes"] == 2 and pipeline["backbone"] == "sim-small"
+    assert pipeline["warmup_samples"] == 20 and pipeline["jobs"] == 2
+    # the warmed-up tower is what post-training started from
+    warm = json.loads((tmp_path / "work" / "warmup" / "warmup.json").read_text())
+    assert warm["metrics"]["held_out"] == 2
+    posttrain_cfg = json.loads((tmp_path / "work" / "posttrain" / "final" / "posttrain_config.json").read_text())
+    assert posttrain_cfg["backbone"].endswith("warmup")
+    # demos recorded by two worker processes keep their seed order in the dataset
+    meta = json.loads((tmp_path / "work" / "dataset" / "meta.json").read_text())
+    assert [e["episode_id"][-4:] for e in meta["episodes"]] == ["0000", "0001"]
     parity = json.loads((engine / "parity_report.json").read_text())
     assert json.dumps(parity).count("max_abs_err") >= 1
 

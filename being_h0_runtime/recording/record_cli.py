@@ -34,52 +34,91 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--keep-failures", action="store_true", help="keep failed episodes too (tagged 'failure')")
     ap.add_argument("--export", default=None, metavar="DIR", help="export the kept episodes to a dataset here")
     ap.add_argument("--control-rate", type=float, default=10.0, help="dataset rate (Hz) for --export")
+    ap.add_argument("--jobs", type=int, default=1, help="record in this many processes (the rig is CPU-bound: "
+                    "use the number of cores)")
     return ap
 
 
-def record_episodes(out: Path, episodes: int, profile: str = "sim", seed_base: int = 0,
-                    variation: str | None = None, camera_rate_hz: float = 10.0, keep_failures: bool = False,
-                    progress: bool = True) -> list[Path]:
-    """Record `episodes` scripted episodes; returns the kept episode folders."""
+def record_one(out: Path, index: int, seed: int, profile: str = "sim", variation: str | None = None,
+               camera_rate_hz: float = 10.0, keep_failures: bool = False) -> tuple[bool, Path | None]:
+    """Record episode number `index` (scene `seed`) into `out`; returns (success, kept folder or None)."""
     from ..operator import run_episode_inproc
     from .recorder import RecorderNode, RecorderParams
 
     os.environ.setdefault("MUJOCO_GL", "egl")
-    out.mkdir(parents=True, exist_ok=True)
     rig = {"camera_rate_hz": camera_rate_hz, "hand_baudrate": None}
     if variation:
         rig["variation"] = variation
+    holder: dict[str, RecorderNode] = {}
+
+    def add_recorder(ctx, nodes):
+        holder["rec"] = RecorderNode(ctx.create_node("recorder"),
+                                     RecorderParams(output_dir=out, operator="scripted-expert", min_free_bytes=0,
+                                                    first_index=index))
+
+    outcome = run_episode_inproc(profile, seed=seed, episode=index + 1, overrides={"virtual_rig": rig},
+                                 setup=add_recorder)
+    rec = holder["rec"]
+    rec.close()
+    folder = rec.last_episode_dir
+    if folder is not None and not (outcome.success or keep_failures):
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+        folder = None
+    return bool(outcome.success), folder
+
+
+def _record_one_star(args: tuple) -> tuple[bool, Path | None]:
+    return record_one(*args)
+
+
+def record_episodes(out: Path, episodes: int, profile: str = "sim", seed_base: int = 0,
+                    variation: str | None = None, camera_rate_hz: float = 10.0, keep_failures: bool = False,
+                    progress: bool = True, jobs: int = 1) -> list[Path]:
+    """Record `episodes` scripted episodes (episode i: scene seed seed_base + i); returns the kept folders in order.
+
+    jobs > 1 records episodes in that many worker processes (each episode is
+    independent and deterministic given its seed, so the result does not
+    depend on jobs); the virtual rig is CPU-bound, so jobs = cores is the
+    sweet spot.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    first = sum(1 for p in out.iterdir() if p.is_dir() and not p.name.startswith("."))
+    tasks = [(out, first + i, seed_base + i, profile, variation, camera_rate_hz, keep_failures)
+             for i in range(episodes)]
     kept: list[Path] = []
-    bar = tqdm(range(episodes), desc="recording", unit="ep", disable=not progress)
     successes = 0
-    for i in bar:
-        holder: dict[str, RecorderNode] = {}
+    bar = tqdm(total=episodes, desc="recording", unit="ep", disable=not progress)
 
-        def add_recorder(ctx, nodes, holder=holder):
-            holder["rec"] = RecorderNode(ctx.create_node("recorder"),
-                                         RecorderParams(output_dir=out, operator="scripted-expert", min_free_bytes=0))
-
-        outcome = run_episode_inproc(profile, seed=seed_base + i, episode=i + 1, overrides={"virtual_rig": rig},
-                                     setup=add_recorder)
-        rec = holder["rec"]
-        rec.close()
-        successes += outcome.success
-        folder = rec.last_episode_dir
+    def tally(result: tuple[bool, Path | None]) -> None:
+        nonlocal successes
+        ok, folder = result
+        successes += ok
         if folder is not None:
-            if outcome.success or keep_failures:
-                kept.append(folder)
-            else:
-                import shutil
+            kept.append(folder)
+        bar.update(1)
+        bar.set_postfix(success=f"{successes}/{bar.n}", kept=len(kept))
 
-                shutil.rmtree(folder, ignore_errors=True)
-        bar.set_postfix(success=f"{successes}/{i + 1}", kept=len(kept))
+    if jobs <= 1:
+        for t in tasks:
+            tally(record_one(*t))
+    else:
+        import multiprocessing as mp
+
+        # spawn: a forked MuJoCo/EGL context is not safe to reuse
+        with mp.get_context("spawn").Pool(jobs) as pool:
+            for result in pool.imap(_record_one_star, tasks):
+                tally(result)
+    bar.close()
     return kept
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     kept = record_episodes(Path(args.out), args.episodes, args.profile, args.seed_base, args.variation,
-                           args.camera_rate, args.keep_failures)
+                           args.camera_rate, args.keep_failures, jobs=args.jobs)
     print(f"kept {len(kept)} of {args.episodes} episodes in {args.out}")
     if args.export:
         if not kept:

@@ -87,6 +87,9 @@ class RecorderParams(BaseModel):
     status_period_s: float = Field(1.0, gt=0.0)
     #: follow /task/status and /task/command (start on RUNNING, stop on terminal states)
     follow_task: bool = True
+    #: number episodes from here instead of counting the folders already in output_dir
+    #: (parallel recorders sharing one folder give each episode its own index)
+    first_index: int | None = Field(None, ge=0)
 
     @field_validator("topics")
     @classmethod
@@ -409,7 +412,10 @@ class RecorderNode:
     def _next_index(self) -> int:
         """Monotonic per output dir, so a redo never reuses a discarded episode's name."""
         if not hasattr(self, "_index"):
-            self._index = sum(1 for p in self.p.output_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+            if self.p.first_index is not None:
+                self._index = self.p.first_index
+            else:
+                self._index = sum(1 for p in self.p.output_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
         self._index += 1
         return self._index - 1
 

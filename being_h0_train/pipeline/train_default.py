@@ -1,6 +1,7 @@
 """`make train-default`: the closed loop that produces the virtual rig's default engine.
 
     record demos (scripted operator, real recording path)  ->  export dataset
+      ->  vision warm-up on rendered scene layouts          (perception.py: the stand-in for a pretrained ViT)
       ->  post-train a tiny Being-H0-architecture model     ->  ONNX engine directory (+ parity report)
       ->  success-rate benchmark on the virtual rig         ->  report beside the engine
 
@@ -37,10 +38,17 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--episodes", type=int, default=60, help="demonstrations to record")
     ap.add_argument("--demo-seed-base", type=int, default=1000, help="demo i uses scene seed base + i "
                     "(benchmark trials use seeds from 0, so demos and trials never share a scene)")
+    ap.add_argument("--jobs", type=int, default=max(1, os.cpu_count() or 1),
+                    help="processes for recording and rendering (the virtual rig is CPU-bound)")
+    ap.add_argument("--warmup-samples", type=int, default=16000,
+                    help="rendered layouts for the vision warm-up (0: skip the warm-up)")
+    ap.add_argument("--warmup-steps", type=int, default=3000, help="vision warm-up steps (batch 32)")
     ap.add_argument("--backbone", default="sim-small", help="backbone preset (being_h0_train.vla.config.PRESETS)")
     ap.add_argument("--steps", type=int, default=12000, help="post-training steps")
     ap.add_argument("--augment", default="none", choices=["none", "color", "crop+color"],
                     help="image augmentation; a fixed camera's pixels are table positions, so no crop by default")
+    ap.add_argument("--vision-lr-scale", type=float, default=0.1,
+                    help="post-training lr multiplier for the (warmed-up) vision tower")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--train-mode", default="full", choices=["frozen", "llm", "lora", "full"])
@@ -69,15 +77,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # 1. demonstrations through the recorder node
     demos, data = work / "demos", work / "dataset"
-    t = stage(f"1/5 recording {a.episodes} demonstrations on the virtual rig")
+    t = stage(f"1/6 recording {a.episodes} demonstrations on the virtual rig")
     if not (data / "meta.json").exists():
         from being_h0_runtime.recording.export import export_dataset
         from being_h0_runtime.recording.record_cli import record_episodes
 
         if demos.exists():
             shutil.rmtree(demos)
-        kept = record_episodes(demos, a.episodes, seed_base=a.demo_seed_base)
-        t2 = stage(f"2/5 exporting {len(kept)} episodes to the post-training dataset")
+        kept = record_episodes(demos, a.episodes, seed_base=a.demo_seed_base, jobs=a.jobs)
+        t2 = stage(f"2/6 exporting {len(kept)} episodes to the post-training dataset")
         info = export_dataset(kept, data, control_rate_hz=10.0)
         print(f"{info.num_episodes} episodes, {info.num_frames} frames", flush=True)
         timings["export_s"] = time.monotonic() - t2
@@ -85,9 +93,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"reusing {data}", flush=True)
     timings["record_s"] = time.monotonic() - t
 
-    # 3. post-training
+    # 3. vision warm-up
+    backbone = a.backbone
+    if a.warmup_samples > 0:
+        warm = work / "warmup"
+        t = stage(f"3/6 vision warm-up: {a.warmup_samples} rendered layouts, {a.warmup_steps} steps")
+        if not (warm / "warmup.json").exists():
+            import torch
+
+            torch.set_num_threads(a.threads)
+            from being_h0_train.posttrain.perception import WarmUpSettings
+            from being_h0_train.posttrain.perception import run as warm_up
+
+            m = warm_up(data, warm, a.backbone, WarmUpSettings(samples=a.warmup_samples, steps=a.warmup_steps,
+                                                               seed=a.seed, jobs=a.jobs))
+        else:
+            m = json.loads((warm / "warmup.json").read_text())["metrics"]
+            print(f"reusing {warm}", flush=True)
+        print(f"held-out toy position error: median {m['toy_cm_median']:.2f} cm (blind guess "
+              f"{m['toy_cm_median_blind']:.2f} cm); box {m['box_cm_median']:.2f} cm", flush=True)
+        timings["warmup_s"] = time.monotonic() - t
+        backbone = str(warm)
+
+    # 4. post-training
     post = work / "posttrain"
-    t = stage(f"3/5 post-training ({a.train_mode}, {a.steps} steps, batch {a.batch_size})")
+    t = stage(f"4/6 post-training ({a.train_mode}, {a.steps} steps, batch {a.batch_size})")
     final = post / "final"
     if not (final / "posttrain_config.json").exists():
         import torch
@@ -95,8 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(a.threads)
         from being_h0_train.posttrain.train import main as train_main
 
-        args = ["--data", str(data), "--backbone", a.backbone, "--train-mode", a.train_mode, "--steps", str(a.steps),
-                "--batch-size", str(a.batch_size), "--lr", str(a.lr), "--seed", str(a.seed), "--out", str(post),
+        args = ["--data", str(data), "--backbone", backbone, "--train-mode", a.train_mode, "--steps", str(a.steps),
+                "--batch-size", str(a.batch_size), "--lr", str(a.lr), "--vision-lr-scale", str(a.vision_lr_scale), "--seed", str(a.seed), "--out", str(post),
                 "--eval-every", "0", "--save-every", str(max(a.steps // 4, 1))]
         args += {"none": ["--no-augment"], "color": ["--no-crop"], "crop+color": []}[a.augment]
         if (post / "checkpoints").exists():
@@ -114,12 +144,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     training["pipeline"] = {"command": "make train-default", "episodes": a.episodes,
                             "demo_seed_base": a.demo_seed_base, "steps": a.steps, "batch_size": a.batch_size,
                             "lr": a.lr, "train_mode": a.train_mode, "seed": a.seed, "threads": a.threads,
-                            "backbone": a.backbone, "augment": a.augment,
+                            "backbone": a.backbone, "augment": a.augment, "jobs": a.jobs,
+                            "warmup_samples": a.warmup_samples, "warmup_steps": a.warmup_steps,
+                            "vision_lr_scale": a.vision_lr_scale,
                             "timings_s": {k: round(v, 1) for k, v in timings.items()}}
     tjson.write_text(json.dumps(training, indent=2, default=str))
 
-    # 4. export
-    t = stage(f"4/5 exporting the ONNX engine to {engine_dir}")
+    # 5. export
+    t = stage(f"5/6 exporting the ONNX engine to {engine_dir}")
     from being_h0_train.export.engine_dir import ExportOptions, build_engine
 
     build_engine(final, engine_dir, ExportOptions(engine_name=engine_dir.name, force=True,
@@ -128,9 +160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parity = json.loads((engine_dir / "parity_report.json").read_text())
     print(json.dumps(parity, indent=1)[:800], flush=True)
 
-    # 5. benchmark
+    # 6. benchmark
     if a.trials > 0:
-        t = stage(f"5/5 benchmark: {a.trials} trials per variation")
+        t = stage(f"6/6 benchmark: {a.trials} trials per variation")
         from being_h0_runtime.bench.report import main as report_main
         from being_h0_runtime.bench.runner import main as run_main
 

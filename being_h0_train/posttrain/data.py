@@ -81,7 +81,26 @@ class EpisodeSet:
 
 
 # ----------------------------------------------------------------------------- loading
-def _from_recorder(ds: Any, source: str) -> EpisodeSet:
+def compact_images(images: np.ndarray, size: int | None) -> np.ndarray:
+    """Frames resized to (size, size) uint8, or unchanged when size is None or already that size.
+
+    A single-tile backbone without thumbnail squashes every frame to one
+    size x size tile anyway; doing that once at load keeps a few hundred
+    episodes in memory (320x240 -> 128x128 is 4.7x smaller).  The tile
+    preprocessor's resize is then the identity, so only the uint8 rounding
+    of the resized pixels differs from tiling the full frame.
+    """
+    if size is None or images.shape[1:3] == (size, size):
+        return images
+    from being_h0_runtime.policy.preprocess import resize_bilinear
+
+    out = np.empty((len(images), size, size, 3), np.uint8)
+    for i, im in enumerate(images):
+        out[i] = np.clip(np.rint(resize_bilinear(im, size, size)), 0, 255)
+    return out
+
+
+def _from_recorder(ds: Any, source: str, image_size: int | None = None) -> EpisodeSet:
     """Adapt the recorder's ``PostTrainDataset`` (``recording.export.load_dataset``) to an ``EpisodeSet``.
 
     Its per-episode ``action`` rows are the commanded next targets at each
@@ -91,7 +110,7 @@ def _from_recorder(ds: Any, source: str) -> EpisodeSet:
     for i in range(ds.num_episodes):
         e = ds.episode(i)
         eps.append(Episode(
-            images=np.asarray(e["images"]),
+            images=compact_images(np.asarray(e["images"]), image_size),
             proprio=np.asarray(e["proprio"], np.float32),
             actions=np.asarray(e["action"], np.float32),
             instruction=str(e.get("instruction", "")),
@@ -100,8 +119,12 @@ def _from_recorder(ds: Any, source: str) -> EpisodeSet:
     return EpisodeSet(eps, list(ds.action_names), list(ds.proprio_names), float(ds.fps), source=source)
 
 
-def load_episodes(path: str | Path) -> EpisodeSet:
-    """Load a dataset directory: our ``save_episodes`` format, else the recorder's export."""
+def load_episodes(path: str | Path, image_size: int | None = None) -> EpisodeSet:
+    """Load a dataset directory: our ``save_episodes`` format, else the recorder's export.
+
+    image_size: resize every frame to image_size x image_size while loading
+    (see ``compact_images``); None keeps the recorded size.
+    """
     p = Path(path)
     if not p.is_dir():
         raise FileNotFoundError(f"{p}: dataset directory not found")
@@ -112,16 +135,35 @@ def load_episodes(path: str | Path) -> EpisodeSet:
             eps = []
             for name in meta["episodes"]:
                 z = np.load(p / name)
-                eps.append(Episode(z["images"], z["proprio"].astype(np.float32), z["actions"].astype(np.float32),
+                eps.append(Episode(compact_images(z["images"], image_size), z["proprio"].astype(np.float32), z["actions"].astype(np.float32),
                                    str(z["instruction"]), Path(name).stem))
             return EpisodeSet(eps, meta["action_names"], meta["proprio_names"], float(meta["control_rate_hz"]),
                               meta.get("action_units", []), source=str(p))
     if (p / "meta.json").exists():  # the recorder's export (recording/export.py)
         from being_h0_runtime.recording.export import load_dataset
 
-        return _from_recorder(load_dataset(p), str(p))
+        return _from_recorder(load_dataset(p), str(p), image_size)
     raise ValueError(f"{p}: neither a recorder export (meta.json) nor a {DATASET_META} "
                      "of format being_h0_posttrain_npz")
+
+
+def load_proprio_pool(path: str | Path) -> tuple[np.ndarray, tuple[int, int]]:
+    """All proprio rows of a dataset and its camera frame size (width, height), without keeping images."""
+    p = Path(path)
+    files: list[Path] = []
+    if (p / DATASET_META).exists():
+        files = [p / n for n in json.loads((p / DATASET_META).read_text())["episodes"]]
+    elif (p / "meta.json").exists():
+        files = [p / e["file"] for e in json.loads((p / "meta.json").read_text())["episodes"]]
+    if not files:
+        raise ValueError(f"{p}: no episodes (expected a recorder export or a {DATASET_META} dataset)")
+    rows = []
+    for f in files:
+        with np.load(f) as z:
+            rows.append(np.asarray(z["proprio"], np.float32))
+    with np.load(files[0]) as z:
+        h, w = z["images"].shape[1:3]
+    return np.concatenate(rows), (int(w), int(h))
 
 
 def save_episodes(eset: EpisodeSet, path: str | Path) -> Path:

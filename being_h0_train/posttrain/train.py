@@ -70,6 +70,8 @@ class TrainSettings:
     crop: bool = True  # random resized crop (off for fixed cameras: see ImageAugment)
     device: str = "cpu"
     log_every: int = 10
+    #: learning-rate multiplier for the vision tower + projector (below 1 keeps a warmed-up tower's features)
+    vision_lr_scale: float = 1.0
 
 
 def make_preprocessors(model: PostTrainModel) -> tuple[TilePreprocessor, PromptEncoder]:
@@ -194,8 +196,15 @@ def train(cfg: PostTrainConfig, eset: EpisodeSet, out: str | Path, s: TrainSetti
                       control_rate_hz=float(eset.control_rate_hz),
                       action_units=tuple(eset.action_units) if eset.action_units else cfg.action_units)
     model = build_posttrain_model(cfg, stats, seed=s.seed).to(s.device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)
+    vision = [p for n, p in model.backbone.named_parameters()
+              if p.requires_grad and ("vision_tower" in n or "multi_modal_projector" in n)]
+    vision_ids = {id(p) for p in vision}
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in vision_ids]
+    params = rest + vision
+    groups = [{"params": rest, "lr_scale": 1.0}]
+    if vision:
+        groups.append({"params": vision, "lr_scale": s.vision_lr_scale})
+    opt = torch.optim.AdamW(groups, lr=s.lr, weight_decay=s.weight_decay)
     start = 0
     ck = latest_checkpoint(out) if resume else None
     if ck is not None:
@@ -218,7 +227,7 @@ def train(cfg: PostTrainConfig, eset: EpisodeSet, out: str | Path, s: TrainSetti
         idx = rng.integers(0, len(ds), size=s.batch_size)
         b = _to(ds.batch(idx, rng, pad), s.device)
         for g in opt.param_groups:
-            g["lr"] = _lr_at(step, s)
+            g["lr"] = _lr_at(step, s) * g.get("lr_scale", 1.0)
         pred = model(b["pixel_values"], b["input_ids"], b["proprio"], b["text_mask"])
         loss = model.loss(pred, b["actions"], b["valid"])
         opt.zero_grad(set_to_none=True)
@@ -284,6 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--vision-lr-scale", type=float, default=1.0,
+                   help="lr multiplier for the vision tower + projector in --train-mode full "
+                        "(e.g. 0.1 after a vision warm-up, to keep what it learned)")
     p.add_argument("--warmup-steps", type=int, default=0)
     p.add_argument("--seed", type=int, default=0, help="seeds init, split, batches and augmentation")
     p.add_argument("--val-fraction", type=float, default=0.2, help="fraction of EPISODES held out for evaluation")
@@ -298,9 +310,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _compact_size(a: argparse.Namespace) -> int | None:
+    """Tile size to shrink frames to at load, when that cannot change what the model sees (else None)."""
+    if not a.no_augment and not a.no_crop:
+        return None  # random crops want the full frame
+    from being_h0_train.vla.config import BEING_H0_CONFIG_FILE, BeingH0Config
+
+    if Path(a.backbone).is_dir():
+        if not (Path(a.backbone) / BEING_H0_CONFIG_FILE).exists():
+            return None
+        bc = BeingH0Config.load(a.backbone)
+    else:
+        bc = BeingH0Config.preset(a.backbone)
+    tiles = a.max_tiles or bc.max_dynamic_tiles
+    return bc.vision.image_size if tiles == 1 and not bc.use_thumbnail else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
-    eset = synthetic_episodes(a.synthetic, seed=a.seed) if a.synthetic else load_episodes(a.data)
+    eset = synthetic_episodes(a.synthetic, seed=a.seed) if a.synthetic else load_episodes(a.data, _compact_size(a))
     cfg = PostTrainConfig(backbone=a.backbone, action_names=tuple(eset.action_names),
                           proprio_names=tuple(eset.proprio_names), chunk_len=a.chunk_len, loss=a.loss,
                           train_mode=a.train_mode, lora_r=a.lora_r, head_hidden=a.head_hidden,
@@ -308,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     s = TrainSettings(steps=a.steps, batch_size=a.batch_size, lr=a.lr, weight_decay=a.weight_decay,
                       warmup_steps=a.warmup_steps, seed=a.seed, val_fraction=a.val_fraction,
                       eval_every=a.eval_every, save_every=a.save_every, augment=not a.no_augment, crop=not a.no_crop,
-                      device=a.device)
+                      device=a.device, vision_lr_scale=a.vision_lr_scale)
     summary = train(cfg, eset, a.out, s, resume=a.resume, progress=not a.quiet)
     losses = summary["losses"]
     if losses:

@@ -1,0 +1,74 @@
+"""Vision warm-up (being_h0_train/posttrain/perception.py): renders, targets, training, saved backbone."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+from being_h0_runtime.sim import franka  # noqa: E402
+from being_h0_runtime.sim.world import BOX_REGION, TOY_REGION  # noqa: E402
+from being_h0_train.posttrain.data import compact_images  # noqa: E402
+from being_h0_train.posttrain.perception import (  # noqa: E402
+    TARGET_NAMES, WarmUpSettings, render_layouts, warm_up,
+)
+
+
+def _pool(n: int = 5) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    q = franka.HOME_Q + rng.normal(0, 0.1, (n, 7))
+    return np.hstack([q, rng.uniform(0, 1, (n, 6))])
+
+
+def test_layouts_are_deterministic_and_targets_lie_in_the_spawn_regions():
+    images, targets = render_layouts(6, (320, 240), 64, _pool(), seed=3, progress=False)
+    again, targets2 = render_layouts(6, (320, 240), 64, _pool(), seed=3, progress=False)
+    assert images.shape == (6, 64, 64, 3) and images.dtype == np.uint8
+    assert targets.shape == (6, len(TARGET_NAMES))
+    np.testing.assert_array_equal(images, again)
+    np.testing.assert_array_equal(targets, targets2)
+    t = dict(zip(TARGET_NAMES, targets.T))
+    assert np.all((TOY_REGION[0][0] <= t["toy_x"]) & (t["toy_x"] <= TOY_REGION[0][1]))
+    assert np.all((TOY_REGION[1][0] <= t["toy_y"]) & (t["toy_y"] <= TOY_REGION[1][1]))
+    assert np.all((BOX_REGION[1][0] <= t["box_y"]) & (t["box_y"] <= BOX_REGION[1][1]))
+    np.testing.assert_allclose(t["toy_cos4yaw"] ** 2 + t["toy_sin4yaw"] ** 2, 1.0, atol=1e-5)
+    # different layouts give different pictures
+    assert np.abs(images[0].astype(int) - images[1].astype(int)).mean() > 0.5
+
+
+def test_proprio_pool_must_hold_arm_and_hand_rows():
+    with pytest.raises(ValueError, match="proprio_pool"):
+        render_layouts(2, (320, 240), 64, np.zeros((3, 7)), progress=False)
+
+
+def test_warm_up_trains_only_the_vision_side_and_reports_position_errors():
+    from being_h0_train.vla.model import build_being_h0
+
+    bb = build_being_h0("sim-small", seed=0)
+    before = {n: p.detach().clone() for n, p in bb.named_parameters()}
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (24, 128, 128, 3), dtype=np.uint8)
+    targets = rng.normal(size=(24, len(TARGET_NAMES))).astype(np.float32)
+    m = warm_up(bb, images, targets, WarmUpSettings(steps=3, batch_size=4), progress=False)
+    assert m["held_out"] == 2 and math.isfinite(m["toy_cm_median"]) and math.isfinite(m["toy_cm_median_blind"])
+    changed = {n for n, p in bb.named_parameters() if not torch.equal(p, before[n])}
+    assert any("vision_tower" in n for n in changed) and any("multi_modal_projector" in n for n in changed)
+    assert not any("language_model" in n for n in changed)
+
+
+def test_compact_images_matches_the_tile_preprocessor_up_to_rounding():
+    from being_h0_runtime.policy.preprocess import TilePreprocessor
+
+    img = np.random.default_rng(1).integers(0, 255, (240, 320, 3), dtype=np.uint8)
+    tiles = TilePreprocessor(128, max_tiles=1, use_thumbnail=False)
+    small = compact_images(img[None], 128)[0]
+    assert small.shape == (128, 128, 3)
+    # one uint8 step is 1/255/std ~ 0.017 in normalised units; rounding costs at most half of it
+    assert np.abs(tiles(small) - tiles(img)).max() < 0.5 / 255 / 0.224 + 1e-5
+    same = np.zeros((2, 128, 128, 3), np.uint8)
+    assert compact_images(same, 128) is same and compact_images(same, None) is same
