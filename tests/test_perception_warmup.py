@@ -26,8 +26,10 @@ def _pool(n: int = 5) -> np.ndarray:
 
 
 def test_layouts_are_deterministic_and_targets_lie_in_the_spawn_regions():
-    images, targets = render_layouts(6, (320, 240), 64, _pool(), seed=3, progress=False)
-    again, targets2 = render_layouts(6, (320, 240), 64, _pool(), seed=3, progress=False)
+    images, targets, rows = render_layouts(6, (320, 240), 64, _pool(), seed=3, progress=False)
+    again, targets2, _ = render_layouts(6, (320, 240), 64, _pool(), seed=3, progress=False)
+    # each picture was posed with one of the pool's rows
+    assert rows.shape == (6, 13) and all(any(np.allclose(r, p) for p in _pool()) for r in rows)
     assert images.shape == (6, 64, 64, 3) and images.dtype == np.uint8
     assert targets.shape == (6, len(TARGET_NAMES))
     np.testing.assert_array_equal(images, again)
@@ -46,19 +48,19 @@ def test_proprio_pool_must_hold_arm_and_hand_rows():
         render_layouts(2, (320, 240), 64, np.zeros((3, 7)), progress=False)
 
 
-def test_warm_up_trains_only_the_vision_side_and_reports_position_errors():
+def test_warm_up_trains_vision_and_language_model_and_reports_position_errors():
     from being_h0_train.vla.model import build_being_h0
 
-    bb = build_being_h0("sim-small", seed=0)
-    before = {n: p.detach().clone() for n, p in bb.named_parameters()}
+    before = {n: p.detach().clone() for n, p in build_being_h0("sim-small", seed=0).named_parameters()}
     rng = np.random.default_rng(0)
     images = rng.integers(0, 255, (24, 128, 128, 3), dtype=np.uint8)
     targets = rng.normal(size=(24, len(TARGET_NAMES))).astype(np.float32)
-    m = warm_up(bb, images, targets, WarmUpSettings(steps=3, batch_size=4), progress=False)
+    proprio = rng.normal(size=(24, 13)).astype(np.float32)
+    bb, m = warm_up("sim-small", images, targets, proprio, WarmUpSettings(steps=3, batch_size=4), progress=False)
     assert m["held_out"] == 2 and math.isfinite(m["toy_cm_median"]) and math.isfinite(m["toy_cm_median_blind"])
     changed = {n for n, p in bb.named_parameters() if not torch.equal(p, before[n])}
-    assert any("vision_tower" in n for n in changed) and any("multi_modal_projector" in n for n in changed)
-    assert not any("language_model" in n for n in changed)
+    # the query reads the layout through the language model, so both sides learn
+    assert any("vision_tower" in n for n in changed) and any("language_model" in n for n in changed)
 
 
 def test_compact_images_matches_the_tile_preprocessor_up_to_rounding():

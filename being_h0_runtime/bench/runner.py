@@ -547,7 +547,7 @@ examples:
   being-h0 bench run --tasks pick_place_toy:seen --engine expert --trials 20 \\
       --results bench/results.sqlite --out bench/out
   # a trained engine on all variations (20 trials each, as in the task file), keep recordings
-  being-h0 bench run --tasks pick_place_toy --engine models/being-h0-sim-tiny \\
+  being-h0 bench run --tasks pick_place_toy --engine models/being-h0-sim-small \\
       --results bench/results.sqlite --out bench/out --record
   # then the report (rates with Wilson 95% intervals, engine comparison, plots)
   being-h0 bench report --results bench/results.sqlite --out bench/report

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Sequence
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_ENGINE = REPO / "models" / "being-h0-sim-tiny"
+DEFAULT_ENGINE = REPO / "models" / "being-h0-sim-small"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", default=str(REPO / "runs" / "train_default"), help="scratch directory for all stages")
     ap.add_argument("--engine-dir", default=str(DEFAULT_ENGINE), help="where the engine directory is written")
-    ap.add_argument("--episodes", type=int, default=60, help="demonstrations to record")
+    ap.add_argument("--episodes", type=int, default=460,
+                    help="demonstrations to record (each is one scene layout; ~1.3 s each with 2 jobs)")
     ap.add_argument("--demo-seed-base", type=int, default=1000, help="demo i uses scene seed base + i "
                     "(benchmark trials use seeds from 0, so demos and trials never share a scene)")
     ap.add_argument("--jobs", type=int, default=max(1, os.cpu_count() or 1),
@@ -44,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="rendered layouts for the vision warm-up (0: skip the warm-up)")
     ap.add_argument("--warmup-steps", type=int, default=3000, help="vision warm-up steps (batch 32)")
     ap.add_argument("--backbone", default="sim-small", help="backbone preset (being_h0_train.vla.config.PRESETS)")
-    ap.add_argument("--steps", type=int, default=12000, help="post-training steps")
+    ap.add_argument("--steps", type=int, default=10000, help="post-training steps")
     ap.add_argument("--augment", default="none", choices=["none", "color", "crop+color"],
                     help="image augmentation; a fixed camera's pixels are table positions, so no crop by default")
     ap.add_argument("--vision-lr-scale", type=float, default=0.1,
