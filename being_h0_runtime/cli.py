@@ -37,7 +37,9 @@ def _overrides_for_policy(args: argparse.Namespace) -> dict[str, dict[str, Any]]
     if getattr(args, "engine", None):
         over["inference"] = {"policy": {"kind": "engine", "engine_dir": args.engine, "backend": args.backend}}
     elif getattr(args, "expert", False):
-        over["inference"] = {"policy": {"kind": "expert"}}
+        from .policy.expert import with_expert
+
+        over = with_expert()
     for item in getattr(args, "set", None) or []:
         key, _, value = item.partition("=")
         node, _, param = key.partition(".")

@@ -10,8 +10,10 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 from being_h0_runtime.operator import run_episode_inproc  # noqa: E402
 
-# rendering is not needed by the scripted expert; keep the test fast
-FAST = {"virtual_rig": {"camera_rate_hz": 0, "hand_baudrate": None}}
+from being_h0_runtime.policy.expert import with_expert  # noqa: E402
+
+# the scripted expert (the profile's default is the shipped engine) needs no camera; keep the test fast
+FAST = with_expert({"virtual_rig": {"camera_rate_hz": 0, "hand_baudrate": None}})
 
 
 def test_pick_and_place_episode_succeeds_through_all_nodes() -> None:
@@ -31,7 +33,7 @@ def test_same_seed_same_outcome_and_timing() -> None:
 
 def test_episode_times_out_without_a_policy_making_progress() -> None:
     # a policy that never gets privileged state cannot act: the task must time out, not hang
-    over = {**FAST, "inference": {"only_while_running": True, "replan_period_s": 100.0}}
+    over = {**FAST, "inference": {**FAST["inference"], "only_while_running": True, "replan_period_s": 100.0}}
     out = run_episode_inproc("sim", seed=0, overrides=over, time_limit_s=3.0)
     assert out.state == "timeout" and not out.success
 

@@ -37,8 +37,10 @@ def test_pedal_press_latches_arm_and_hand_and_is_relayed_on_estop():
         holder["nodes"] = nodes
         setup(ctx, nodes)
 
-    over = {"virtual_rig": {"camera_rate_hz": 0, "hand_baudrate": None},
-            "arm": {"footswitch": {"port": port, "protocol": "byte"}}}
+    from being_h0_runtime.policy.expert import with_expert
+
+    over = with_expert({"virtual_rig": {"camera_rate_hz": 0, "hand_baudrate": None}})
+    over["arm"]["footswitch"] = {"port": port, "protocol": "byte"}
     try:
         out = run_episode_inproc("sim", seed=3, overrides=over, setup=capture, time_limit_s=6.0)
     finally:

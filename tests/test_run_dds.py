@@ -23,7 +23,7 @@ def being_h0(*args: str, timeout: float = 240, **kw) -> subprocess.CompletedProc
 
 
 def test_episode_over_dds_processes_succeeds(tmp_path: Path) -> None:
-    res = being_h0("run", "--profile", "sim", "--seed", "1", "--run-dir", str(tmp_path),
+    res = being_h0("run", "--profile", "sim", "--expert", "--seed", "1", "--run-dir", str(tmp_path),
                    "--domain-id", str(100 + os.getpid() % 100), "--set", "virtual_rig.camera_rate_hz=5")
     assert res.returncode == 0, res.stdout + res.stderr
     assert "outcome: SUCCESS" in res.stdout
@@ -34,7 +34,7 @@ def test_episode_over_dds_processes_succeeds(tmp_path: Path) -> None:
 
 def test_dead_node_brings_the_graph_down_to_a_hold_not_a_hang(tmp_path: Path) -> None:
     domain = str(101 + os.getpid() % 97)
-    proc = subprocess.Popen([sys.executable, "-m", "being_h0_runtime.cli", "run", "--profile", "sim", "--seed", "2",
+    proc = subprocess.Popen([sys.executable, "-m", "being_h0_runtime.cli", "run", "--profile", "sim", "--expert", "--seed", "2",
                              "--run-dir", str(tmp_path), "--domain-id", domain, "--time-limit", "120"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
     try:

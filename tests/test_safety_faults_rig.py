@@ -16,9 +16,11 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 from being_h0_runtime.msgs import ActionChunk, EStop, JointState  # noqa: E402
 from being_h0_runtime.msgs.convert import chunk_from_array  # noqa: E402
 from being_h0_runtime.operator import run_episode_inproc  # noqa: E402
+from being_h0_runtime.policy.expert import with_expert  # noqa: E402
 from being_h0_runtime.transport.api import COMMAND_QOS, LATCHED_QOS, QoS  # noqa: E402
 
-FAST = {"virtual_rig": {"camera_rate_hz": 0, "hand_baudrate": None}, "task": {"time_limit_s": 8.0}}
+# the profile's default is the shipped engine; these faults are injected into the scripted expert's episode
+FAST = with_expert({"virtual_rig": {"camera_rate_hz": 0, "hand_baudrate": None}, "task": {"time_limit_s": 8.0}})
 ARM_DT = 0.01  # arm node at 100 Hz in launch/sim.yaml
 T_FAULT = 4.0  # seconds after start: the arm is moving towards the toy
 

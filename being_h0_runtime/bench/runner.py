@@ -220,6 +220,10 @@ def trial_overrides(profile_name: str, task: TaskDef, variation: str, engine: En
                 policy.pop(k, None)  # the manifest decides
         policy.update(engine.policy)
         over["inference"] = {"policy": policy}
+        if engine.policy["kind"] == "expert":
+            from ..policy.expert import with_expert
+
+            over = with_expert(over)
     over["task"] = {"time_limit_s": time_limit_s}
     for node, params in (extra or {}).items():
         over.setdefault(node, {}).update(params)

@@ -17,6 +17,25 @@ from .base import Policy, PolicyError
 from .spec import ActionSpec, Observation, default_action_spec
 
 
+#: How the scripted expert is run, whatever the profile's default policy is: it plans whole
+#: keyframe segments, so async execution re-planned every half chunk (what every recorded demo
+#: and expert benchmark used).  The learned default engine runs with temporal ensembling instead.
+EXPERT_OVERRIDES: dict[str, dict] = {
+    "inference": {"policy": {"kind": "expert"}, "replan_period_s": None},
+    "arm": {"executor": {"name": "async"}},
+    "hand": {"executor": {"name": "async"}},
+}
+
+
+def with_expert(overrides: dict[str, dict] | None = None) -> dict[str, dict]:
+    """`overrides` (node -> params) plus EXPERT_OVERRIDES; the caller's own params win on conflicts."""
+    out = {node: dict(params) for node, params in EXPERT_OVERRIDES.items()}
+    out["inference"]["policy"] = dict(EXPERT_OVERRIDES["inference"]["policy"])
+    for node, params in (overrides or {}).items():
+        out.setdefault(node, {}).update(params)
+    return out
+
+
 def make_expert(task: str = "pick_place_toy", chunk_len: int = 16, control_rate_hz: float = 10.0):
     """The scripted expert for a virtual-rig task (`act(proprio13, object_poses) -> (chunk_len, 13)`)."""
     from ..sim.task_experts import make_expert as _make  # needs mujoco: import lazily

@@ -56,7 +56,10 @@ def record_one(out: Path, index: int, seed: int, profile: str = "sim", variation
                                      RecorderParams(output_dir=out, operator="scripted-expert", min_free_bytes=0,
                                                     first_index=index))
 
-    outcome = run_episode_inproc(profile, seed=seed, episode=index + 1, overrides={"virtual_rig": rig},
+    # the scripted expert is the operator, whatever policy the profile runs by default
+    from ..policy.expert import with_expert
+
+    outcome = run_episode_inproc(profile, seed=seed, episode=index + 1, overrides=with_expert({"virtual_rig": rig}),
                                  setup=add_recorder)
     rec = holder["rec"]
     rec.close()

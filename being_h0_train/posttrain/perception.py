@@ -38,6 +38,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm import tqdm
 
 #: names of the regression targets, in column order
@@ -138,9 +139,13 @@ def warm_up(backbone: str | Path, images: np.ndarray, targets: np.ndarray, propr
     proprio token, learnable query, MLP head; chunk of one "action" = the pose
     targets), so the language model learns to route what the image says about
     the layout into query tokens -- exactly the path the action queries use
-    later.  (A probe that reads the flattened token grid was tried first: it
-    reached 0.45 cm, but the post-trained policy then ignored the image,
-    because a token's index is not something attention can read.)
+    later.  A second readout straight from the projector's token grid speeds up
+    the vision side.  Measured with the `make train-default` settings (16000
+    layouts, 3000 steps), held-out toy position error, median:
+      grid readout only ............ 0.45 cm, but the post-trained policy then
+                                     ignored the image (image-use ratio 0.10)
+      query readout only ........... 7.95 cm (= blind guess; box 0.31 cm)
+      both (this function) ......... 0.38 cm through the query
 
     Returns (backbone, held-out metrics: toy/box position error in cm,
     median and p90, and a blind model's error).
@@ -168,7 +173,18 @@ def warm_up(backbone: str | Path, images: np.ndarray, targets: np.ndarray, propr
     def pixels(idx: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.stack([tiles(images[i]) for i in idx]))
 
-    params = [p for p in model.parameters() if p.requires_grad]
+    # A second, throwaway readout straight from the projector's token grid: its gradient teaches the vision
+    # tower to find the toy quickly (a few pixels wide; through the language model alone the toy was not
+    # learned in 3000 steps while the box was), and the query readout teaches the LLM to carry it.
+    captured: list[torch.Tensor] = []
+    hook = model.backbone.internvl.model.multi_modal_projector.register_forward_hook(
+        lambda _m, _i, out: captured.append(out))
+    with torch.no_grad():
+        model(pixels(train[:1]), ids, pn[train[:1]])
+    grid = captured.pop()
+    probe = nn.Sequential(nn.LayerNorm(grid.shape[-1]), nn.Flatten(), nn.Linear(grid.shape[1] * grid.shape[2], 256),
+                          nn.GELU(), nn.Linear(256, len(TARGET_NAMES)))
+    params = [p for p in model.parameters() if p.requires_grad] + list(probe.parameters())
     opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=0.01)
     model.train()
     bar = tqdm(range(s.steps), desc="vision warm-up", disable=not progress)
@@ -180,12 +196,14 @@ def warm_up(backbone: str | Path, images: np.ndarray, targets: np.ndarray, propr
         idx = train[rng.integers(0, len(train), s.batch_size)]
         pred = model(pixels(idx), ids.expand(len(idx), -1), pn[idx])[:, 0]
         loss = torch.nn.functional.mse_loss(pred, tn[idx])
+        probe_loss = torch.nn.functional.mse_loss(probe(captured.pop()), tn[idx])
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss + probe_loss).backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         if step % 50 == 0:
-            bar.set_postfix(loss=f"{loss.item():.4f}")
+            bar.set_postfix(query=f"{loss.item():.4f}", grid=f"{probe_loss.item():.4f}")
+    hook.remove()
     model.eval()
     preds = []
     with torch.no_grad():
