@@ -26,8 +26,8 @@ def test_pipeline_produces_a_loadable_engine_with_settings_in_its_manifest(tmp_p
     # the warmed-up tower is what post-training started from
     warm = json.loads((tmp_path / "work" / "warmup" / "warmup.json").read_text())
     assert warm["metrics"]["held_out"] == 2
-    posttrain_cfg = json.loads((tmp_path / "work" / "posttrain" / "final" / "posttrain_config.json").read_text())
-    assert posttrain_cfg["backbone"].endswith("warmup")
+    training = json.loads((tmp_path / "work" / "posttrain" / "final" / "training.json").read_text())
+    assert training["config"]["backbone"].endswith("warmup")
     # demos recorded by two worker processes keep their seed order in the dataset
     meta = json.loads((tmp_path / "work" / "dataset" / "meta.json").read_text())
     assert [e["episode_id"][-4:] for e in meta["episodes"]] == ["0000", "0001"]

@@ -166,7 +166,7 @@ def warm_up(backbone: str | Path, images: np.ndarray, targets: np.ndarray, propr
                           train_mode="full", loss="l2")
     model = build_posttrain_model(cfg, stats, seed=s.seed)
     tiles, prompt = make_preprocessors(model)
-    ids = torch.from_numpy(np.asarray(prompt(instruction)[0], np.int64))[None]
+    ids = torch.from_numpy(np.array(prompt(instruction)[0], np.int64))[None]  # a copy: the encoder caches its arrays
     tn = torch.from_numpy((targets - stats.action_mean) / stats.action_std).float()
     pn = torch.from_numpy((proprio - stats.proprio_mean) / stats.proprio_std).float()
 
