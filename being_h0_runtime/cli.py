@@ -94,15 +94,14 @@ def _run_dds(profile: Any, args: argparse.Namespace, overrides: dict[str, dict[s
     from .msgs import ActionChunk
     from .operator import EpisodeOutcome, OperatorConsole
     from .transport.api import COMMAND_QOS
-    from .transport.dds import DdsContext
 
-    domain = args.domain_id if args.domain_id is not None else (os.getpid() % 200) + 10
     run_dir = Path(args.run_dir) if args.run_dir else Path(tempfile.mkdtemp(prefix="being_h0_run_"))
-    launcher = GraphLauncher(profile, run_dir, domain_id=domain, overrides=overrides, log_level=args.log_level)
-    print(f"starting {len(profile.nodes)} node processes on DDS domain {domain} (logs in {run_dir})", flush=True)
+    launcher = GraphLauncher(profile, run_dir, domain_id=args.domain_id, overrides=overrides, log_level=args.log_level)
+    print(f"starting {len(profile.nodes)} node processes (logs in {run_dir})", flush=True)
+    print(launcher.network_summary(), flush=True)
     t0 = time.monotonic()
     launcher.start(stream_logs=args.verbose)
-    ctx = DdsContext(domain_id=domain, use_sim_time=profile.use_sim_time)
+    ctx = launcher.context(use_sim_time=profile.use_sim_time)
     console = OperatorConsole(ctx.create_node("operator_console"), operator=os.environ.get("USER", "operator"))
     chunks = {"n": 0}
     console.handle.create_subscription(ActionChunk, "/action_chunk", lambda m: chunks.__setitem__("n", chunks["n"] + 1),
@@ -182,15 +181,15 @@ def cmd_launch(args: argparse.Namespace) -> int:
     from .launch import load_profile
     from .launcher import GraphLauncher
     from .operator import OperatorConsole
-    from .transport.dds import DdsContext
 
     profile = load_profile(args.profile)
     run_dir = Path(args.run_dir) if args.run_dir else Path(tempfile.mkdtemp(prefix="being_h0_launch_"))
     launcher = GraphLauncher(profile, run_dir, domain_id=args.domain_id, overrides=_overrides_for_policy(args),
                              log_level=args.log_level)
     print(f"launching {profile.name}: {', '.join(profile.nodes)} (logs in {run_dir}); Ctrl-C stops", flush=True)
+    print(launcher.network_summary(), flush=True)
     launcher.start(stream_logs=True)
-    ctx = DdsContext(domain_id=args.domain_id)
+    ctx = launcher.context()
     console = OperatorConsole(ctx.create_node("launch_console"))
     code = 0
     try:
@@ -211,7 +210,7 @@ def cmd_launch(args: argparse.Namespace) -> int:
 
 def doctor_args_from_profile(profile: Any) -> list[str]:
     """Map a launch profile's device settings onto `being_h0_runtime.doctor` arguments."""
-    out = ["--calibration-dir", f"calibration/{profile.name}"]
+    out = ["--calibration-dir", f"calibration/{profile.name}", "--dds-interface", profile.dds.interface]
     for entry in profile.nodes.values():
         opts = entry.params.get("options", {})
         backend = entry.params.get("backend")
@@ -228,8 +227,22 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from .doctor import main as doctor_main
     from .launch import load_profile
 
+    from .user_config import default_profile
+
+    name = args.profile or default_profile()
+    if not name:
+        print("error: being-h0 doctor checks the devices of one launch profile, and contacts the addresses it "
+              "names (e.g. the Franka's IP).\nSay which: `being-h0 doctor --profile rig` (or sim, or a YAML "
+              "path), or set a default with `being-h0 config set profile rig`.", file=sys.stderr)
+        return 2
+    profile = load_profile(name)
+    doc_args = doctor_args_from_profile(profile)
+    what = {"--arm-ip": "Franka FCI at {}:1337", "--hand-port": "Inspire hand on {}"}
+    targets = [what[flag].format(doc_args[i + 1]) for i, flag in enumerate(doc_args) if flag in what]
+    print(f"doctor: profile {profile.name} ({profile.source}); will contact: {', '.join(targets) or 'no devices'}",
+          flush=True)
     rest = [a for a in (args.rest or []) if a != "--"]
-    return int(doctor_main(doctor_args_from_profile(load_profile(args.profile)) + rest) or 0)
+    return int(doctor_main(doc_args + rest) or 0)
 
 
 def _delegate(module: str, argv: list[str]) -> int:
@@ -272,7 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="dds: one process per node (default); inproc: one deterministic process")
     run.add_argument("--seed", type=int, default=0, help="scene seed (virtual rig)")
     run.add_argument("--time-limit", type=float, default=None, help="override the task time limit (s)")
-    run.add_argument("--domain-id", type=int, default=None, help="DDS domain (default: derived from the PID)")
+    run.add_argument("--domain-id", type=int, default=None,
+                     help="DDS domain (default: the profile's dds.domain_id; sim: a fresh one in 102..231)")
     run.add_argument("--run-dir", default=None, help="where node logs and runtime files go")
     run.add_argument("--startup-timeout", type=float, default=60.0)
     run.add_argument("--verbose", "-v", action="store_true", help="stream node logs to the terminal")
@@ -281,15 +295,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     la = sub.add_parser("launch", parents=[common], help="start a profile's node graph (one process per node over DDS)")
     la.add_argument("profile", help="launch profile name (launch/NAME.yaml) or path")
-    la.add_argument("--domain-id", type=int, default=None)
+    la.add_argument("--domain-id", type=int, default=None,
+                    help="DDS domain (default: the profile's dds.domain_id; sim: a fresh one in 102..231)")
     la.add_argument("--run-dir", default=None)
     add_policy_args(la)
     la.set_defaults(func=cmd_launch)
 
     doc = sub.add_parser("doctor", help="check the rig before use (devices, permissions, calibration, disk)")
-    doc.add_argument("--profile", default="rig")
+    doc.add_argument("--profile", default=None,
+                     help="launch profile whose devices to check (default: `profile` in the user configuration, "
+                          "see `being-h0 config`; there is no implicit rig)")
     doc.add_argument("rest", nargs=argparse.REMAINDER, help="extra arguments for the doctor")
     doc.set_defaults(func=cmd_doctor)
+
+    from .user_config import add_parser as add_config_parser
+
+    add_config_parser(sub)
 
     bench = sub.add_parser("bench", help="benchmarks and success-rate trials",
                            description="\n".join(f"  {k:<13} {v[1]}" for k, v in BENCHES.items()),
@@ -368,10 +389,10 @@ def main(argv: list[str] | None = None) -> int:
     if first is not None and argv[first] == "doctor":
         # doctor options pass through to being_h0_runtime.doctor (argparse REMAINDER cannot take leading --flags)
         dp = argparse.ArgumentParser(add_help=False)
-        dp.add_argument("--profile", default="rig")
+        dp.add_argument("--profile", default=None)
         ns, extra = dp.parse_known_args(argv[first + 1:])
         if not any(a in ("-h", "--help") for a in extra):
-            argv = argv[:first] + ["doctor", "--profile", ns.profile, "--", *extra]
+            argv = argv[:first] + ["doctor", *(["--profile", ns.profile] if ns.profile else []), "--", *extra]
     ap = build_parser()
     args = ap.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(name)s %(levelname)s %(message)s")

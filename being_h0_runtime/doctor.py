@@ -201,6 +201,31 @@ def check_calibration(calibration_dir: str | os.PathLike[str], max_age_days: flo
     return out
 
 
+def check_dds_interface(interface: str) -> CheckResult:
+    """The profile's DDS interface exists on this machine (and has an IPv4 address)."""
+    from .transport.dds_network import DdsNetwork, interface_addresses
+
+    network = DdsNetwork(interface=interface)
+    if network.from_environment:
+        uri = os.environ.get("CYCLONEDDS_URI")
+        if not uri:
+            return CheckResult("dds interface", WARN, "profile defers to CYCLONEDDS_URI, which is not set: Cyclone "
+                               "will pick an interface itself", "set dds.interface in the profile (e.g. lo)")
+        return CheckResult("dds interface", PASS, f"from CYCLONEDDS_URI: {uri[:60]}")
+    if network.loopback:
+        return CheckResult("dds interface", PASS, "loopback only (all nodes on this PC)")
+    found = interface_addresses()
+    for name, addrs in found.items():
+        if interface == name or interface in addrs:
+            if not addrs:
+                return CheckResult(f"dds {interface}", FAIL, "interface has no IPv4 address (down?)",
+                                   f"ip link set {name} up and give it an address")
+            return CheckResult(f"dds {interface}", PASS, f"{name} {', '.join(addrs)}")
+    listing = ", ".join(f"{n} ({', '.join(a) or 'no address'})" for n, a in found.items())
+    return CheckResult(f"dds {interface}", FAIL, f"no such interface; this machine has: {listing}",
+                       "set dds.interface in the profile to one of them")
+
+
 def check_realtime_kernel(sys_root: str = "/") -> CheckResult:
     """libfranka's 1 kHz loop needs PREEMPT_RT (or it aborts with communication_constraints_violation)."""
     flag = Path(sys_root, "sys/kernel/realtime")
@@ -281,6 +306,8 @@ def run_doctor(config: dict[str, Any], *, sys_root: str = "/", stream_test: bool
         except Exception as exc:  # noqa: BLE001
             results.append(CheckResult(name, FAIL, f"check crashed: {exc!r}", "report this as a bug"))
 
+    if config.get("dds_interface"):
+        guard("dds interface", lambda: check_dds_interface(str(config["dds_interface"])))
     if config.get("arm") is not None:
         guard("arm", lambda: check_arm(config["arm"], float(config.get("arm_timeout_s", 1.0))))
         guard("realtime kernel", lambda: check_realtime_kernel(sys_root))
@@ -336,6 +363,7 @@ def load_config(path: str) -> dict[str, Any]:
 
 EPILOG = """\
 what it checks (only for sections present in the config):
+  dds_interface  the profile's DDS interface exists and has an address (lo always does)
   arm            FCI port reachable, libfranka connects (short deadline)
                  + real-time kernel (PREEMPT_RT) and CPU governor 'performance'
   hand           serial port exists and is readable/writable (dialout group hint)
@@ -368,6 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--arm-ip", help="Franka control box FCI address (overrides config)")
     ap.add_argument("--hand-port", help="Inspire hand RS-485 serial device (overrides config)")
     ap.add_argument("--camera-serial", help="RealSense serial number (overrides config); '' = first camera")
+    ap.add_argument("--dds-interface", help="DDS interface the graph uses: lo, a NIC name or an address")
     ap.add_argument("--calibration-dir", help="directory with the rig's calibration *.yaml files")
     ap.add_argument("--recording-dir", help="where episodes are recorded (disk space check)")
     ap.add_argument("--min-free-gb", type=float, help="fail below this much free space (default 20)")
@@ -382,7 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg["hand"] = {**cfg.get("hand", {}), "port": args.hand_port}
     if args.camera_serial is not None:
         cfg["camera"] = {**cfg.get("camera", {}), "serial": args.camera_serial or None}
-    for key, val in (("calibration_dir", args.calibration_dir), ("recording_dir", args.recording_dir),
+    for key, val in (("dds_interface", args.dds_interface), ("calibration_dir", args.calibration_dir), ("recording_dir", args.recording_dir),
                      ("min_free_gb", args.min_free_gb), ("calibration_max_age_days", args.max_calibration_age_days)):
         if val is not None:
             cfg[key] = val

@@ -13,11 +13,12 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from .config import ConfigError, StrictModel, load_yaml_model
 from .nodes.base import NODE_TYPES, RuntimeNode, build_node
 from .transport.api import Context
+from .transport.dds_network import RIG_DOMAINS, SIM_DOMAINS, DdsNetwork, pick_sim_domain
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROFILE_DIR = REPO_ROOT / "launch"
@@ -53,8 +54,38 @@ class Profile(StrictModel):
     task: TaskDefaults = Field(default_factory=TaskDefaults)
     #: start order; shutdown runs in reverse (actuators hold last)
     nodes: dict[str, NodeEntry] = Field(min_length=1)
+    #: DDS interface, domain and graph isolation (default: loopback only, a fresh domain per launch)
+    dds: DdsNetwork = Field(default_factory=DdsNetwork)
 
     source: str = ""
+
+    @model_validator(mode="after")
+    def _dds_matches_rig(self) -> Profile:
+        # A sim graph and a rig graph must never meet: disjoint domain ranges, and a real rig says
+        # explicitly which interface and domain it uses (no defaults that could be a laptop's).
+        d = self.dds
+        if self.rig == "real":
+            if d.domain_id is None or d.domain_id not in RIG_DOMAINS:
+                raise ValueError(f"dds.domain_id: a real rig pins its DDS domain in {RIG_DOMAINS.start}.."
+                                 f"{RIG_DOMAINS.stop - 1} (got {d.domain_id}); e.g. dds: {{domain_id: 42}}")
+            if "interface" not in d.model_fields_set:
+                raise ValueError("dds.interface: a real rig names its DDS interface explicitly "
+                                 "('lo' when every node runs on the rig PC, else the NIC, e.g. enp3s0)")
+        elif d.domain_id is not None and d.domain_id not in SIM_DOMAINS:
+            raise ValueError(f"dds.domain_id: a virtual-rig profile uses domains {SIM_DOMAINS.start}.."
+                             f"{SIM_DOMAINS.stop - 1} so it can never share one with a real rig (got {d.domain_id})")
+        return self
+
+    def launch_domain(self, requested: int | None = None) -> int:
+        """The domain id one launch of this profile uses (`requested`: the CLI's --domain-id)."""
+        domain = requested if requested is not None else self.dds.domain_id
+        if domain is None:
+            return pick_sim_domain()
+        allowed = RIG_DOMAINS if self.rig == "real" else SIM_DOMAINS
+        if domain not in allowed:
+            raise ConfigError(f"--domain-id {domain}: a {self.rig} profile uses DDS domains "
+                              f"{allowed.start}..{allowed.stop - 1} (sim and rig ranges never overlap)")
+        return domain
 
     def resolved_params(self, node: str, run_dir: Path) -> dict[str, Any]:
         return _substitute(self.nodes[node].params, self._variables(run_dir))

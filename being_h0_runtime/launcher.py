@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .launch import Profile
+from .transport.dds_network import new_graph_id
 
 
 @dataclass
@@ -30,10 +31,13 @@ class Child:
 
 class GraphLauncher:
     def __init__(self, profile: Profile, run_dir: Path, domain_id: int | None = None,
-                 overrides: dict[str, dict[str, Any]] | None = None, log_level: str = "INFO") -> None:
+                 overrides: dict[str, dict[str, Any]] | None = None, log_level: str = "INFO",
+                 graph_id: str | None = None) -> None:
         self.profile = profile
         self.run_dir = run_dir
-        self.domain_id = domain_id
+        #: every launch has a domain (the profile's, or a fresh sim one) and its own graph id
+        self.domain_id = profile.launch_domain(domain_id)
+        self.graph_id = graph_id or new_graph_id()
         self.overrides = overrides or {}
         self.log_level = log_level
         self.children: list[Child] = []
@@ -46,14 +50,24 @@ class GraphLauncher:
         for name in self.profile.nodes:
             cmd = [sys.executable, "-m", "being_h0_runtime.node_main", "--profile", self.profile.source, "--node", name,
                    "--run-dir", str(self.run_dir), "--params-json", json.dumps(self.overrides.get(name, {})),
-                   "--log-level", self.log_level]
-            if self.domain_id is not None:
-                cmd += ["--domain-id", str(self.domain_id)]
+                   "--log-level", self.log_level, "--domain-id", str(self.domain_id), "--graph-id", self.graph_id]
             log_path = self.run_dir / f"{name}.log"
             out = None if stream_logs else open(log_path, "wb")
             proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT if out else None, env=env,
                                     start_new_session=True)  # Ctrl-C reaches the launcher, which stops children in order
             self.children.append(Child(name, proc, log_path))
+
+    def network_summary(self) -> str:
+        """One line for the operator: which interface, domain and graph this launch uses."""
+        return (f"DDS: {self.profile.dds.describe()}, domain {self.domain_id}, graph {self.graph_id}"
+                f"{'' if self.profile.dds.isolation == 'partition' else ' (graph isolation OFF)'}")
+
+    def context(self, use_sim_time: bool = False):
+        """A DDS context in this launch's graph (for the launcher's own console)."""
+        from .transport.dds import DdsContext
+
+        return DdsContext(domain_id=self.domain_id, use_sim_time=use_sim_time, network=self.profile.dds,
+                          graph_id=self.graph_id)
 
     def dead(self) -> list[tuple[str, int]]:
         return [(c.name, c.proc.returncode) for c in self.children if c.proc.poll() is not None]

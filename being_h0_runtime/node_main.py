@@ -38,7 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", required=True, help="launch profile name or YAML path")
     ap.add_argument("--node", required=True, help="node name in the profile")
     ap.add_argument("--run-dir", required=True, help="directory for this launch's runtime files")
-    ap.add_argument("--domain-id", type=int, default=None, help="DDS domain id (default: ROS_DOMAIN_ID or 0)")
+    ap.add_argument("--domain-id", type=int, default=None,
+                    help="DDS domain id (default: the profile's dds.domain_id, else ROS_DOMAIN_ID or 0)")
+    ap.add_argument("--graph-id", default=None,
+                    help="the launch this node belongs to: command topics are exchanged only within it "
+                         "(default: $BEING_H0_GRAPH_ID)")
     ap.add_argument("--params-json", default="{}", help="JSON object of parameter overrides for this node")
     ap.add_argument("--transport", default="dds", choices=["dds", "ros2", "auto"],
                     help="dds (Cyclone DDS, ROS 2 wire names), ros2 (rclpy), auto (ros2 when rclpy imports)")
@@ -79,7 +83,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from .transport import create_context
 
-    ctx = create_context(args.transport, domain_id=args.domain_id, use_sim_time=profile.node_uses_sim_time(args.node))
+    kwargs = {}
+    if args.transport == "dds":
+        # the profile's network (loopback unless it names an interface) and the launch's graph partition
+        kwargs = {"network": profile.dds, "graph_id": args.graph_id}
+    ctx = create_context(args.transport, domain_id=args.domain_id, use_sim_time=profile.node_uses_sim_time(args.node),
+                         **kwargs)
     node = None
     try:
         handle = ctx.create_node(args.node, params)

@@ -20,7 +20,15 @@ def _nodes(context, *args, **kwargs):
     from being_h0_runtime.launch import load_profile
 
     profile = load_profile(LaunchConfiguration("profile").perform(context))
+    from being_h0_runtime.transport.dds_network import cyclone_config_xml
+
     run_dir = LaunchConfiguration("run_dir").perform(context) or tempfile.mkdtemp(prefix="being_h0_")
+    # the profile's network, as `being-h0 launch` uses it: rmw_cyclonedds reads CYCLONEDDS_URI
+    env = {"ROS_DOMAIN_ID": str(profile.launch_domain())}
+    xml = cyclone_config_xml(profile.dds)
+    if xml is not None:
+        env["CYCLONEDDS_URI"] = xml
+        env["RMW_IMPLEMENTATION"] = "rmw_cyclonedds_cpp"
     actions = []
     for name in profile.nodes:
         actions.append(
@@ -31,6 +39,7 @@ def _nodes(context, *args, **kwargs):
                 arguments=["-m", "being_h0_runtime.node_main", "--profile", profile.source, "--node", name,
                            "--run-dir", run_dir, "--transport", "ros2"],
                 parameters=[{"use_sim_time": profile.node_uses_sim_time(name)}],
+                additional_env=env,
                 output="screen",
                 # actuators must not outlive a dead graph: any exit shuts the launch down
                 on_exit=None,

@@ -138,7 +138,8 @@ def test_operator_judged_trial_prompts_reset_and_verdict_and_keeps_recording(tmp
     from being_h0_runtime.launch import PROFILE_DIR
 
     prof = tmp_path / "fake_rig.yaml"
-    prof.write_text((PROFILE_DIR / "sim.yaml").read_text().replace("rig: virtual", "rig: real"))
+    prof.write_text((PROFILE_DIR / "sim.yaml").read_text().replace(
+        "rig: virtual", "rig: real\ndds: {interface: lo, domain_id: 42}"))  # a real rig pins its DDS network
     prompts: list[str] = []
     answers = iter(["", "maybe", "n"])  # Enter after the reset; an invalid answer is asked again
 

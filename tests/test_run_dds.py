@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import sim_domain
 
 pytest.importorskip("cyclonedds")
 pytestmark = pytest.mark.slow
@@ -24,7 +25,7 @@ def being_h0(*args: str, timeout: float = 240, **kw) -> subprocess.CompletedProc
 
 def test_episode_over_dds_processes_succeeds(tmp_path: Path) -> None:
     res = being_h0("run", "--profile", "sim", "--expert", "--seed", "1", "--run-dir", str(tmp_path),
-                   "--domain-id", str(100 + os.getpid() % 100), "--set", "virtual_rig.camera_rate_hz=5")
+                   "--domain-id", str(sim_domain(0)), "--set", "virtual_rig.camera_rate_hz=5")
     assert res.returncode == 0, res.stdout + res.stderr
     assert "outcome: SUCCESS" in res.stdout
     assert "running" in res.stdout  # progress was printed
@@ -33,7 +34,7 @@ def test_episode_over_dds_processes_succeeds(tmp_path: Path) -> None:
 
 
 def test_dead_node_brings_the_graph_down_to_a_hold_not_a_hang(tmp_path: Path) -> None:
-    domain = str(101 + os.getpid() % 97)
+    domain = str(sim_domain(31))
     proc = subprocess.Popen([sys.executable, "-m", "being_h0_runtime.cli", "run", "--profile", "sim", "--expert", "--seed", "2",
                              "--run-dir", str(tmp_path), "--domain-id", domain, "--time-limit", "120"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
@@ -66,7 +67,7 @@ def test_dead_node_brings_the_graph_down_to_a_hold_not_a_hang(tmp_path: Path) ->
 
 
 def test_launch_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
-    domain = str(150 + os.getpid() % 50)
+    domain = str(sim_domain(62))
     proc = subprocess.Popen([sys.executable, "-m", "being_h0_runtime.cli", "launch", "sim", "--run-dir", str(tmp_path),
                              "--domain-id", domain, "--log-level", "INFO"], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=ENV)
@@ -93,7 +94,7 @@ def test_launch_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
 
 
 def test_nodes_exit_when_the_launcher_is_killed(tmp_path: Path) -> None:
-    domain = str(60 + os.getpid() % 40)
+    domain = str(sim_domain(93))
     proc = subprocess.Popen([sys.executable, "-m", "being_h0_runtime.cli", "launch", "sim", "--run-dir", str(tmp_path),
                              "--domain-id", domain, "--log-level", "INFO"], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=ENV)

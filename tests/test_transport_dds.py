@@ -32,6 +32,7 @@ from being_h0_runtime.msgs.convert import image_from_array, joint_state
 from being_h0_runtime.transport import COMMAND_QOS, SENSOR_QOS, QoS
 from being_h0_runtime.transport.dds import (
     DdsContext,
+    ensure_domain,
     dds_qos,
     dds_topic_name,
     idl_type,
@@ -146,6 +147,7 @@ def test_two_processes_exchange_messages(echo_child) -> None:
 
 def test_wire_names_and_payloads_seen_by_raw_cyclonedds(echo_child) -> None:
     """A stock cyclonedds participant (stock IDL types, stock (de)serialiser) talks to our nodes."""
+    ensure_domain(DOMAIN_ID)  # the project's loopback configuration; a raw participant would use Cyclone's defaults
     dp = DomainParticipant(DOMAIN_ID)
     try:
         # discovery data: topic and type names exactly as rmw_cyclonedds names them

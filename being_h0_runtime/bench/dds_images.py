@@ -74,8 +74,9 @@ def _receiver(mode: str, domain_id: int, topic: str, qos: QoS, conn: Any) -> Non
         from cyclonedds.sub import DataReader, InvalidSample
         from cyclonedds.topic import Topic
 
-        from ..transport.dds import dds_qos, dds_topic_name, idl_type
+        from ..transport.dds import dds_qos, dds_topic_name, ensure_domain, idl_type
 
+        ensure_domain(domain_id)  # loopback only, as every participant of the project
         dp = DomainParticipant(domain_id)
         reader = DataReader(dp, Topic(dp, dds_topic_name(topic), idl_type(Image)), qos=dds_qos(qos, writer=False))
         waitset = WaitSet(dp)
@@ -133,8 +134,9 @@ class _Sender:
             from cyclonedds.pub import DataWriter
             from cyclonedds.topic import Topic
 
-            from ..transport.dds import dds_qos, dds_topic_name, idl_type, to_idl
+            from ..transport.dds import dds_qos, dds_topic_name, ensure_domain, idl_type, to_idl
 
+            ensure_domain(domain_id)  # loopback only, as every participant of the project
             self._dp = DomainParticipant(domain_id)
             self._writer = DataWriter(self._dp, Topic(self._dp, dds_topic_name(topic), idl_type(Image)),
                                       qos=dds_qos(qos, writer=True))

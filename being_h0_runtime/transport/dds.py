@@ -45,7 +45,7 @@ from cyclonedds.core import (
     ViewState,
     WaitSet,
 )
-from cyclonedds.domain import DomainParticipant
+from cyclonedds.domain import Domain, DomainParticipant
 from cyclonedds.idl import IdlStruct, make_idl_struct
 from cyclonedds.idl import types as idl
 from cyclonedds.pub import DataWriter
@@ -65,8 +65,10 @@ from .api import (
     Subscription,
     normalise_topic,
 )
+from .dds_network import GRAPH_ID_ENV, LOOPBACK, DdsNetwork, cyclone_config_xml, graph_partition
 
-__all__ = ["DdsContext", "DdsError", "DdsNode", "dds_qos", "dds_topic_name", "idl_type", "to_idl", "wire_payload"]
+__all__ = ["DdsContext", "DdsError", "DdsNode", "dds_qos", "dds_topic_name", "ensure_domain", "idl_type",
+           "is_graph_scoped", "to_idl", "wire_payload"]
 
 
 _ANY_STATE = SampleState.Any | ViewState.Any | InstanceState.Any
@@ -139,8 +141,11 @@ def wire_payload(msg: Message) -> bytes:
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-def dds_qos(qos: QoS, *, writer: bool) -> Qos:
-    """Our QoS -> cyclonedds QoS (XCDR1 data representation, as ROS 2 uses)."""
+def dds_qos(qos: QoS, *, writer: bool, partition: str | None = None) -> Qos:
+    """Our QoS -> cyclonedds QoS (XCDR1 data representation, as ROS 2 uses).
+
+    partition: the graph's DDS partition for graph-scoped topics (see `is_graph_scoped`).
+    """
     policies: list[Any] = [
         Policy.Reliability.Reliable(max_blocking_time=100_000_000) if qos.reliability == "reliable"
         else Policy.Reliability.BestEffort,
@@ -152,7 +157,41 @@ def dds_qos(qos: QoS, *, writer: bool) -> Qos:
         # Cyclone keeps durability_service.history samples for late joiners (default 1): make it `depth`
         policies.append(Policy.DurabilityService(cleanup_delay=0, history=Policy.History.KeepLast(qos.depth),
                                                  max_samples=-1, max_instances=-1, max_samples_per_instance=-1))
+    if partition:
+        policies.append(Policy.Partition([partition]))
     return Qos(*policies)
+
+
+def is_graph_scoped(topic: str) -> bool:
+    """Topics that can move the rig or change its safety state live in the graph's partition.
+
+    Decided by name, in this one place, so a publisher and a subscriber of the same topic can never
+    disagree (a QoS-based flag would let one side forget it, and an e-stop would silently vanish):
+    ``/estop``, every ``.../command`` topic and every ``...action_chunk`` topic.
+    """
+    topic = normalise_topic(topic)
+    return topic == "/estop" or topic.endswith("/command") or topic.endswith("action_chunk")
+
+
+#: Cyclone domains this process has configured: domain id -> (configuration XML, Domain entity)
+_DOMAINS: dict[int, tuple[str | None, Domain | None]] = {}
+
+
+def ensure_domain(domain_id: int, network: DdsNetwork = LOOPBACK) -> None:
+    """Create this process's Cyclone domain `domain_id` with the project's configuration for `network`.
+
+    Must run before the first participant on that domain (raw `DomainParticipant`s included: the
+    benchmarks and the stock-client tests call it too).  One process keeps one configuration per
+    domain; asking for another one is an error, not a silent mix.
+    """
+    xml = cyclone_config_xml(network)
+    known = _DOMAINS.get(domain_id)
+    if known is not None:
+        if known[0] != xml:
+            raise DdsError(f"DDS domain {domain_id} is already configured in this process for another network "
+                           f"({known[0]!r}); use one network per domain and process")
+        return
+    _DOMAINS[domain_id] = (xml, Domain(domain_id, xml) if xml is not None else None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,7 +201,8 @@ def dds_qos(qos: QoS, *, writer: bool) -> Qos:
 class _DdsPublisher(Publisher):
     def __init__(self, ctx: DdsContext, topic: str, msg_type: type[Message], qos: QoS) -> None:
         self.topic, self.msg_type, self.qos = topic, msg_type, qos
-        self._writer = DataWriter(ctx._participant, ctx._topic(topic, msg_type), qos=dds_qos(qos, writer=True))
+        self._writer = DataWriter(ctx._participant, ctx._topic(topic, msg_type),
+                                  qos=dds_qos(qos, writer=True, partition=ctx.partition_for(topic)))
         self._ref = self._writer._ref
 
     def publish(self, msg: Message) -> None:
@@ -178,7 +218,8 @@ class _DdsSubscription(Subscription):
                  qos: QoS) -> None:
         self._ctx = ctx
         self.topic, self.msg_type, self.qos, self.callback = topic, msg_type, qos, callback
-        self._reader = DataReader(ctx._participant, ctx._topic(topic, msg_type), qos=dds_qos(qos, writer=False))
+        self._reader = DataReader(ctx._participant, ctx._topic(topic, msg_type),
+                                  qos=dds_qos(qos, writer=False, partition=ctx.partition_for(topic)))
         self._ref = self._reader._ref
         self._condition = ReadCondition(self._reader, _ANY_STATE)
         ctx._waitset.attach(self._condition)
@@ -218,18 +259,30 @@ class _TopicEntry:
 class DdsContext(Context):
     """One DDS participant, its nodes, and a single-threaded executor over them.
 
-    domain_id: DDS domain (default: $ROS_DOMAIN_ID, else 0).
+    domain_id: DDS domain (default: the network's pinned domain, else $ROS_DOMAIN_ID, else 0).
     use_sim_time: follow /clock (rosgraph_msgs/Clock) instead of the wall clock;
         `now()` is 0.0 until the first /clock message arrives, as in ROS 2.
+    network: interface selection (default: loopback only, whatever ``CYCLONEDDS_URI`` says).
+    graph_id: the launch this participant belongs to (default: $BEING_H0_GRAPH_ID); graph-scoped
+        topics are exchanged only with participants of the same graph.
     """
 
-    def __init__(self, domain_id: int | None = None, use_sim_time: bool = False) -> None:
+    def __init__(self, domain_id: int | None = None, use_sim_time: bool = False,
+                 network: DdsNetwork | None = None, graph_id: str | None = None) -> None:
+        self.network = network or LOOPBACK
+        if domain_id is None:
+            domain_id = self.network.domain_id
         if domain_id is None:
             domain_id = int(os.environ.get("ROS_DOMAIN_ID", "0") or 0)
         if not 0 <= domain_id <= 232:
             raise ValueError(f"DDS domain id must be in 0..232, got {domain_id}")
         self.domain_id = domain_id
         self.use_sim_time = use_sim_time
+        if graph_id is None:
+            graph_id = os.environ.get(GRAPH_ID_ENV) or None
+        self.graph_id = graph_id
+        self._partition = graph_partition(graph_id) if graph_id and self.network.isolation == "partition" else None
+        ensure_domain(domain_id, self.network)
         self._participant = DomainParticipant(domain_id)
         self._waitset = WaitSet(self._participant)
         self._wake = GuardCondition(self._participant)
@@ -249,6 +302,10 @@ class DdsContext(Context):
             self._clock_sub = _DdsSubscription(self, "/clock", Clock, self._on_clock, QoS("best_effort", 1))
 
     # -- creation -----------------------------------------------------------------
+    def partition_for(self, topic: str) -> str | None:
+        """The DDS partition `topic` is exchanged in: the graph's for graph-scoped topics, else the default."""
+        return self._partition if is_graph_scoped(topic) else None
+
     def create_node(self, name: str, parameters: dict[str, Any] | None = None) -> DdsNode:
         self._check_open()
         node = DdsNode(self, name, parameters)

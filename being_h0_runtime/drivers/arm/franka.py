@@ -34,6 +34,7 @@ from typing import Any, Callable, Protocol, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ...netguard import check_destination
 from ..base import ArmCommand, ArmDriver, ArmState, Diagnostic, DriverError
 
 try:  # franky is an optional extra (`pip install .[franka]`)
@@ -317,6 +318,7 @@ class FrankyConnection(Protocol):
 
 def probe_fci(ip: str, timeout_s: float) -> None:
     """Raise DriverError unless something accepts TCP on the FCI command port within `timeout_s`."""
+    check_destination(ip, FCI_COMMAND_PORT, "Franka FCI probe")
     try:
         with socket.create_connection((ip, FCI_COMMAND_PORT), timeout=timeout_s):
             pass
@@ -334,6 +336,7 @@ def connect_franky(cfg: FrankaConfig) -> FrankyConnection:
     libfranka can block for a minute when a host accepts TCP but does not speak
     FCI, so the constructor runs on a helper thread with a deadline.
     """
+    check_destination(cfg.ip, FCI_COMMAND_PORT, "libfranka connect")  # libfranka's C++ sockets bypass Python guards
     fr = _require_franky()
     if cfg.probe_before_connect:
         probe_fci(cfg.ip, cfg.connect_timeout_s)
