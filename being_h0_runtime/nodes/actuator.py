@@ -97,7 +97,7 @@ class ActuatorNode(RuntimeNode):
             # control_cycle relays it on /estop so every other motion node holds too
             self.footswitch = FootSwitch(params.footswitch, self.estop, clock=handle.now)
             self.footswitch.start()
-        self.state_pub = handle.create_publisher(JointState, "/joint_states", QoS("best_effort", 10))
+        self.state_pub = handle.create_publisher(JointState, "/joint_states", QoS("reliable", 10))  # as ros2_control
         self.command_pub = handle.create_publisher(JointState, f"/{self.group}/command", QoS("best_effort", 10))
         handle.create_subscription(ActionChunk, params.chunk_topic, self.on_chunk, COMMAND_QOS)
         handle.create_subscription(EStop, "/estop", self.on_estop, LATCHED_QOS)

@@ -11,7 +11,7 @@ from ..config import StrictModel
 from ..drivers.base import CameraDriver, Diagnostic, DriverError
 from ..msgs import CameraInfo, Image
 from ..msgs.convert import camera_info, image_from_array
-from ..transport.api import LATCHED_QOS, SENSOR_QOS, NodeHandle
+from ..transport.api import LATCHED_QOS, SENSOR_PUB_QOS, NodeHandle
 from .base import RuntimeNode
 
 
@@ -43,8 +43,8 @@ class CameraNode(RuntimeNode):
         super().__init__(handle, params)
         self.p = params
         ns = params.namespace.rstrip("/")
-        self.image_pub = handle.create_publisher(Image, f"{ns}/color/image_raw", SENSOR_QOS)
-        self.depth_pub = handle.create_publisher(Image, f"{ns}/aligned_depth_to_color/image_raw", SENSOR_QOS)
+        self.image_pub = handle.create_publisher(Image, f"{ns}/color/image_raw", SENSOR_PUB_QOS)
+        self.depth_pub = handle.create_publisher(Image, f"{ns}/aligned_depth_to_color/image_raw", SENSOR_PUB_QOS)
         self.info_pub = handle.create_publisher(CameraInfo, f"{ns}/color/camera_info", LATCHED_QOS)
         self.driver = driver or make_camera(params, handle)
         self.driver.configure()

@@ -8,7 +8,7 @@ import numpy as np
 from being_h0_runtime.msgs import Bool, TaskCommand, TaskStatus
 from being_h0_runtime.msgs import convert as C
 from being_h0_runtime.msgs.sensor import CameraInfo, Image, JointState
-from being_h0_runtime.transport.api import LATCHED_QOS, SENSOR_QOS
+from being_h0_runtime.transport.api import LATCHED_QOS, SENSOR_PUB_QOS
 
 ARM = [f"fr3_joint{i}" for i in range(1, 8)]
 HAND = ["little", "ring", "middle", "index", "thumb_bend", "thumb_rotation"]
@@ -36,7 +36,7 @@ class SyntheticRig:
     def __init__(self, ctx, camera_hz: float = 10.0, state_hz: float = 50.0, w: int = 32, h: int = 24) -> None:
         n = ctx.create_node("synthetic_rig")
         self.n, self.w, self.h = n, w, h
-        self.img = n.create_publisher(Image, "/camera/color/image_raw", SENSOR_QOS)
+        self.img = n.create_publisher(Image, "/camera/color/image_raw", SENSOR_PUB_QOS)
         self.info = n.create_publisher(CameraInfo, "/camera/color/camera_info", LATCHED_QOS)
         self.js = n.create_publisher(JointState, "/joint_states")
         self.arm = n.create_publisher(JointState, "/arm/command")

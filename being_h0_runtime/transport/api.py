@@ -40,8 +40,16 @@ class QoS:
             raise ValueError(f"QoS depth must be >= 1, got {self.depth}")
 
 
-#: camera streams and other high-rate data where only the newest sample matters
+#: subscribing to camera streams and other high-rate data where only the newest sample matters
+#: (a best-effort reader matches reliable and best-effort writers and never slows a writer down)
 SENSOR_QOS = QoS("best_effort", 2, "volatile")
+#: publishing a camera stream, as realsense-ros offers it: reliable, so a subscriber with ROS 2's default
+#: QoS (reliable, keep last 10) matches -- a best-effort writer silently matches no reliable reader --
+#: and shallow (2), so a slow reader costs at most two frames of writer memory; `being-h0 bench dds`
+#: measures it (reliable depth 2 keeps the best-effort throughput on loopback)
+SENSOR_PUB_QOS = QoS("reliable", 2, "volatile")
+#: publishing /joint_states, as ros2_control's joint_state_broadcaster does (reliable, keep last 10)
+JOINT_STATE_QOS = QoS("reliable", 10, "volatile")
 #: state that a late joiner must see (e-stop, task status, calibration ids)
 LATCHED_QOS = QoS("reliable", 1, "transient_local")
 #: commands and chunks

@@ -9,7 +9,10 @@ work against our processes and vice versa):
   padded with zeros to a multiple of 4, exactly as cyclonedds-python's own
   writer and rmw_cyclonedds put them on the wire;
 - QoS: reliability, KEEP_LAST ``depth`` history, volatile/transient-local
-  durability (transient-local writers keep ``depth`` samples for late joiners).
+  durability (transient-local writers keep ``depth`` samples for late joiners);
+- the participant carries rmw's USER_DATA ``enclave=/;`` and publishes
+  ``ros_discovery_info`` (its nodes and their readers/writers), so ``ros2 node
+  list`` / ``ros2 node info`` list our nodes (see `ros_graph`).
 
 Why not cyclonedds' own IDL serialisation: it packs ``sequence<uint8>`` one
 element at a time (~25 ms for a 640x480 RGB image).  We still register a
@@ -66,6 +69,7 @@ from .api import (
     normalise_topic,
 )
 from .dds_network import GRAPH_ID_ENV, LOOPBACK, DdsNetwork, cyclone_config_xml, graph_partition
+from .ros_graph import DiscoveryInfoWriter, NodeEntities, participant_qos
 
 __all__ = ["DdsContext", "DdsError", "DdsNode", "dds_qos", "dds_topic_name", "ensure_domain", "idl_type",
            "is_graph_scoped", "to_idl", "wire_payload"]
@@ -204,6 +208,7 @@ class _DdsPublisher(Publisher):
         self._writer = DataWriter(ctx._participant, ctx._topic(topic, msg_type),
                                   qos=dds_qos(qos, writer=True, partition=ctx.partition_for(topic)))
         self._ref = self._writer._ref
+        self.gid = self._writer.guid.bytes  # what ros_discovery_info lists for this writer
 
     def publish(self, msg: Message) -> None:
         if type(msg) is not self.msg_type:
@@ -221,6 +226,7 @@ class _DdsSubscription(Subscription):
         self._reader = DataReader(ctx._participant, ctx._topic(topic, msg_type),
                                   qos=dds_qos(qos, writer=False, partition=ctx.partition_for(topic)))
         self._ref = self._reader._ref
+        self.gid = self._reader.guid.bytes
         self._condition = ReadCondition(self._reader, _ANY_STATE)
         ctx._waitset.attach(self._condition)
         self.alive = True
@@ -239,12 +245,38 @@ class _DdsSubscription(Subscription):
             self._ctx._subscriptions.remove(self)
             self._condition.__del__()
             self._reader.__del__()
+            self._ctx._graph_changed()
 
 
 _DdsTimer = CallbackTimer
 
 
 class DdsNode(ContextNode):
+    """A node handle; remembers its readers and writers so ROS 2 tools can list them per node."""
+
+    def __init__(self, ctx: DdsContext, name: str, parameters: dict[str, Any] | None) -> None:
+        super().__init__(ctx, name, parameters)
+        self._publishers: list[_DdsPublisher] = []
+        self._subscriptions: list[_DdsSubscription] = []
+
+    def create_publisher(self, msg_type, topic, qos=QoS()):
+        pub = super().create_publisher(msg_type, topic, qos)
+        self._publishers.append(pub)
+        self._ctx._graph_changed()
+        return pub
+
+    def create_subscription(self, msg_type, topic, callback, qos=QoS()):
+        sub = super().create_subscription(msg_type, topic, callback, qos)
+        self._subscriptions.append(sub)
+        self._ctx._graph_changed()
+        return sub
+
+    def entities(self) -> NodeEntities:
+        readers = [s.gid for s in self._subscriptions if s.alive]
+        if self._ctx._clock_sub is not None:  # as rclpy: every sim-time node reads /clock
+            readers.append(self._ctx._clock_sub.gid)
+        return NodeEntities(self.name, "/", readers, [p.gid for p in self._publishers])
+
     def request_shutdown(self, reason: str = "") -> None:
         super().request_shutdown(reason)
         self._ctx._wake.set(True)  # wake a spin_once blocked in the waitset
@@ -283,7 +315,8 @@ class DdsContext(Context):
         self.graph_id = graph_id
         self._partition = graph_partition(graph_id) if graph_id and self.network.isolation == "partition" else None
         ensure_domain(domain_id, self.network)
-        self._participant = DomainParticipant(domain_id)
+        self._participant = DomainParticipant(domain_id, qos=participant_qos())  # enclave=/; as rmw sets it
+        self._discovery = DiscoveryInfoWriter(self._participant)
         self._waitset = WaitSet(self._participant)
         self._wake = GuardCondition(self._participant)
         self._waitset.attach(self._wake)
@@ -310,7 +343,13 @@ class DdsContext(Context):
         self._check_open()
         node = DdsNode(self, name, parameters)
         self.nodes.append(node)
+        self._graph_changed()
         return node
+
+    def _graph_changed(self) -> None:
+        """Republish ros_discovery_info (latched, depth 1) after a node, reader or writer came or went."""
+        if not self._closed:
+            self._discovery.publish([n.entities() for n in self.nodes])
 
     def _topic(self, topic: str, msg_type: type[Message]) -> Topic:
         entry = self._topics.get(topic)
