@@ -76,3 +76,42 @@ def test_help_teaches(capsys) -> None:
     assert e.value.code == 0
     out = capsys.readouterr().out
     assert "validate" in out and "examples:" in out and "lerobot" in out
+
+
+def test_gaps_are_judged_per_topic_rate_and_from_the_stream_start() -> None:
+    from being_h0_runtime.recording.quality import topic_gaps, topic_period
+
+    start = 100.0
+    # /diagnostics: three nodes at 1 Hz in the same tick -> bursts a second apart: no gap
+    diag = np.sort(np.concatenate([start + np.arange(20.0) + k * 1e-4 for k in range(3)]))
+    assert abs(topic_period(diag) - 1.0) < 0.01
+    assert topic_gaps(diag, start)[1] == []
+    # ... but a graph that goes quiet for 10 s is still caught
+    quiet = diag[(diag < start + 3) | (diag > start + 11)]
+    assert len(topic_gaps(quiet, start)[1]) == 1
+    # /arm/command: one holding command at the start, then 100 Hz from the first chunk at +0.59 s
+    cmd = np.concatenate([[start], start + 0.59 + np.arange(0, 5, 0.01)])
+    limit, gaps, delay = topic_gaps(cmd, start)
+    assert gaps == [] and abs(delay - 0.59) < 1e-9 and abs(limit - 0.5) < 1e-9
+    # the same stream with 0.6 s missing in the middle is a gap
+    holed = cmd[(cmd < start + 2.0) | (cmd > start + 2.6)]
+    _, gaps, _ = topic_gaps(holed, start)
+    assert len(gaps) == 1 and abs(gaps[0][0] - (start + 2.0)) < 0.011 and gaps[0][1] > 0.6
+    # a dropout right after the start is not mistaken for a lead-in once the stream has begun
+    cam = start + np.arange(0, 3, 0.1)
+    cam = cam[(cam < start + 0.45) | (cam > start + 1.5)]
+    assert len(topic_gaps(cam, start)[1]) == 1
+
+
+def test_a_camera_that_dies_before_the_end_fails_validation(tmp_path: Path) -> None:
+    ctx = InprocContext(start_time=5.0)
+    rig = SyntheticRig(ctx)
+    rec = RecorderNode(ctx.create_node("recorder"), RecorderParams(output_dir=tmp_path, min_free_bytes=0))
+    ep = rec.start("pick", "pick it")
+    ctx.run_for(1.0)
+    rig.img.publish = lambda m: None  # camera unplugged for good
+    ctx.run_for(2.0)
+    rec.mark(True)
+    rec.end()
+    rep = validate_episode(ep)
+    assert any("/camera/color/image_raw/compressed: stops" in e for e in rep.errors), rep.lines()

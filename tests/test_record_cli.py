@@ -23,6 +23,13 @@ def test_record_two_episodes_open_with_rosbags_and_export(tmp_path: Path):
     assert {"/joint_states", "/action_chunk", "/task/status"} <= topics
     assert any(t.startswith("/camera/color/image_raw") for t in topics)
     assert n > 100
+    # a freshly recorded episode passes `being-h0 dataset validate` (1 Hz /diagnostics bursts and the
+    # commands' lead-in before the first chunk are not gaps)
+    from being_h0_runtime.recording.quality import validate_episode
+
+    for ep in episodes:
+        rep = validate_episode(ep)
+        assert rep.ok, "\n".join(rep.lines())
     from being_h0_runtime.recording.export import load_dataset
 
     data = load_dataset(ds)

@@ -36,7 +36,14 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--frames", type=int, default=8, help="frames in the strip (default 8)")
     s = sub.add_parser("validate", help="check for missing topics, gaps, NaN, damaged files; exit 1 on errors")
     s.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    s.add_argument("--max-gap", type=float, default=0.5, help="gap threshold floor in seconds (default 0.5)")
+    s.add_argument("--max-gap", type=float, default=0.5,
+                   help="gap threshold floor in seconds (default 0.5); each topic's own threshold is "
+                        "max(this, --gap-factor x its period)")
+    s.add_argument("--gap-factor", type=float, default=5.0,
+                   help="a gap is longer than this many of the topic's own periods (default 5)")
+    s.add_argument("--startup", type=float, default=2.0,
+                   help="seconds after the episode start a stream may take to begin (e.g. commands wait "
+                        "for the policy's first chunk) before a warning (default 2)")
     s = sub.add_parser("recover", help="rewrite crashed/truncated episodes into finished MCAP files")
     s.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     for name, help_ in (("export", "post-training dataset (npz per episode + meta.json)"),
@@ -85,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "validate":
             bad = 0
             for ep in find_episodes(args.paths):
-                rep = validate_episode(ep, max_gap_s=args.max_gap)
+                rep = validate_episode(ep, max_gap_s=args.max_gap, gap_factor=args.gap_factor, startup_s=args.startup)
                 bad += not rep.ok
                 print("\n".join(rep.lines()))
             print(f"{bad} episode(s) with errors")

@@ -45,9 +45,58 @@ def find_episodes(paths: Sequence[Path | str]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
+#: topics that carry events, not streams: no rate to judge gaps against
+EVENT_TOPICS = ("/task/status", "/task/command", "/estop", "/teleop/intervention")
+#: at most this many samples may precede a topic's first gap and still be its lead-in: an actuator
+#: publishes one "holding" command when the episode starts, then nothing until the policy's first chunk
+LEAD_IN_SAMPLES = 2
+
+
+def topic_period(times: np.ndarray) -> float:
+    """A topic's own period: the median spacing between its bursts.
+
+    Topics with several publishers arrive in bursts (every node publishes /diagnostics at 1 Hz, in the
+    same sim-time tick), so spacings shorter than a tenth of the 90th-percentile spacing are taken to be
+    inside one burst and left out; a single-publisher stream is unaffected.
+    """
+    gaps = np.diff(np.asarray(times, dtype=float))
+    if gaps.size == 0:
+        return 0.0
+    p90 = float(np.percentile(gaps, 90))
+    between = gaps[gaps >= 0.1 * p90]
+    return float(np.median(between)) if between.size else 0.0
+
+
+def topic_gaps(times: np.ndarray, episode_start: float, max_gap_s: float = 0.5, gap_factor: float = 5.0,
+               startup_s: float = 2.0) -> tuple[float, list[tuple[float, float]], float]:
+    """(limit, gaps, start delay) for one topic, judged against its own rate and the episode's start.
+
+    limit: max(max_gap_s, gap_factor x the topic's period).  gaps: (start time, length) of every spacing
+    longer than the limit, except the lead-in -- a first gap after at most LEAD_IN_SAMPLES samples, i.e.
+    the time before the stream really starts (e.g. commands before the policy's first chunk).  start
+    delay: how long after `episode_start` the stream really starts.
+    """
+    times = np.asarray(times, dtype=float)
+    limit = max(max_gap_s, gap_factor * topic_period(times))
+    spacing = np.diff(times)
+    big = [int(i) for i in np.flatnonzero(spacing > limit)]
+    stream_start = float(times[0])
+    if big and big[0] < LEAD_IN_SAMPLES:
+        stream_start = float(times[big[0] + 1])
+        big = big[1:]
+    return limit, [(float(times[i]), float(spacing[i])) for i in big], stream_start - episode_start
+
+
 def validate_episode(episode: Path, names: Sequence[str] = DEFAULT_NAMES, image_topic: str = IMAGE_TOPIC,
-                     max_gap_s: float = 0.5, gap_factor: float = 5.0) -> Report:
-    """Missing topics, gaps (> max(max_gap_s, gap_factor x median period)), NaN, damaged or unfinished files."""
+                     max_gap_s: float = 0.5, gap_factor: float = 5.0, startup_s: float = 2.0) -> Report:
+    """Missing topics, gaps, NaN, damaged or unfinished files.
+
+    Gaps are judged per topic against its own rate (`topic_gaps`): a gap is a spacing longer than
+    max(max_gap_s, gap_factor x the topic's period).  A topic's lead-in (nothing yet before the policy's
+    first chunk) is not a gap; a stream that starts more than max(startup_s, its limit) after the episode
+    start is a warning.  The camera and joint states must also last until the episode's end (error);
+    other topics that stop early get a warning.
+    """
     rep = Report(Path(episode))
     try:
         res = scan(mcap_file(episode))
@@ -71,17 +120,23 @@ def validate_episode(episode: Path, names: Sequence[str] = DEFAULT_NAMES, image_
         rep.errors.append(f"{STATE_TOPIC} never covers all of {list(names)}")
     if s.nan_samples:
         rep.errors.append(f"{s.nan_samples} NaN/inf joint values")
+    firsts = [float(t[0]) for t in s.topic_times.values() if t.size]
+    episode_start = s.meta.start_time if s.meta.start_time > 0 else min(firsts, default=0.0)
+    episode_end = s.meta.end_time
+    must_last = {STATE_TOPIC, image_topic, image_topic + "/compressed"}
     for topic, times in sorted(s.topic_times.items()):
-        if times.size < 3 or topic in ("/task/status", "/task/command", "/estop", "/teleop/intervention") \
-                or topic.endswith("camera_info"):
+        if times.size < 3 or topic in EVENT_TOPICS or topic.endswith("camera_info"):
             continue
-        gaps = np.diff(times)
-        limit = max(max_gap_s, gap_factor * float(np.median(gaps)))
-        big = np.flatnonzero(gaps > limit)
-        if big.size:
-            i = int(big[np.argmax(gaps[big])])
-            rep.errors.append(f"{topic}: {big.size} gap(s) > {limit:.3f} s, largest {gaps[i]:.3f} s "
-                              f"at t={times[i] - times[0]:.2f} s")
+        limit, gaps, delay = topic_gaps(times, episode_start, max_gap_s, gap_factor, startup_s)
+        if gaps:
+            at, length = max(gaps, key=lambda g: g[1])
+            rep.errors.append(f"{topic}: {len(gaps)} gap(s) > {limit:.3f} s, largest {length:.3f} s "
+                              f"at t={at - episode_start:.2f} s")
+        if delay > max(startup_s, limit):
+            rep.warnings.append(f"{topic}: starts {delay:.2f} s after the episode start")
+        if episode_end is not None and episode_end - times[-1] > limit:
+            where = f"{topic}: stops {episode_end - times[-1]:.2f} s before the episode end (limit {limit:.3f} s)"
+            (rep.errors if topic in must_last else rep.warnings).append(where)
     if s.meta.outcome == "unknown":
         rep.warnings.append("outcome not marked")
     if not s.meta.instruction:
