@@ -95,8 +95,12 @@ def _run_dds(profile: Any, args: argparse.Namespace, overrides: dict[str, dict[s
     from .operator import EpisodeOutcome, OperatorConsole
     from .transport.api import COMMAND_QOS
 
+    from .logs import add_run_log, verbose_level
+
     run_dir = Path(args.run_dir) if args.run_dir else Path(tempfile.mkdtemp(prefix="being_h0_run_"))
-    launcher = GraphLauncher(profile, run_dir, domain_id=args.domain_id, overrides=overrides, log_level=args.log_level)
+    add_run_log(run_dir)  # this process's log beside the node logs
+    launcher = GraphLauncher(profile, run_dir, domain_id=args.domain_id, overrides=overrides,
+                             log_level=verbose_level(args.log_level, args.verbose))  # -v: node logs at INFO
     print(f"starting {len(profile.nodes)} node processes (logs in {run_dir})", flush=True)
     print(launcher.network_summary(), flush=True)
     t0 = time.monotonic()
@@ -184,6 +188,9 @@ def cmd_launch(args: argparse.Namespace) -> int:
 
     profile = load_profile(args.profile)
     run_dir = Path(args.run_dir) if args.run_dir else Path(tempfile.mkdtemp(prefix="being_h0_launch_"))
+    from .logs import add_run_log
+
+    add_run_log(run_dir)  # this process's log beside the node logs
     launcher = GraphLauncher(profile, run_dir, domain_id=args.domain_id, overrides=_overrides_for_policy(args),
                              log_level=args.log_level)
     print(f"launching {profile.name}: {', '.join(profile.nodes)} (logs in {run_dir}); Ctrl-C stops", flush=True)

@@ -46,7 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--params-json", default="{}", help="JSON object of parameter overrides for this node")
     ap.add_argument("--transport", default="dds", choices=["dds", "ros2", "auto"],
                     help="dds (Cyclone DDS, ROS 2 wire names), ros2 (rclpy), auto (ros2 when rclpy imports)")
-    ap.add_argument("--log-level", default="INFO")
+    ap.add_argument("--log-level", default="INFO",
+                    help="what reaches the terminal (DEBUG, INFO, WARNING, ...); the log file gets INFO or finer")
+    ap.add_argument("--log-file", default=None,
+                    help="this node's log file (default: RUN_DIR/NODE.log, where the launcher puts its output)")
     args = ap.parse_args(argv)
     parent = os.getppid()  # at start-up: the launcher may die while this node is still being built
     stop = {"flag": False, "running": False}
@@ -61,7 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     _die_with_parent()
     if os.getppid() != parent:
         return 1
-    logging.basicConfig(level=args.log_level, format=f"[{args.node}] %(levelname)s %(message)s")
+    from .logs import configure
+
+    try:
+        configure(args.log_level, Path(args.log_file or Path(args.run_dir) / f"{args.node}.log"), prefix=f"[{args.node}]")
+    except ValueError as err:
+        print(f"error: --log-level: {err}", file=sys.stderr)
+        return 2
     log = logging.getLogger("being_h0.node_main")
     try:
         profile = load_profile(args.profile)

@@ -608,6 +608,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{r.task}:{r.variation} seed {r.seed:4d}  {r.state:<9}  sim {r.sim_seconds:5.1f} s  "
                   f"wall {r.duration_s:5.1f} s  safety events {r.safety_events}", flush=True)
 
+    from ..logs import add_run_log
+
+    add_run_log(args.out)  # the sweep's log beside its results and report
     try:
         summary = run_sweep(trials, engine, args.profile, args.results, args.out, record=args.record,
                             frames=args.frames, time_limit_s=args.time_limit, progress=not args.no_progress,

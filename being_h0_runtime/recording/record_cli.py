@@ -120,6 +120,9 @@ def record_episodes(out: Path, episodes: int, profile: str = "sim", seed_base: i
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from ..logs import add_run_log
+
+    add_run_log(Path(args.out))  # the session's log beside its episodes
     kept = record_episodes(Path(args.out), args.episodes, args.profile, args.seed_base, args.variation,
                            args.camera_rate, args.keep_failures, jobs=args.jobs)
     print(f"kept {len(kept)} of {args.episodes} episodes in {args.out}")
