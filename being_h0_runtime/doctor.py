@@ -50,7 +50,8 @@ def check_arm(arm: dict[str, Any], timeout_s: float = 1.0) -> list[CheckResult]:
     """TCP reachability of the FCI port, then a libfranka connect with a short deadline."""
     ip = arm.get("ip")
     if not ip:
-        return [CheckResult("arm", FAIL, "arm section has no 'ip'", "set arm.ip to the control box FCI address")]
+        return [CheckResult("arm", FAIL, "arm section has no 'ip'",
+                            "set nodes.arm.params.options.ip in the launch profile to the control box FCI address")]
     from .drivers.arm.franka import FCI_COMMAND_PORT  # local import: keeps `doctor --help` light
 
     try:
@@ -81,7 +82,8 @@ def check_hand(hand: dict[str, Any]) -> list[CheckResult]:
     """The RS-485 adapter exists and this user may read and write it."""
     port = hand.get("port")
     if not port:
-        return [CheckResult("hand", FAIL, "hand section has no 'port'", "set hand.port, e.g. /dev/ttyUSB0")]
+        return [CheckResult("hand", FAIL, "hand section has no 'port'",
+                            "set nodes.hand.params.options.port in the launch profile, e.g. /dev/ttyUSB0")]
     name = f"hand {port}"
     if not os.path.exists(port):
         present = sorted(glob.glob("/dev/ttyUSB*") + glob.glob("/dev/ttyACM*") + glob.glob("/dev/serial/by-id/*"))
@@ -123,7 +125,7 @@ def check_camera(camera: dict[str, Any], stream_test: bool = True) -> list[Check
     serials = [d["serial"] for d in devices]
     if serial and serial not in serials:
         return [CheckResult(name, FAIL, f"serial not connected; found: {listing}",
-                            "fix camera.serial in the profile or connect that camera")]
+                            "set nodes.camera.params.options.serial in the launch profile or connect that camera")]
     dev = devices[serials.index(serial)] if serial else devices[0]
     out = [CheckResult(name, PASS, f"found: {listing}")]
     if dev.get("recommended_firmware") and dev["firmware"] != dev["recommended_firmware"]:

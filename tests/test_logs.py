@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 from conftest import sim_domain
 
-from being_h0_runtime.logs import RUN_LOG_NAME, add_run_log, configure, parse_level, verbose_level
+from being_h0_runtime.logs import (
+    RUN_LOG_NAME,
+    add_run_log,
+    configure,
+    parse_level,
+    verbose_level,
+)
 
 PROFILE = """\
 name: logtest

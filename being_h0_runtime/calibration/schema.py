@@ -35,6 +35,10 @@ HAND_EYE_FILE = "hand_eye.yaml"
 HAND_RANGES_FILE = "hand_ranges.yaml"
 #: What `check_calibration(needs=...)` understands, and the file each one means.
 KINDS: dict[str, str] = {"intrinsics": INTRINSICS_FILE, "hand_eye": HAND_EYE_FILE, "hand_ranges": HAND_RANGES_FILE}
+#: the command that writes each kind (spelled out: the file kind and the command name differ, hand_ranges/hand-range)
+CALIBRATE_COMMANDS: dict[str, str] = {"intrinsics": "being-h0 calibrate intrinsics",
+                                      "hand_eye": "being-h0 calibrate hand-eye",
+                                      "hand_ranges": "being-h0 calibrate hand-range"}
 DEFAULT_MAX_AGE_DAYS = 30.0
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
@@ -280,7 +284,7 @@ def check_calibration(rig_dir: str | Path, needs: list[str] | tuple[str, ...] = 
         path = rig / fname
         soft = "error" if kind in needs else "warning"
         if not path.exists():
-            out.append(Finding(soft, kind, path, f"missing; run `being-h0 calibrate {kind.replace('_', '-')}`"))
+            out.append(Finding(soft, kind, path, f"missing; run `{CALIBRATE_COMMANDS[kind]}`"))
             continue
         try:
             m = load(kind, rig)
@@ -290,7 +294,7 @@ def check_calibration(rig_dir: str | Path, needs: list[str] | tuple[str, ...] = 
         age = (today - m.date).days
         if age > max_age_days:
             out.append(Finding(soft, kind, path, f"stale: measured {m.date} ({age} days ago, limit {max_age_days:g}); "
-                                                 f"re-run `being-h0 calibrate {kind.replace('_', '-')}`"))
+                                                 f"re-run `{CALIBRATE_COMMANDS[kind]}`"))
         elif age < 0:
             out.append(Finding("error", kind, path, f"field 'date': {m.date} is in the future"))
         else:

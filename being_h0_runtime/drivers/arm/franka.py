@@ -361,7 +361,8 @@ def connect_franky(cfg: FrankaConfig) -> FrankyConnection:
         why = str(exc).rstrip(". ")
         if isinstance(exc, fr.RealtimeException):
             raise DriverError(f"Franka {cfg.ip!r}: {why}. Fix: boot a PREEMPT_RT kernel (see `being-h0 doctor`), "
-                              f"or set arm.realtime: false for bench tests only.") from exc
+                              f"or set nodes.arm.params.options.realtime: false in the launch profile "
+                              f"(bench tests only).") from exc
         if isinstance(exc, fr.IncompatibleVersionException):
             raise DriverError(f"Franka {cfg.ip!r}: {why}. Fix: install the franky/libfranka build matching "
                               f"the robot system version.") from exc
