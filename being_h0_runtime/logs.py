@@ -13,7 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["FILE_FORMAT", "LEVELS", "RUN_LOG_NAME", "add_run_log", "configure", "parse_level", "verbose_level"]
+__all__ = ["FILE_FORMAT", "LEVELS", "RUN_LOG_NAME", "add_run_log", "configure", "for_workers", "init_worker",
+           "parse_level", "verbose_level"]
 
 #: the console process's log file in a run directory (node processes write <node>.log beside it)
 RUN_LOG_NAME = "being-h0.log"
@@ -109,3 +110,19 @@ def add_run_log(run_dir: Path | str, name: str = RUN_LOG_NAME) -> Path:
     root.addHandler(handler)
     root.setLevel(level)
     return path
+
+
+def for_workers() -> tuple[int, str | None]:
+    """This process's (terminal level, run log file), to hand to `init_worker` in spawned workers."""
+    root = logging.getLogger()
+    term = next((h.level for h in root.handlers if type(h) is logging.StreamHandler and h.level), root.level)
+    run_log = next((h.baseFilename for h in root.handlers
+                    if isinstance(h, logging.FileHandler) and getattr(h, "_being_h0", False)), None)
+    return term or logging.WARNING, run_log
+
+
+def init_worker(term_level: int, run_log: str | None) -> None:
+    """Pool initializer: a spawned worker logs like its parent (same terminal level, same run log file)."""
+    configure(term_level)
+    if run_log:
+        add_run_log(Path(run_log).parent, Path(run_log).name)

@@ -99,3 +99,32 @@ def test_node_main_rejects_an_unknown_level(tmp_path: Path) -> None:
                           "--run-dir", str(tmp_path), "--log-level", "chatty"], capture_output=True, text=True,
                          timeout=60)
     assert res.returncode == 2 and "unknown log level 'chatty'" in res.stderr
+
+
+def test_spawned_workers_log_like_their_parent(tmp_path: Path) -> None:
+    import multiprocessing as mp
+
+    from being_h0_runtime.logs import for_workers, init_worker
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure("ERROR")
+        add_run_log(tmp_path)
+        term, run_log = for_workers()
+        assert term == logging.ERROR and run_log == str(tmp_path / RUN_LOG_NAME)
+        with mp.get_context("spawn").Pool(1, initializer=init_worker, initargs=(term, run_log)) as pool:
+            pool.apply(_worker_says, ("episode 3 recorded",))
+        assert "episode 3 recorded" in (tmp_path / RUN_LOG_NAME).read_text()
+    finally:
+        for h in root.handlers[:]:
+            if getattr(h, "_being_h0", False):
+                root.removeHandler(h)
+                h.close()
+        root.handlers[:], root.level = saved[0], saved[1]
+
+
+def _worker_says(text: str) -> None:
+    logging.getLogger("being_h0.worker").info(text)
+    for h in logging.getLogger().handlers:
+        h.flush()

@@ -111,7 +111,9 @@ def record_episodes(out: Path, episodes: int, profile: str = "sim", seed_base: i
         import multiprocessing as mp
 
         # spawn: a forked MuJoCo/EGL context is not safe to reuse
-        with mp.get_context("spawn").Pool(jobs) as pool:
+        from ..logs import for_workers, init_worker
+
+        with mp.get_context("spawn").Pool(jobs, initializer=init_worker, initargs=for_workers()) as pool:
             for result in pool.imap(_record_one_star, tasks):
                 tally(result)
     bar.close()
