@@ -79,6 +79,32 @@ class JointState(IdlStruct, typename="sensor_msgs::msg::dds_::JointState_"):
 
 @dataclass
 @annotate.final
+class RegionOfInterest(IdlStruct, typename="sensor_msgs::msg::dds_::RegionOfInterest_"):
+    x_offset: uint32
+    y_offset: uint32
+    height: uint32
+    width: uint32
+    do_rectify: bool
+
+
+@dataclass
+@annotate.final
+class CameraInfo(IdlStruct, typename="sensor_msgs::msg::dds_::CameraInfo_"):
+    header: Header
+    height: uint32
+    width: uint32
+    distortion_model: str
+    d: sequence[float64]
+    k: array[float64, 9]
+    r: array[float64, 9]
+    p: array[float64, 12]
+    binning_x: uint32
+    binning_y: uint32
+    roi: RegionOfInterest
+
+
+@dataclass
+@annotate.final
 class Gid(IdlStruct, typename="rmw_dds_common::msg::dds_::Gid_"):
     data: array[uint8, 16]  # Iron and newer (char[16]); Humble: char[24]
 
@@ -159,15 +185,24 @@ def test_stock_ros2_client_lists_nodes_and_reads_camera_and_joint_states(tmp_pat
         # 2. ROS 2 default-QoS subscribers receive the camera image and the joint states
         image_reader = DataReader(dp, Topic(dp, "rt/camera/color/image_raw", Image), qos=ROS_DEFAULT_QOS)
         js_reader = DataReader(dp, Topic(dp, "rt/joint_states", JointState), qos=ROS_DEFAULT_QOS)
+        info_reader = DataReader(dp, Topic(dp, "rt/camera/color/camera_info", CameraInfo), qos=ROS_DEFAULT_QOS)
         images: list[Image] = []
         states: list[JointState] = []
+        camera_infos: list[CameraInfo] = []
 
         def received() -> bool:
             images.extend(image_reader.take(N=10))
             states.extend(js_reader.take(N=100))
-            return bool(images) and bool(states)
+            camera_infos.extend(info_reader.take(N=10))
+            return bool(images) and bool(states) and bool(camera_infos)
 
-        assert spin(40, received), f"default-QoS subscriber got {len(images)} images, {len(states)} joint states"
+        assert spin(40, received), (f"default-QoS subscriber got {len(images)} images, {len(states)} joint states, "
+                                    f"{len(camera_infos)} camera infos")
+        # as realsense-ros: a CameraInfo with every frame, stamped like it (camera consumers pair them by stamp)
+        spin(2, lambda: received() and len(images) >= 3)
+        image_stamps = {(i.header.stamp.sec, i.header.stamp.nanosec) for i in images}
+        assert any((c.header.stamp.sec, c.header.stamp.nanosec) in image_stamps for c in camera_infos)
+        assert (camera_infos[-1].width, camera_infos[-1].height) == (320, 240) and camera_infos[-1].k[8] == 1.0
         img = images[-1]
         assert (img.width, img.height, img.encoding) == (320, 240, "rgb8")
         assert len(img.data) == img.step * img.height == 320 * 240 * 3

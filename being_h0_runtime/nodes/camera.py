@@ -51,7 +51,7 @@ class CameraNode(RuntimeNode):
         self.driver.activate()
         self.frames = 0
         self.last_frame_time = handle.now()
-        self._info_sent = False
+        self._intrinsics: Any = None  # the driver's intrinsics, once it has them
         handle.create_timer(1.0 / params.poll_rate_hz, self.tick)
 
     def tick(self) -> None:
@@ -69,14 +69,17 @@ class CameraNode(RuntimeNode):
         self.image_pub.publish(image_from_array(frame.color, "rgb8", frame.stamp, frame.frame_id))
         if self.p.publish_depth and frame.depth is not None:
             self.depth_pub.publish(image_from_array(frame.depth, "16UC1", frame.stamp, frame.frame_id))
-        if not self._info_sent:
+        # CameraInfo with every frame, stamped like it, as realsense-ros publishes it: ROS 2 camera consumers
+        # (image_transport's CameraSubscriber, rviz, image_proc) pair image and info by stamp, and a
+        # volatile subscriber would never see a one-off latched message
+        if self._intrinsics is None:
             try:
-                k = self.driver.intrinsics()
+                self._intrinsics = self.driver.intrinsics()
             except DriverError:
                 return
-            self.info_pub.publish(camera_info(k.width, k.height, k.fx, k.fy, k.cx, k.cy, frame.stamp, frame.frame_id,
-                                              k.distortion, k.distortion_model))
-            self._info_sent = True
+        k = self._intrinsics
+        self.info_pub.publish(camera_info(k.width, k.height, k.fx, k.fy, k.cx, k.cy, frame.stamp, frame.frame_id,
+                                          k.distortion, k.distortion_model))
 
     def close(self) -> None:
         self.driver.deactivate()
