@@ -84,11 +84,23 @@ def test_gaps_are_judged_per_topic_rate_and_from_the_stream_start() -> None:
     start = 100.0
     # /diagnostics: three nodes at 1 Hz in the same tick -> bursts a second apart: no gap
     diag = np.sort(np.concatenate([start + np.arange(20.0) + k * 1e-4 for k in range(3)]))
-    assert abs(topic_period(diag) - 1.0) < 0.01
+    assert abs(topic_period(diag) - 1.0) < 0.01  # from one burst to the next
     assert topic_gaps(diag, start)[1] == []
     # ... but a graph that goes quiet for 10 s is still caught
     quiet = diag[(diag < start + 3) | (diag > start + 11)]
     assert len(topic_gaps(quiet, start)[1]) == 1
+    # six nodes started 0.1 s apart by the launcher, each at 1 Hz: arrivals 0.1 s apart, then 0.5 s of silence
+    staggered = np.sort(np.concatenate([start + np.arange(20.0) + 0.1 * k for k in range(6)]))
+    assert abs(topic_period(staggered) - 0.5) < 0.01 and topic_gaps(staggered, start)[1] == []
+    # /joint_states: the arm at 100 Hz and the hand at 50 Hz on one topic
+    js = np.sort(np.concatenate([start + np.arange(0, 5, 0.01), start + 0.003 + np.arange(0, 5, 0.02)]))
+    assert abs(topic_period(js) - 0.01) < 1e-3 and topic_gaps(js, start)[1] == []
+    # a 10 Hz camera on a loaded machine (spacings 0.07..0.25 s): no gap; 3 s without frames: a gap
+    rng = np.random.default_rng(0)
+    jittery = start + np.cumsum(rng.uniform(0.07, 0.25, 200))
+    assert topic_gaps(jittery, start)[1] == []
+    dropped = np.concatenate([jittery[jittery < start + 10], jittery[jittery > start + 13]])
+    assert len(topic_gaps(dropped, start)[1]) == 1
     # /arm/command: one holding command at the start, then 100 Hz from the first chunk at +0.59 s
     cmd = np.concatenate([[start], start + 0.59 + np.arange(0, 5, 0.01)])
     limit, gaps, delay = topic_gaps(cmd, start)
