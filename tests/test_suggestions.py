@@ -2,7 +2,8 @@
 
 Scans the string literals of being_h0_runtime/ and being_h0_train/ (f-strings included, their
 placeholders shown as ``{}``) for suggested commands -- `being-h0 ...` in backticks, at the start of a
-line (usage, examples, epilogs) or after ``usage:`` / ``example:`` / ``report:`` -- and checks that each
+line (usage, examples, epilogs) or after ``usage:`` / ``example:`` / ``report:`` / ``then:``; also in
+README, docs, launch profiles and calibration notes -- and checks that each
 one's subcommand path prints its help through the real CLI (exit 0) and that every ``--option`` it
 names appears in that help.  A command whose subcommand is a placeholder cannot be checked and fails
 (spell it out: see calibration/schema.py CALIBRATE_COMMANDS).
@@ -27,10 +28,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted((ROOT / "being_h0_runtime").rglob("*.py")) + sorted((ROOT / "being_h0_train").rglob("*.py"))
 
 #: a suggested command: after a backtick, a line start, or one of these lead-ins
-_LEAD = r"(?:`|^[ \t]*|(?:usage|example|examples|report):[ \t]*)"
-_COMMAND = re.compile(_LEAD + r"being-h0((?: [^\s`#(]+)*)", re.MULTILINE)
+_LEAD = r"(?:`|^[ \t]*|(?:usage|example|examples|report|then):[ \t]*)"
+_COMMAND = re.compile(_LEAD + r"(?:\.venv/bin/)?being-h0((?: [^\s`#(]+)*)", re.MULTILINE)
+#: documents whose commands a user copies: README, docs, launch profiles' comments, calibration notes
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "launch").glob("*.yaml")),
+             *sorted((ROOT / "calibration").rglob("*.md")), *sorted((ROOT / "models").glob("*/README.md"))]
 _WORD = re.compile(r"[a-z][a-z0-9_-]*")
-_OPTION = re.compile(r"^--[a-z][a-z0-9-]*")
+_OPTION = re.compile(r"^--?[a-z][a-z0-9-]*")
 
 
 def _strings(path: Path):
@@ -44,11 +48,21 @@ def _strings(path: Path):
             yield node.lineno, node.value
 
 
+def _texts():
+    """(path, line, text): the string literals of the sources, then the documents line by line."""
+    for path in SOURCES:
+        for line, text in _strings(path):
+            yield path, line, text
+    for path in DOCUMENTS:
+        for line, text in enumerate(path.read_text().splitlines(), start=1):
+            yield path, line, text.lstrip("# ")  # YAML comments: "# ... then: being-h0 doctor --profile rig"
+
+
 def suggested_commands() -> list[tuple[str, list[str], list[str]]]:
     """(where, subcommand words, --options) for every suggested `being-h0 ...` command."""
     out = []
-    for path in SOURCES:
-        for line, text in _strings(path):
+    for path, line, text in _texts():
+        if True:
             # in a usage line, two or more spaces before a word start a description column, not arguments
             text = "\n".join(re.sub(r"(?<=\S) {2,}", " ", re.sub(r"(?<=\S) {2,}(?=[^-\s]).*", "", ln))
                              for ln in text.splitlines())
@@ -103,7 +117,7 @@ def test_every_suggested_command_exists() -> None:
         if code != 0:
             problems.append(f"{where}: `being-h0 {key} --help` exits {code}: {text.strip().splitlines()[-1:]}")
             continue
-        missing = [o for o in options if o not in text]
+        missing = [o for o in options if not re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", text)]
         if missing:
             problems.append(f"{where}: {missing} not in `being-h0 {key} --help`")
     assert not problems, "\n".join(problems)
