@@ -71,6 +71,14 @@ def test_cli_encode_decode_json(converted, capsys, tmp_path):
     assert rc == 0 and np.abs(np.load(tmp_path / "r.npy") - REF["decoded"].reshape(45, 159)).max() < 1e-5
 
 
+def test_cli_encode_float64_motion(converted, capsys, tmp_path):
+    np.save(tmp_path / "m64.npy", REF["motion"].astype(np.float64))
+    rc, out, _ = _run(capsys, "tokenizer", "encode", "--tokenizer", str(converted), "--motion", str(tmp_path / "m64.npy"),
+                      "--json")
+    assert rc == 0
+    np.testing.assert_array_equal(np.asarray(json.loads(out)["tokens"]), REF["tokens_f64"])
+
+
 def test_cli_convert_and_bad_motion(capsys, tmp_path):
     out = tmp_path / "tk"
     rc, text, _ = _run(capsys, "convert", "tokenizer", str(SRC), "--out", str(out))

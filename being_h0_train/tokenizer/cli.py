@@ -90,7 +90,7 @@ def _load_motion(path: Path, window: int) -> Any:
         raise ValueError(f"{path}: {x.shape[0]} frames; need a positive multiple of the {window}-frame window")
     if not np.isfinite(x).all():
         raise ValueError(f"{path}: contains NaN or inf")
-    return x.astype(np.float32)
+    return x if x.dtype in (np.float32, np.float64) else x.astype(np.float32)  # official math runs in the input dtype
 
 
 def _load_tokens(path: Path, per_window: int) -> Any:

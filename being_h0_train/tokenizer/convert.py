@@ -210,6 +210,8 @@ def convert_part(part: str, part_dir: Path) -> tuple[PartConfig, dict[str, torch
                               f"{sorted(ckpt)[:8] if isinstance(ckpt, dict) else type(ckpt).__name__})")
     if any(isinstance(k, str) and k.startswith("module.") for k in net):  # saved from DataParallel / DDP
         net = {k.removeprefix("module."): v for k, v in net.items()}
+    if "encoder.model.0.weight" in net and "model.encoder.model.0.weight" not in net:  # inner model saved alone
+        net = {f"model.{k}": v for k, v in net.items()}
     shapes = {k: tuple(v.shape) for k, v in PartModel(cfg).state_dict().items()}
     out: dict[str, torch.Tensor] = {}
     used: set[str] = set()
@@ -266,8 +268,10 @@ def convert_tokenizer(src: Path | str, out: Path | str, overwrite: bool = False)
         sources[part] = source
     if parts[0].window_size != parts[1].window_size:
         raise ConversionError(f"{src}: wrist window_size {parts[0].window_size} != finger {parts[1].window_size}")
-    fps = _read_json(src / "wrist" / "motion_args.json", True).get("fps", 15)
-    cfg = OfficialTokenizerConfig(tuple(parts), float(fps), {"release": str(src.resolve()), **sources})
+    # one window is one second of motion (the official inference renders at fps = window_size)
+    args_fps = _read_json(src / "wrist" / "motion_args.json", True).get("fps")
+    cfg = OfficialTokenizerConfig(tuple(parts), float(parts[0].window_size),
+                                  {"release": str(src.resolve()), "motion_args_fps": args_fps, **sources})
     model = OfficialMotionTokenizer(cfg)
     model.load_state_dict(state)
     out.parent.mkdir(parents=True, exist_ok=True)

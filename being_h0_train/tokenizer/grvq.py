@@ -277,8 +277,8 @@ class PartModel(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Part features (B, window, D), raw units -> codes (B, G, T', Q)."""
-        if self.cfg.normalize:
-            x = (x - self.mean) / (self.std + 1e-6)
+        if self.cfg.normalize:  # in the input's dtype, as the official code does (float64 in -> float64 here)
+            x = (x - self.mean.to(x.dtype)) / (self.std.to(x.dtype) + 1e-6)
         x = torch.cat([x, x.new_zeros(x.shape[0], self.cfg.pad, x.shape[2])], dim=1)
         z = self.encoder(x.permute(0, 2, 1).float())
         return self.quantize(z.permute(0, 2, 1))
@@ -384,7 +384,7 @@ class OfficialMotionTokenizer(nn.Module):
         out = []
         for base, part in zip(self.part_bases, self.parts.values()):
             idx = torch.as_tensor(part.cfg.indices, device=windows.device)
-            out.append(part.codes_to_ids(part.encode(windows[..., idx].float())) + base)
+            out.append(part.codes_to_ids(part.encode(windows[..., idx])) + base)
         return torch.cat(out, dim=-1)
 
     @torch.no_grad()
