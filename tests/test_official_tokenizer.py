@@ -49,6 +49,16 @@ def test_decode_matches_official_within_1e5(converted):
     assert flat.shape == (1, 45, 159)
 
 
+def test_variant_architecture_parity(tmp_path):
+    """Shared codebook, SiLU, two stem convs, depth 2, dilation rate 2: every option the converter maps."""
+    ref = np.load(FIX / "grvq_variant_reference.npz")
+    tok = convert_tokenizer(FIX / "grvq_variant", tmp_path / "v")
+    ids = tok.features_to_ids(torch.from_numpy(ref["motion"])[None]).reshape(-1, 128).numpy()
+    np.testing.assert_array_equal(ids, ref["tokens"])
+    assert ref["tokens"].max() < 64  # shared codebook: no per-stage offsets (2 parts x 32 codes)
+    assert np.abs(tok.decode_windows(torch.from_numpy(ref["tokens"])).numpy() - ref["decoded"]).max() < 1e-5
+
+
 def _run(capsys, *argv: str) -> tuple[int, str, str]:
     rc = cli_main(list(argv))
     out = capsys.readouterr()
