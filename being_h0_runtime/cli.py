@@ -310,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("rest", nargs=argparse.REMAINDER, help="calibration subcommand and arguments (try: --help)")
     cal.set_defaults(func=lambda a: _delegate("being_h0_runtime.calibration.cli", a.rest))
 
-    from being_h0_train.tokenizer.cli import register_convert_tokenizer, register_tokenizer
+    from being_h0_runtime.tokenizer_cli import register_convert_tokenizer, register_tokenizer
 
     conv = sub.add_parser("convert", help="convert released Being-H0 artefacts (official layout) for this runtime")
     conv_sub = conv.add_subparsers(dest="convert_what", required=True, metavar="WHAT")

@@ -16,7 +16,10 @@ import torch
 
 from being_h0_runtime.cli import main as cli_main
 from being_h0_train.tokenizer.convert import ConversionError, convert_tokenizer
-from being_h0_train.tokenizer.grvq import OfficialMotionTokenizer, project_d162_to_official
+from being_h0_train.tokenizer.grvq import (
+    OfficialMotionTokenizer,
+    project_d162_to_official,
+)
 from being_h0_train.tokenizer.protocol import TokenizerLike, load_tokenizer
 
 FIX = Path(__file__).parent / "fixtures" / "official"

@@ -16,8 +16,8 @@ import pytest
 
 zarr = pytest.importorskip("zarr")
 
-from being_h0_runtime.recording.dataset_cli import main as dataset_main  # noqa: E402
-from being_h0_runtime.recording.zarr_import import import_zarr  # noqa: E402
+from being_h0_runtime.recording.dataset_cli import main as dataset_main
+from being_h0_runtime.recording.zarr_import import import_zarr
 
 FIX = Path(__file__).parent / "fixtures" / "official" / "h0_post_train_tiny.zarr"
 

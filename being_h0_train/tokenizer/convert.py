@@ -287,4 +287,4 @@ def convert_tokenizer(src: Path | str, out: Path | str, overwrite: bool = False)
     return model.eval()
 
 
-__all__ = ["ConversionError", "convert_tokenizer", "safe_torch_load", "official_key_map"]
+__all__ = ["ConversionError", "convert_tokenizer", "official_key_map", "safe_torch_load"]

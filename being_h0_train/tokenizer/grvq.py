@@ -67,7 +67,7 @@ PART_NAMES = ("wrist", "finger")
 #: where each part's features sit inside one MANO-162 frame (used when a release has no meta_mask.json)
 DEFAULT_PART_INDICES: dict[str, list[int]] = {
     "wrist": list(range(90, 99)),
-    "finger": list(range(0, 90)) + list(range(102, 162)),
+    "finger": list(range(90)) + list(range(102, 162)),
 }
 
 class Swish(nn.Module):

@@ -1,8 +1,9 @@
 """`being-h0 convert tokenizer` and `being-h0 tokenizer encode|decode` (released GRVQ-8K tokenizer).
 
-Light at import time (no torch) so `being-h0 --help` stays fast; the work is
-imported inside the command functions. Errors print one line naming the file
-and the problem and exit with status 2.
+Light at import time (no torch, nothing from being_h0_train) so every
+`being-h0` command starts fast; the work (``being_h0_train.tokenizer.convert``,
+``.grvq``, ``.protocol``) is imported inside the command functions. Errors
+print one line naming the file and the problem and exit with status 2.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def _fail(msg: str) -> int:
 
 # ----------------------------------------------------------------------------- convert tokenizer
 def cmd_convert_tokenizer(a: argparse.Namespace) -> int:
-    from .convert import ConversionError, convert_tokenizer
+    from being_h0_train.tokenizer.convert import ConversionError, convert_tokenizer
 
     try:
         m = convert_tokenizer(a.src, a.out, overwrite=a.overwrite)
@@ -113,13 +114,13 @@ def cmd_tokenizer(a: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from .protocol import load_tokenizer
+    from being_h0_train.tokenizer.protocol import load_tokenizer
 
     try:
         tok = load_tokenizer(a.tokenizer)
     except (FileNotFoundError, ValueError) as e:
         return _fail(str(e))
-    from .grvq import OfficialMotionTokenizer
+    from being_h0_train.tokenizer.grvq import OfficialMotionTokenizer
 
     if not isinstance(tok, OfficialMotionTokenizer):
         return _fail(f"{a.tokenizer}: a project-trained tokenizer; `being-h0 tokenizer` runs converted official "
