@@ -40,6 +40,7 @@ temporary folder next to ``out`` and renamed into place at the end.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -178,6 +179,7 @@ def import_zarr(src: Path | str, out: Path | str, *, fps: float = DEFAULT_FPS, i
     attrs = dict(getattr(root, "attrs", {}) or {})
     instr = instruction or attrs.get("instruction") or attrs.get("task") or DEFAULT_INSTRUCTION
     names = list(ARM_JOINTS) + list(HAND_JOINTS)
+    made_parent = not out.parent.exists()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
@@ -236,5 +238,8 @@ def import_zarr(src: Path | str, out: Path | str, *, fps: float = DEFAULT_FPS, i
         os.replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if made_parent:
+            with contextlib.suppress(OSError):
+                out.parent.rmdir()  # only if still empty
         raise
     return ImportInfo(out, len(entries), int(ends[-1]), units, image_shape)
