@@ -37,7 +37,7 @@ def test_import_maps_arm_and_hand(imported):
     assert [e["length"] for e in meta["episodes"]] == [24, 20, 28]
     assert meta["proprio_names"][:7] == [f"fr3_joint{i}" for i in range(1, 8)]
     assert meta["proprio_names"][7:] == ["little", "ring", "middle", "index", "thumb_bend", "thumb_rotation"]
-    assert meta["source_mapping"]["hand_units"] == "raw"
+    assert meta["source_mapping"]["hand_units"] == {"h0_post_train_tiny.zarr": "raw"}
     with np.load(imported / "episode_000001.npz") as z:
         sl = slice(24, 44)
         np.testing.assert_allclose(z["proprio"][:, :7], arm[sl], atol=1e-6)
@@ -69,6 +69,17 @@ def test_hand_units_closure_and_instruction(tmp_path):
     with np.load(tmp_path / "ds" / "episode_000000.npz") as z:
         assert str(z["instruction"]) == "pick the duck"
         assert z["proprio"][:, 7:].max() > 2  # copied unchanged, as asked
+
+
+def test_folder_of_stores_imports_each_as_a_task(tmp_path):
+    src = tmp_path / "db"
+    for name in ("pick_duck", "stack_cups"):
+        shutil.copytree(FIX, src / f"{name}.zarr")
+    info = import_zarr(src, tmp_path / "ds")
+    meta = json.loads((tmp_path / "ds" / "meta.json").read_text())
+    assert info.num_episodes == 6 and info.num_frames == 144
+    assert [e["task_id"] for e in meta["episodes"]] == ["pick_duck"] * 3 + ["stack_cups"] * 3
+    assert meta["episodes"][3]["file"] == "episode_000003.npz" and meta["episodes"][3]["length"] == 24
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -33,6 +33,9 @@ Mapping onto this rig (written into ``meta.json`` under ``source_mapping``):
   attributes (``instruction`` / ``task``) when present, else ``instruction``
   (default: the official converter's task text).
 
+A folder holding several such stores (one per task) imports them all, in
+name order, with each store's name as the episodes' ``task_id``.
+
 Output: the recorder export format (``export.py``: ``episode_NNNNNN.npz`` +
 ``meta.json``) that ``being_h0_train.posttrain`` loads, written into a
 temporary folder next to ``out`` and renamed into place at the end.
@@ -151,17 +154,55 @@ def _resize(images: np.ndarray, size: int | None) -> np.ndarray:
     return np.stack([np.clip(np.rint(resize_bilinear(im, size, size)), 0, 255).astype(np.uint8) for im in images])
 
 
+def find_stores(src: Path) -> list[Path]:
+    """``src`` itself when it is a zarr store, else the stores directly inside it (one per task), sorted."""
+    def is_store(p: Path) -> bool:
+        return (p / ".zgroup").is_file() or (p / "zarr.json").is_file()
+
+    if not src.is_dir() or is_store(src):
+        return [src]
+    subs = sorted(p for p in src.iterdir() if p.is_dir() and is_store(p))
+    return subs or [src]  # no store anywhere: _open names src in its error
+
+
+@dataclass
+class _Store:
+    path: Path
+    arrays: dict[str, Any]
+    hand: np.ndarray
+    units: str
+    instruction: str
+
+
+def _prepare(src: Path, hand_units: HandUnits, instruction: str | None) -> _Store:
+    root = _open(src)
+    a = _check_layout(src, root)
+    hand = np.asarray(a["data/right_hand_qpos"][:], np.float64)
+    units = resolve_hand_units(src, "data/right_hand_qpos", hand, hand_units)
+    act_units = resolve_hand_units(src, "data/action", np.asarray(a["data/action"][:, 7:13], np.float64), hand_units)
+    if units != act_units:
+        raise ZarrImportError(f"{src}: hand values look like {units} in 'data/right_hand_qpos' but {act_units} in "
+                              "'data/action[:, 7:13]'; pass --hand-units raw|closure")
+    attrs = dict(getattr(root, "attrs", {}) or {})
+    instr = instruction or attrs.get("instruction") or attrs.get("task") or DEFAULT_INSTRUCTION
+    return _Store(src, a, hand, units, str(instr))
+
+
 def import_zarr(src: Path | str, out: Path | str, *, fps: float = DEFAULT_FPS, instruction: str | None = None,
                 hand_units: HandUnits = "auto", hand_calibration: Path | str | None = None,
                 image_size: int | None = None, overwrite: bool = False, progress: bool = False) -> ImportInfo:
-    """Convert the zarr at ``src`` into a post-training dataset at ``out`` (see module docstring)."""
+    """Convert the zarr store ``src`` (or a folder of stores, one per task) into a post-training dataset at ``out``.
+
+    Every store is opened and checked before anything is written (see the module docstring for the mapping).
+    """
     src, out = Path(src), Path(out)
     if fps <= 0:
         raise ZarrImportError(f"fps must be > 0, got {fps}")
     if out.exists() and not overwrite:
         raise ZarrImportError(f"{out}: already exists (pass --overwrite to replace it)")
-    root = _open(src)
-    a = _check_layout(src, root)
+    if not src.exists():
+        raise ZarrImportError(f"{src}: not found")
+    stores = [_prepare(p, hand_units, instruction) for p in find_stores(src)]
     if hand_calibration is not None:
         from being_h0_runtime.drivers.hand.calibration import load_calibration
 
@@ -169,67 +210,63 @@ def import_zarr(src: Path | str, out: Path | str, *, fps: float = DEFAULT_FPS, i
         open_raw, closed_raw = np.asarray(cal.open_raw, float), np.asarray(cal.closed_raw, float)
     else:
         open_raw, closed_raw = np.full(6, 1000.0), np.zeros(6)
-    hand_all = np.asarray(a["data/right_hand_qpos"][:], np.float64)
-    act_hand_all = np.asarray(a["data/action"][:, 7:13], np.float64)
-    units = resolve_hand_units(src, "data/right_hand_qpos", hand_all, hand_units)
-    act_units = resolve_hand_units(src, "data/action", act_hand_all, hand_units)
-    if units != act_units:
-        raise ZarrImportError(f"{src}: hand values look like {units} in 'data/right_hand_qpos' but {act_units} in "
-                              "'data/action[:, 7:13]'; pass --hand-units raw|closure")
-    attrs = dict(getattr(root, "attrs", {}) or {})
-    instr = instruction or attrs.get("instruction") or attrs.get("task") or DEFAULT_INSTRUCTION
     names = list(ARM_JOINTS) + list(HAND_JOINTS)
     made_parent = not out.parent.exists()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         entries, proprios, actions = [], [], []
-        start = 0
         image_shape: list[int] = []
-        ends = [int(e) for e in a["ends"]]
-        for i, end in enumerate(ends):
-            arm = np.asarray(a["data/right_arm_qpos"][start:end], np.float64)
-            act = np.asarray(a["data/action"][start:end], np.float64)
-            for key, v in (("data/right_arm_qpos", arm), ("data/right_hand_qpos", hand_all[start:end]),
-                           ("data/action", act)):
-                if not np.isfinite(v).all():
-                    bad = start + int(np.argwhere(~np.isfinite(v))[0][0])
-                    raise ZarrImportError(f"{src}: '{key}' has NaN/inf at frame {bad} (episode {i})")
-            proprio = np.concatenate([arm, hand_to_closure(src, "data/right_hand_qpos", hand_all[start:end], units,
-                                                           open_raw, closed_raw)], 1).astype(np.float32)
-            action = np.concatenate([act[:, :7], hand_to_closure(src, "data/action", act[:, 7:], units, open_raw,
-                                                                 closed_raw)], 1).astype(np.float32)
-            images = _resize(np.asarray(a["data/camera_0.rgb"][start:end], np.uint8), image_size)
-            image_shape = list(images.shape[1:])
-            t = np.arange(end - start, dtype=np.float64) / fps
-            fname = f"episode_{i:06d}.npz"
-            ep_id = f"{src.stem}_{i:06d}"
-            np.savez(tmp / fname, timestamps=t, t_abs=t, images=images, proprio=proprio, action=action,
-                     intervention=np.zeros(end - start, bool), instruction=np.str_(instr), task_id=np.str_(src.stem),
-                     episode_id=np.str_(ep_id))
-            proprios.append(proprio)
-            actions.append(action)
-            entries.append({"file": fname, "episode_id": ep_id, "task_id": src.stem, "instruction": instr,
-                            "outcome": "success", "length": end - start, "interventions": [],
-                            "source": f"{src.resolve()}[{start}:{end}]"})
-            if progress:
-                print(f"  episode {i + 1}/{len(ends)}: {end - start} frames", flush=True)
-            start = end
+        for st in stores:
+            a, start = st.arrays, 0
+            for end in (int(e) for e in a["ends"]):
+                i = len(entries)
+                arm = np.asarray(a["data/right_arm_qpos"][start:end], np.float64)
+                act = np.asarray(a["data/action"][start:end], np.float64)
+                hand = st.hand[start:end]
+                for key, v in (("data/right_arm_qpos", arm), ("data/right_hand_qpos", hand), ("data/action", act)):
+                    if not np.isfinite(v).all():
+                        bad = start + int(np.argwhere(~np.isfinite(v))[0][0])
+                        raise ZarrImportError(f"{st.path}: '{key}' has NaN/inf at frame {bad}")
+                proprio = np.concatenate([arm, hand_to_closure(st.path, "data/right_hand_qpos", hand, st.units,
+                                                               open_raw, closed_raw)], 1).astype(np.float32)
+                action = np.concatenate([act[:, :7], hand_to_closure(st.path, "data/action", act[:, 7:], st.units,
+                                                                     open_raw, closed_raw)], 1).astype(np.float32)
+                images = _resize(np.asarray(a["data/camera_0.rgb"][start:end], np.uint8), image_size)
+                if image_shape and list(images.shape[1:]) != image_shape:
+                    raise ZarrImportError(f"{st.path}: frames are {list(images.shape[1:])}, earlier stores "
+                                          f"{image_shape}; pass --image-size N to resize all")
+                image_shape = list(images.shape[1:])
+                t = np.arange(end - start, dtype=np.float64) / fps
+                fname, ep_id = f"episode_{i:06d}.npz", f"{st.path.stem}_{i:06d}"
+                np.savez(tmp / fname, timestamps=t, t_abs=t, images=images, proprio=proprio, action=action,
+                         intervention=np.zeros(end - start, bool), instruction=np.str_(st.instruction),
+                         task_id=np.str_(st.path.stem), episode_id=np.str_(ep_id))
+                proprios.append(proprio)
+                actions.append(action)
+                entries.append({"file": fname, "episode_id": ep_id, "task_id": st.path.stem,
+                                "instruction": st.instruction, "outcome": "success", "length": end - start,
+                                "interventions": [], "source": f"{st.path.resolve()}[{start}:{end}]"})
+                if progress:
+                    print(f"  {st.path.name} episode {i}: {end - start} frames", flush=True)
+                start = end
+        units = sorted({st.units for st in stores})
         meta = {
             "format": FORMAT, "version": VERSION, "fps": float(fps), "proprio_names": names, "action_names": names,
             "action_semantics": "absolute joint targets (rad) + hand closures (0..1), commanded for the next "
                                 "control period",
-            "image_shape": image_shape, "num_frames": int(ends[-1]),
+            "image_shape": image_shape, "num_frames": int(sum(e["length"] for e in entries)),
             "stats": {"proprio": _stats(proprios), "action": _stats(actions)}, "episodes": entries,
             "source_mapping": {
-                "source": str(src.resolve()), "source_format": "h0_post_train_db (zarr v2: data/camera_0.rgb, "
-                "data/right_arm_qpos, data/right_hand_qpos, data/action, meta/episode_ends)",
+                "source": str(src.resolve()), "stores": [str(st.path.resolve()) for st in stores],
+                "source_format": "h0_post_train_db (zarr v2: data/camera_0.rgb, data/right_arm_qpos, "
+                                 "data/right_hand_qpos, data/action, meta/episode_ends)",
                 "arm": "right_arm_qpos[0:7] / action[0:7] -> fr3_joint1..7, radians, unchanged",
                 "hand": f"right_hand_qpos[0:6] / action[7:13] -> {', '.join(HAND_JOINTS)} closure (0 open, 1 closed)",
-                "hand_units": units,
-                "hand_open_raw": open_raw.tolist() if units == "raw" else None,
-                "hand_closed_raw": closed_raw.tolist() if units == "raw" else None,
-                "instruction": instr, "image_size": image_size,
+                "hand_units": {st.path.name: st.units for st in stores},
+                "hand_open_raw": open_raw.tolist() if "raw" in units else None,
+                "hand_closed_raw": closed_raw.tolist() if "raw" in units else None,
+                "instructions": {st.path.name: st.instruction for st in stores}, "image_size": image_size,
             },
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
@@ -242,4 +279,4 @@ def import_zarr(src: Path | str, out: Path | str, *, fps: float = DEFAULT_FPS, i
             with contextlib.suppress(OSError):
                 out.parent.rmdir()  # only if still empty
         raise
-    return ImportInfo(out, len(entries), int(ends[-1]), units, image_shape)
+    return ImportInfo(out, len(entries), int(meta["num_frames"]), "+".join(units), image_shape)
