@@ -142,12 +142,22 @@ def test_bad_zarr_fails_cleanly(case, tmp_path, capsys):
     assert list(parent.iterdir()) == []
 
 
-def test_ambiguous_hand_units_refused(tmp_path, capsys):
+def test_unclear_hand_units_copied_with_warning(tmp_path, capsys):
     src = _copy(tmp_path)
-    zarr.open_array(str(src / "data" / "right_hand_qpos"), mode="r+")[:] = np.linspace(-0.2, 1.5, 72 * 6).reshape(72, 6)
+    vals = np.linspace(-0.2, 1.5, 72 * 6).reshape(72, 6)
+    zarr.open_array(str(src / "data" / "right_hand_qpos"), mode="r+")[:] = vals
+    act = zarr.open_array(str(src / "data" / "action"), mode="r+")
+    act[:, 7:13] = vals
     rc = dataset_main(["import", str(src), "--out", str(tmp_path / "x")])
     err = capsys.readouterr().err
-    assert rc == 2 and "'data/right_hand_qpos' hand values span -0.2..1.5" in err and "--hand-units" in err
-    assert not (tmp_path / "x").exists()
-    rc = dataset_main(["import", str(src), "--out", str(tmp_path / "x"), "--fps", "0"])
+    assert rc == 0 and "warning:" in err and "-0.2..1.5" in err and "--hand-units" in err
+    meta = json.loads((tmp_path / "x" / "meta.json").read_text())
+    assert meta["source_mapping"]["hand_units"] == {"src.zarr": "unchanged"}
+    with np.load(tmp_path / "x" / "episode_000000.npz") as z:
+        np.testing.assert_allclose(z["proprio"][:, 7:], vals[:24], atol=1e-6)
+    rc = dataset_main(["import", str(src), "--out", str(tmp_path / "y"), "--hand-units", "open-fraction"])
+    assert rc == 0
+    with np.load(tmp_path / "y" / "episode_000000.npz") as z:
+        np.testing.assert_allclose(z["action"][:, 7:], 1.0 - vals[:24], atol=1e-6)
+    rc = dataset_main(["import", str(src), "--out", str(tmp_path / "z"), "--fps", "0"])
     assert rc == 2 and "fps must be > 0" in capsys.readouterr().err

@@ -24,9 +24,10 @@ Mapping onto this rig (written into ``meta.json`` under ``source_mapping``):
   angle-register units (0..1000, 1000 = open) or already as closure.
   ``hand_units="raw"`` maps ``closure = (raw - open_raw) / (closed_raw -
   open_raw)`` clipped to [0, 1] (default open 1000, closed 0, or the rig's
-  hand calibration file); ``"closure"`` copies; ``"auto"`` picks raw when
-  any value exceeds 2 and closure when all lie in [0, 1], and otherwise
-  refuses to guess.
+  hand calibration file); ``"closure"`` copies; ``"open-fraction"`` (0..1,
+  1 = open) maps ``1 - x``; ``"auto"`` picks raw when any value exceeds 2,
+  closure when all lie in [0, 1], and otherwise copies the values unchanged
+  with a warning (recorded as ``unchanged`` in ``meta.json``).
 - ``action`` row t = the target commanded after observing frame t (the
   project's convention, same as the official one).
 - The instruction is not stored in the zarr; it comes from the store's
@@ -48,6 +49,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -66,7 +68,7 @@ REQUIRED = {  # key -> (ndim, trailing shape or None)
 }
 DEFAULT_INSTRUCTION = "Put the little yellow duck into the cup."  # the official converter's task text
 DEFAULT_FPS = 20.0
-HandUnits = Literal["auto", "raw", "closure"]
+HandUnits = Literal["auto", "raw", "closure", "open-fraction"]
 
 
 class ZarrImportError(ValueError):
@@ -124,7 +126,8 @@ def _check_layout(src: Path, root: Any) -> dict[str, Any]:
     return arrays
 
 
-def resolve_hand_units(src: Path, key: str, hand: np.ndarray, units: HandUnits) -> str:
+def resolve_hand_units(hand: np.ndarray, units: HandUnits) -> str:
+    """``auto``: raw when any value exceeds 2, closure when all lie in [0, 1], else ``unchanged`` (copied, warned)."""
     if units != "auto":
         return units
     lo, hi = float(np.min(hand)), float(np.max(hand))
@@ -132,17 +135,19 @@ def resolve_hand_units(src: Path, key: str, hand: np.ndarray, units: HandUnits) 
         return "raw"
     if lo >= 0.0 and hi <= 1.0:
         return "closure"
-    raise ZarrImportError(f"{src}: '{key}' hand values span {lo:.3g}..{hi:.3g}: neither raw Inspire register units "
-                       "(0..1000) nor closure (0..1); pass --hand-units raw|closure")
+    return "unchanged"
 
 
 def hand_to_closure(src: Path, key: str, hand: np.ndarray, units: str, open_raw: np.ndarray,
                     closed_raw: np.ndarray) -> np.ndarray:
-    if units == "closure":
+    if units in ("closure", "unchanged"):
         return hand.astype(np.float32)
-    if hand.min() < min(open_raw.min(), closed_raw.min()) - 50 or hand.max() > max(open_raw.max(), closed_raw.max()) + 50:
+    if units == "open-fraction":  # 0 closed .. 1 open
+        return (1.0 - hand).astype(np.float32)
+    lo, hi = min(open_raw.min(), closed_raw.min()), max(open_raw.max(), closed_raw.max())
+    if hand.min() < lo - 50 or hand.max() > hi + 50:
         raise ZarrImportError(f"{src}: '{key}' hand values {hand.min():.4g}..{hand.max():.4g} lie outside the raw "
-                           f"range {int(min(open_raw.min(), closed_raw.min()))}..{int(max(open_raw.max(), closed_raw.max()))}")
+                              f"range {int(lo)}..{int(hi)}")
     return np.clip((hand - open_raw) / (closed_raw - open_raw), 0.0, 1.0).astype(np.float32)
 
 
@@ -178,11 +183,11 @@ def _prepare(src: Path, hand_units: HandUnits, instruction: str | None) -> _Stor
     root = _open(src)
     a = _check_layout(src, root)
     hand = np.asarray(a["data/right_hand_qpos"][:], np.float64)
-    units = resolve_hand_units(src, "data/right_hand_qpos", hand, hand_units)
-    act_units = resolve_hand_units(src, "data/action", np.asarray(a["data/action"][:, 7:13], np.float64), hand_units)
-    if units != act_units:
-        raise ZarrImportError(f"{src}: hand values look like {units} in 'data/right_hand_qpos' but {act_units} in "
-                              "'data/action[:, 7:13]'; pass --hand-units raw|closure")
+    # one decision for state and action: they share units (a target may overshoot the measured range a little)
+    units = resolve_hand_units(np.concatenate([hand, np.asarray(a["data/action"][:, 7:13], np.float64)]), hand_units)
+    if units == "unchanged":
+        warnings.warn(f"{src}: hand values span {hand.min():.3g}..{hand.max():.3g}, neither raw Inspire units "
+                      "(0..1000) nor closure (0..1): copied unchanged; pass --hand-units to choose", stacklevel=2)
     attrs = dict(getattr(root, "attrs", {}) or {})
     instr = instruction or attrs.get("instruction") or attrs.get("task") or DEFAULT_INSTRUCTION
     return _Store(src, a, hand, units, str(instr))

@@ -30,9 +30,10 @@ def add_import_parser(sub: Any) -> None:
     s.add_argument("--instruction", default=None,
                    help="task text for every episode (default: the store's 'instruction' attribute, else the "
                         "official converter's 'Put the little yellow duck into the cup.')")
-    s.add_argument("--hand-units", choices=["auto", "raw", "closure"], default="auto",
-                   help="units of the 6 hand dims: raw Inspire registers (0..1000) or closure (0..1); auto decides "
-                        "from the value range and refuses when unsure")
+    s.add_argument("--hand-units", choices=["auto", "raw", "closure", "open-fraction"], default="auto",
+                   help="units of the 6 hand dims: raw Inspire registers (0..1000, 1000 = open), closure (0..1, "
+                        "1 = closed) or open-fraction (0..1, 1 = open); auto: raw above 2, closure within 0..1, "
+                        "else copied unchanged with a warning")
     s.add_argument("--hand-calibration", type=Path, default=None,
                    help="rig hand range file (open_raw / closed_raw) for raw units (default open 1000, closed 0)")
     s.add_argument("--image-size", type=int, default=None, help="resize frames to N x N (default: keep)")
@@ -40,17 +41,24 @@ def add_import_parser(sub: Any) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    import warnings
+
     from being_h0_runtime.drivers.hand.calibration import CalibrationError
 
     from .zarr_import import ZarrImportError, import_zarr
 
-    try:
-        info = import_zarr(args.src, args.out, fps=args.fps, instruction=args.instruction, hand_units=args.hand_units,
-                           hand_calibration=args.hand_calibration, image_size=args.image_size,
-                           overwrite=args.overwrite, progress=False)
-    except (ZarrImportError, CalibrationError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            info = import_zarr(args.src, args.out, fps=args.fps, instruction=args.instruction,
+                               hand_units=args.hand_units, hand_calibration=args.hand_calibration,
+                               image_size=args.image_size, overwrite=args.overwrite, progress=False)
+        except (ZarrImportError, CalibrationError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        finally:
+            for w in caught:
+                print(f"warning: {w.message}", file=sys.stderr)
     print(f"{info.num_episodes} episode(s), {info.num_frames} frames, images {info.image_shape}, "
           f"hand units {info.hand_units} -> {info.out_dir}")
     return 0
