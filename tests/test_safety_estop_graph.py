@@ -35,7 +35,7 @@ def first_latch_time(node, after: float) -> float | None:
 
 @pytest.mark.parametrize("source", SOURCES)
 def test_every_stop_source_latches_arm_and_hand_and_no_driver_write_until_reset(source: str) -> None:
-    g = MotionGraph(footswitch=source == "footswitch")
+    g = MotionGraph(footswitch=True)  # always wired: its periodic state relay must not mask other stops
     try:
         g.run_until(T_STOP)
         assert g.writes["arm"].between(0.5, T_STOP) and g.writes["hand"].between(0.5, T_STOP), "not moving before"
@@ -84,6 +84,21 @@ def test_pedal_held_refuses_every_reset_for_seconds_of_fresh_chunks() -> None:
         assert g.writes["hand"].between(0.8 + ARM_DT, 3.0) == []
         refused = [e for e in g.hand.estop.events if e.kind == "reset_refused"]
         assert len(refused) >= 4
+    finally:
+        g.close()
+
+
+def test_stops_arriving_with_relays_are_all_heard() -> None:
+    """The arm re-publishes its pedal state every 0.2 s on /estop; console stops and resets at every
+    phase of that period must still reach every motion node (no relay may overwrite a pending stop)."""
+    g = MotionGraph(footswitch=True)
+    try:
+        for k in range(20):
+            t = 0.5 + 0.3 * k + 0.01 * (k % 20)  # walk through the 0.2 s period in 10 ms steps
+            g.at(t, g.console.estop)
+            assert latched(g.arm) and latched(g.hand), f"stop at t={t:.2f} missed"
+            g.at(t + 0.1, g.console.reset_estop)
+            assert not latched(g.arm) and not latched(g.hand)
     finally:
         g.close()
 

@@ -89,6 +89,7 @@ CHUNK_STEP_DT_RANGE = (1e-4, 10.0)
 MAX_CHUNK_STEPS = 10_000
 #: entries kept in the node's hold and safety-event logs (oldest dropped)
 EVENT_LOG_LEN = 1000
+ESTOP_SUB_QOS = QoS("reliable", 16, "transient_local")
 
 
 class ActuatorNode(RuntimeNode):
@@ -129,6 +130,8 @@ class ActuatorNode(RuntimeNode):
         self.footswitch: FootSwitch | None = None
         self._relayed_faults: set[str] = set()
         self._momentary: deque[str] = deque(maxlen=64)  # pedal presses (momentary wiring) not yet relayed
+        #: engaged relays waiting for a control tick (one /estop message per tick: see _publish_relays)
+        self._outbox: deque[EStop] = deque(maxlen=64)
         self._held_relayed: bool | None = None
         self._held_relayed_at = -math.inf
         if params.footswitch is not None:
@@ -140,7 +143,9 @@ class ActuatorNode(RuntimeNode):
         self.state_pub = handle.create_publisher(JointState, "/joint_states", QoS("best_effort", 10))
         self.command_pub = handle.create_publisher(JointState, f"/{self.group}/command", QoS("best_effort", 10))
         handle.create_subscription(ActionChunk, params.chunk_topic, self.on_chunk, COMMAND_QOS)
-        handle.create_subscription(EStop, "/estop", self.on_estop, LATCHED_QOS)
+        # deeper than LATCHED_QOS's 1: a stop and a relay arriving together must both be heard (writers stay
+        # transient-local with depth 1, so a late joiner still gets only each writer's newest message)
+        handle.create_subscription(EStop, "/estop", self.on_estop, ESTOP_SUB_QOS)
         handle.create_subscription(TaskStatus, "/task/status", self.on_task_status, LATCHED_QOS)
         handle.create_timer(self.dt, self.control_cycle)
         handle.create_timer(params.report_period_s, self.report)
@@ -252,7 +257,7 @@ class ActuatorNode(RuntimeNode):
             elif source not in self.estop.asserted_sources:  # re-assertions of a known hold change nothing
                 self.estop.set_asserted(source, True, msg.reason or "hardware stop held", now)
             self.executor.reset()  # nothing stored before a stop may run after it
-            self.control_cycle()  # act now, not at the next tick
+            self.control_cycle(relay=False)  # act now, not at the next tick
         elif msg.operator.strip():
             try:
                 self.gate.operator_reset(msg.operator, now)
@@ -286,7 +291,7 @@ class ActuatorNode(RuntimeNode):
     def fault(self, source: str, reason: str) -> None:
         self.gate.fault(source, reason)
         self.publish_diagnostics([Diagnostic(Diagnostic.ERROR, source, reason)])
-        self.control_cycle()
+        self.control_cycle(relay=False)  # hold now; the next tick relays the fault to the other nodes
 
     # -- the loop ---------------------------------------------------------------
     def _on_local_estop_event(self, ev: EStopEvent) -> None:
@@ -295,22 +300,23 @@ class ActuatorNode(RuntimeNode):
             self._momentary.append(ev.reason)
 
     def _relay_local_estop(self, now: float) -> None:
-        """Publish this node's foot switch state and momentary presses on /estop, for every motion node."""
+        """Queue this node's foot switch presses (momentary wiring); publish its held state when nothing else is."""
         if self.footswitch is None:
             return
         src = self.footswitch.config.source
         relay_source = f"{self.handle.name}:{src}"
         while self._momentary:
             reason = self._momentary.popleft()
-            self.estop_pub.publish(EStop(header=header(now), engaged=True, source=relay_source, reason=reason))
+            self._outbox.append(EStop(header=header(now), engaged=True, source=relay_source, reason=reason))
         held = {s: r for s, r in self.estop.asserted_sources.items() if s == src or s.startswith(src + ":")}
-        if bool(held) != self._held_relayed or now - self._held_relayed_at >= self.p.estop_reassert_period_s:
+        due = bool(held) != self._held_relayed or now - self._held_relayed_at >= self.p.estop_reassert_period_s
+        if due and not self._outbox:  # engaged relays first; the state goes out on the next free tick
             if held:
-                self.estop_pub.publish(EStop(header=header(now), engaged=True, held=True, source=relay_source,
-                                             reason="; ".join(held.values())))
+                msg = EStop(header=header(now), engaged=True, held=True, source=relay_source, reason="; ".join(held.values()))
             else:
-                self.estop_pub.publish(EStop(header=header(now), engaged=False, held=False, source=relay_source,
-                                             reason="foot switch released"))
+                msg = EStop(header=header(now), engaged=False, held=False, source=relay_source,
+                            reason="foot switch released")
+            self._outbox.append(msg)
             self._held_relayed, self._held_relayed_at = bool(held), now
 
     def _relay_local_faults(self, now: float) -> None:
@@ -318,13 +324,31 @@ class ActuatorNode(RuntimeNode):
         for what, why in self.gate.faults.items():
             if what != "estop" and what not in self._relayed_faults:
                 self._relayed_faults.add(what)
-                self.estop_pub.publish(EStop(header=header(now), engaged=True, source=f"{self.handle.name}:fault:{what}",
-                                             reason=why))
+                self._outbox.appendleft(EStop(header=header(now), engaged=True,
+                                              source=f"{self.handle.name}:fault:{what}", reason=why))
 
-    def control_cycle(self) -> None:
+    def _publish_relays(self) -> None:
+        """At most one /estop message per tick, from the tick itself (never from inside a delivery):
+        a reader keeping one message (LATCHED_QOS, depth 1: the task node, recorders) would otherwise
+        lose the first of two, and a publish inside a delivery could overwrite someone else's pending stop."""
+        if self._outbox:
+            self.estop_pub.publish(self._outbox.popleft())
+
+    def control_cycle(self, relay: bool = True) -> None:
+        """One cycle. `relay=False` when acting at once on an input (e-stop, fault) between ticks."""
         now = self.handle.now()
-        self.cadence.tick(now)
-        self._relay_local_estop(now)
+        if relay:
+            self.cadence.tick(now)
+            try:
+                self._cycle(now)
+            finally:
+                self._relay_local_faults(now)
+                self._relay_local_estop(now)
+                self._publish_relays()
+        else:
+            self._cycle(now)
+
+    def _cycle(self, now: float) -> None:
         q, dq, fault, stamp = self.read_state()
         if fault is None and np.all(np.isfinite(q)):
             self.driver_ready = True
@@ -338,7 +362,6 @@ class ActuatorNode(RuntimeNode):
         if self.homing is not None:
             self.watchdog.feed(now)  # the homing planner is this cycle's fresh command source
         decision = self.gate.decide(now)
-        self._relay_local_faults(now)
         if not decision.run:
             self.executor.reset()  # a latch or hold forgets every stored chunk
         target = None
@@ -366,7 +389,6 @@ class ActuatorNode(RuntimeNode):
         self.gate.report(result, "supervisor")
         if result.hold or result.command is None:
             self._hold(now, "supervisor rejected the command")
-            self._relay_local_faults(now)
             return
         self.holding = False
         self.last_command = result.command
