@@ -144,3 +144,33 @@ def test_a_hold_clears_stored_chunks(strategy: str) -> None:
             assert node.executor.action_at(g.ctx.now()) is None, "a holding node still stores a plan"
     finally:
         g.close()
+
+
+def first_hold(node, after: float) -> float | None:
+    stamps = [t for t, _ in node.hold_events if t >= after - 1e-9]
+    return min(stamps) if stamps else None
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_stop_to_hold_latency_in_simulated_cycles(source: str) -> None:
+    """Console, topic and a fault on one node hold both nodes at the same instant; the pedal (read by
+    its own thread, seen by the arm's next tick, relayed in that tick) within one arm cycle."""
+    budget = ARM_DT if source == "footswitch" else 0.0
+    worst = 0.0
+    for k in range(4):  # stops at different phases of the arm (10 ms) and hand (20 ms) cycles
+        g = MotionGraph(footswitch=True)
+        try:
+            t = 1.0 + 0.0061 * k
+            g.run_until(t)
+            stop = {"console": g.console.estop, "topic": g.topic_estop, "footswitch": g.press_pedal,
+                    "fault": g.nan_chunk_for_hand}[source]
+            g.at(t, stop)
+            g.run_until(t + 0.05)
+            for node in (g.arm, g.hand):
+                held = first_hold(node, t)
+                assert held is not None
+                worst = max(worst, held - t)
+        finally:
+            g.close()
+    print(f"\n{source}: worst stop-to-hold {worst * 1e3:.1f} ms = {worst / ARM_DT:.2f} arm cycles")
+    assert worst <= budget + 1e-9

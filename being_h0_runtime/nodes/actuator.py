@@ -319,18 +319,24 @@ class ActuatorNode(RuntimeNode):
             self._outbox.append(msg)
             self._held_relayed, self._held_relayed_at = bool(held), now
 
-    def _relay_local_faults(self, now: float) -> None:
-        """A fault latched here (not an e-stop heard from elsewhere) stops every other motion node too."""
+    def _relay_local_faults(self, now: float) -> bool:
+        """A fault latched here (not an e-stop heard from elsewhere) stops every other motion node too.
+
+        Published at once, even from inside a delivery: an engaged message may replace another stop
+        in a depth-1 reader without harm (both stop). Returns True if anything was published."""
+        sent = False
         for what, why in self.gate.faults.items():
             if what != "estop" and what not in self._relayed_faults:
                 self._relayed_faults.add(what)
-                self._outbox.appendleft(EStop(header=header(now), engaged=True,
-                                              source=f"{self.handle.name}:fault:{what}", reason=why))
+                self.estop_pub.publish(EStop(header=header(now), engaged=True,
+                                             source=f"{self.handle.name}:fault:{what}", reason=why))
+                sent = True
+        return sent
 
     def _publish_relays(self) -> None:
-        """At most one /estop message per tick, from the tick itself (never from inside a delivery):
-        a reader keeping one message (LATCHED_QOS, depth 1: the task node, recorders) would otherwise
-        lose the first of two, and a publish inside a delivery could overwrite someone else's pending stop."""
+        """At most one queued /estop message per tick, and only from the tick itself: a reader keeping
+        one message (LATCHED_QOS, depth 1: the task node, recorders) must never see a release replace a
+        stop that was published just before it."""
         if self._outbox:
             self.estop_pub.publish(self._outbox.popleft())
 
@@ -342,11 +348,14 @@ class ActuatorNode(RuntimeNode):
             try:
                 self._cycle(now)
             finally:
-                self._relay_local_faults(now)
-                self._relay_local_estop(now)
-                self._publish_relays()
+                if not self._relay_local_faults(now):  # a fault relay went out: the pedal's turn is next tick
+                    self._relay_local_estop(now)
+                    self._publish_relays()
         else:
-            self._cycle(now)
+            try:
+                self._cycle(now)
+            finally:
+                self._relay_local_faults(now)
 
     def _cycle(self, now: float) -> None:
         q, dq, fault, stamp = self.read_state()
