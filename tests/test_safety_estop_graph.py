@@ -174,3 +174,27 @@ def test_stop_to_hold_latency_in_simulated_cycles(source: str) -> None:
             g.close()
     print(f"\n{source}: worst stop-to-hold {worst * 1e3:.1f} ms = {worst / ARM_DT:.2f} arm cycles")
     assert worst <= budget + 1e-9
+
+
+def test_a_node_that_never_hears_the_release_keeps_holding() -> None:
+    """The pedal's node dies while the pedal is down: the hand must refuse resets for as long as it has
+    not heard a release; when the pedal's node comes back (its first tick announces the pedal's state),
+    an operator reset is accepted again."""
+    g = MotionGraph(footswitch=True)
+    try:
+        g.run_until(0.8)
+        g.at(0.8, g.press_pedal)
+        g.run_until(0.9)
+        arm_ticks = [entry for entry in g.ctx._timers if getattr(entry[2].callback, "__self__", None) is g.arm]
+        for entry in arm_ticks:  # the arm node stops: no more relays from it
+            entry[2].cancel()
+        g.at(1.0, g.release_pedal)
+        for k in range(3):
+            g.at(1.2 + 0.5 * k, g.console.reset_estop)
+            assert latched(g.hand), "the hand accepted a reset without hearing the pedal's release"
+        assert g.writes["hand"].between(0.8 + ARM_DT, 2.5) == []
+        g.at(2.5, g.arm.control_cycle)  # the arm's loop runs again (a restarted node's first tick)
+        g.at(2.6, g.console.reset_estop)
+        assert not latched(g.hand)
+    finally:
+        g.close()

@@ -291,7 +291,7 @@ class ActuatorNode(RuntimeNode):
     def fault(self, source: str, reason: str) -> None:
         self.gate.fault(source, reason)
         self.publish_diagnostics([Diagnostic(Diagnostic.ERROR, source, reason)])
-        self.control_cycle(relay=False)  # hold now; the next tick relays the fault to the other nodes
+        self.control_cycle(relay=False)  # hold now, and relay the fault so the other motion nodes hold too
 
     # -- the loop ---------------------------------------------------------------
     def _on_local_estop_event(self, ev: EStopEvent) -> None:
