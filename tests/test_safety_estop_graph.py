@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from motion_graph import ARM_DT, HAND_DT, MotionGraph, pose
+from motion_graph import ARM_DT, MotionGraph, pose
 
 T_STOP = 1.0
 T_RESET = 1.5
