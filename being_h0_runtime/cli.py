@@ -137,7 +137,7 @@ def _run_dds(profile: Any, args: argparse.Namespace, overrides: dict[str, dict[s
                 last_state, last_print = st.state, now
         st = console.status
         return EpisodeOutcome(state=st.state, success=st.success, message=st.message, sim_seconds=st.elapsed,
-                              wall_seconds=time.monotonic() - t0, episode=1, seed=args.seed, history=console.history)
+                              wall_seconds=time.monotonic() - t0, episode=1, seed=args.seed, history=list(console.history))
     finally:
         codes = launcher.shutdown()
         ctx.shutdown()

@@ -96,6 +96,8 @@ class TaskNode(RuntimeNode):
             self.arm_q = np.array([msg.position[idx[n]] for n in ARM_JOINT_NAMES])
 
     def on_estop(self, msg: EStop) -> None:
+        if not msg.engaged and not msg.operator.strip():
+            return  # a foot switch's release (or a nameless reset): the motion nodes stay latched
         self.estop_engaged = msg.engaged
         if msg.engaged and self.state in (TaskStatus.HOMING, TaskStatus.RUNNING):
             self._set(TaskStatus.ABORTED, f"e-stop from {msg.source}: {msg.reason}")
