@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from .msgs import EStop, TaskCommand, TaskStatus
 from .msgs.convert import header
-from .transport.api import COMMAND_QOS, LATCHED_QOS, NodeHandle
+from .transport.api import COMMAND_QOS, ESTOP_QOS, LATCHED_QOS, NodeHandle
 
 
 @dataclass
@@ -39,7 +39,7 @@ class OperatorConsole:
         self.history: deque[tuple[float, str]] = deque(maxlen=1000)  # a console may stay up for days
         self.listeners: list[Callable[[TaskStatus], None]] = []
         self.cmd_pub = handle.create_publisher(TaskCommand, "/task/command", COMMAND_QOS)
-        self.estop_pub = handle.create_publisher(EStop, "/estop", LATCHED_QOS)
+        self.estop_pub = handle.create_publisher(EStop, "/estop", ESTOP_QOS)
         handle.create_subscription(TaskStatus, "/task/status", self._on_status, LATCHED_QOS)
 
     def _on_status(self, msg: TaskStatus) -> None:

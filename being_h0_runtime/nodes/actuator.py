@@ -52,7 +52,7 @@ from ..safety.footswitch import FootSwitch, FootSwitchConfig
 from ..safety.limits import HandLimits, JointLimits, SafetyConfig, WorkspaceBox
 from ..safety.supervisor import MotionGate, SoftStart, Supervisor
 from ..safety.watchdog import Watchdog
-from ..transport.api import COMMAND_QOS, LATCHED_QOS, NodeHandle, QoS
+from ..transport.api import COMMAND_QOS, ESTOP_QOS, LATCHED_QOS, NodeHandle, QoS
 from .base import RuntimeNode
 
 
@@ -89,7 +89,6 @@ CHUNK_STEP_DT_RANGE = (1e-4, 10.0)
 MAX_CHUNK_STEPS = 10_000
 #: entries kept in the node's hold and safety-event logs (oldest dropped)
 EVENT_LOG_LEN = 1000
-ESTOP_SUB_QOS = QoS("reliable", 16, "transient_local")
 
 
 class ActuatorNode(RuntimeNode):
@@ -126,7 +125,7 @@ class ActuatorNode(RuntimeNode):
         self.safety_events: deque[tuple[float, str, str]] = deque(maxlen=EVENT_LOG_LEN)
         #: only chunks observed after the last accepted reset may run
         self.reset_stamp = -math.inf
-        self.estop_pub = handle.create_publisher(EStop, "/estop", LATCHED_QOS)
+        self.estop_pub = handle.create_publisher(EStop, "/estop", ESTOP_QOS)
         self.footswitch: FootSwitch | None = None
         self._relayed_faults: set[str] = set()
         self._momentary: deque[str] = deque(maxlen=64)  # pedal presses (momentary wiring) not yet relayed
@@ -143,9 +142,10 @@ class ActuatorNode(RuntimeNode):
         self.state_pub = handle.create_publisher(JointState, "/joint_states", QoS("best_effort", 10))
         self.command_pub = handle.create_publisher(JointState, f"/{self.group}/command", QoS("best_effort", 10))
         handle.create_subscription(ActionChunk, params.chunk_topic, self.on_chunk, COMMAND_QOS)
-        # deeper than LATCHED_QOS's 1: a stop and a relay arriving together must both be heard (writers stay
-        # transient-local with depth 1, so a late joiner still gets only each writer's newest message)
-        handle.create_subscription(EStop, "/estop", self.on_estop, ESTOP_SUB_QOS)
+        # ESTOP_QOS (depth 16, every writer and reader): a stop and a relay arriving together must both be heard;
+        # a late joiner replays each writer's recent stops and releases in order (across writers a replay can only
+        # end latched, the safe side: the operator resets again)
+        handle.create_subscription(EStop, "/estop", self.on_estop, ESTOP_QOS)
         handle.create_subscription(TaskStatus, "/task/status", self.on_task_status, LATCHED_QOS)
         handle.create_timer(self.dt, self.control_cycle)
         handle.create_timer(params.report_period_s, self.report)
@@ -334,9 +334,8 @@ class ActuatorNode(RuntimeNode):
         return sent
 
     def _publish_relays(self) -> None:
-        """At most one queued /estop message per tick, and only from the tick itself: a reader keeping
-        one message (LATCHED_QOS, depth 1: the task node, recorders) must never see a release replace a
-        stop that was published just before it."""
+        """At most one queued /estop message per tick, and only from the tick itself: even a reader that kept
+        only one message must never see a release replace a stop that was published just before it."""
         if self._outbox:
             self.estop_pub.publish(self._outbox.popleft())
 
