@@ -141,7 +141,7 @@ def _run_dds(profile: Any, args: argparse.Namespace, overrides: dict[str, dict[s
                 last_state, last_print = st.state, now
         st = console.status
         return EpisodeOutcome(state=st.state, success=st.success, message=st.message, sim_seconds=st.elapsed,
-                              wall_seconds=time.monotonic() - t0, episode=1, seed=args.seed, history=console.history)
+                              wall_seconds=time.monotonic() - t0, episode=1, seed=args.seed, history=list(console.history))
     finally:
         codes = launcher.shutdown()
         ctx.shutdown()
@@ -337,6 +337,13 @@ def build_parser() -> argparse.ArgumentParser:
     cal = sub.add_parser("calibrate", help="camera intrinsics, hand-eye and hand-range calibration")
     cal.add_argument("rest", nargs=argparse.REMAINDER, help="calibration subcommand and arguments (try: --help)")
     cal.set_defaults(func=lambda a: _delegate("being_h0_runtime.calibration.cli", a.rest))
+
+    from being_h0_runtime.tokenizer_cli import register_convert_tokenizer, register_tokenizer
+
+    conv = sub.add_parser("convert", help="convert released Being-H0 artefacts (official layout) for this runtime")
+    conv_sub = conv.add_subparsers(dest="convert_what", required=True, metavar="WHAT")
+    register_convert_tokenizer(conv_sub)
+    register_tokenizer(sub)
     return ap
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from .msgs import EStop, TaskCommand, TaskStatus
 from .msgs.convert import header
-from .transport.api import COMMAND_QOS, LATCHED_QOS, NodeHandle
+from .transport.api import COMMAND_QOS, ESTOP_QOS, LATCHED_QOS, NodeHandle
 
 
 @dataclass
@@ -35,10 +36,10 @@ class OperatorConsole:
         self.handle = handle
         self.operator = operator
         self.status = TaskStatus()
-        self.history: list[tuple[float, str]] = []
+        self.history: deque[tuple[float, str]] = deque(maxlen=1000)  # a console may stay up for days
         self.listeners: list[Callable[[TaskStatus], None]] = []
         self.cmd_pub = handle.create_publisher(TaskCommand, "/task/command", COMMAND_QOS)
-        self.estop_pub = handle.create_publisher(EStop, "/estop", LATCHED_QOS)
+        self.estop_pub = handle.create_publisher(EStop, "/estop", ESTOP_QOS)
         handle.create_subscription(TaskStatus, "/task/status", self._on_status, LATCHED_QOS)
 
     def _on_status(self, msg: TaskStatus) -> None:
@@ -104,7 +105,7 @@ def run_episode_inproc(profile_name: str = "sim", seed: int = 0, episode: int = 
         st = console.status
         return EpisodeOutcome(state=st.state, success=st.state == TaskStatus.SUCCEEDED, message=st.message,
                               sim_seconds=ctx.now() - t0, wall_seconds=time.perf_counter() - wall0, episode=episode,
-                              seed=seed, history=console.history)
+                              seed=seed, history=list(console.history))
     finally:
         close_graph(nodes)
         if own_tmp is not None:

@@ -314,3 +314,22 @@ def test_interpolation_between_steps():
     ex2 = SynchronousExecutor()
     ex2.on_chunk(np.arange(T, dtype=float)[:, None], 0.0, 0.0, DT)
     np.testing.assert_allclose(ex2.action_at(2.5 * DT), [2.0])
+
+
+@pytest.mark.parametrize("name", ["sync", "async", "ensemble", "crossfade"])
+@pytest.mark.parametrize("step_dt", [0.0, -DT, math.inf, math.nan, 5e-324, 1e-300])
+def test_bad_step_dt_is_a_value_error_never_an_overflow(name, step_dt):
+    ex = make_executor(name)
+    ex.on_chunk(np.zeros((T, 3)), 0.0, 0.05, DT)  # a latency estimate exists: async/crossfade divide by step_dt
+    with pytest.raises(ValueError, match="step_dt"):
+        ex.on_chunk(np.ones((T, 3)), 0.06, 0.07, step_dt)
+    assert np.array_equal(ex.action_at(0.08), np.zeros(3)), "a refused chunk must leave the plan as it was"
+
+
+@pytest.mark.parametrize("name", ["sync", "async", "ensemble", "crossfade"])
+def test_non_finite_times_are_refused(name):
+    ex = make_executor(name)
+    for obs, arrival in ((math.nan, 0.0), (0.0, math.inf), (-math.inf, 0.0)):
+        with pytest.raises(ValueError, match="finite"):
+            ex.on_chunk(np.zeros((T, 3)), obs, arrival, DT)
+    assert ex.action_at(0.0) is None

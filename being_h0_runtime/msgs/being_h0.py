@@ -111,8 +111,12 @@ class TaskStatus(Message):
 class EStop(Message):
     """Latched emergency stop. Published transient-local so late joiners see it.
 
-    engaged=True latches every motion node; engaged=False is an operator's
-    explicit reset (operator must be non-empty).
+    engaged=True latches every motion node. held=True (with engaged) says a
+    hardware source (a foot switch, its lost link) still holds the stop: every
+    motion node refuses resets until it hears that source's release, which is
+    engaged=False, held=False, no operator. The node wired to the hardware
+    re-publishes its state periodically. engaged=False with an operator is an
+    operator's explicit reset.
     """
 
     _type = "being_h0_msgs/msg/EStop"
@@ -122,12 +126,14 @@ class EStop(Message):
         ("source", "string"),
         ("reason", "string"),
         ("operator", "string"),
+        ("held", "bool"),
     )
     header: Header = field(default_factory=Header)
     engaged: bool = True
     source: str = ""
     reason: str = ""
     operator: str = ""
+    held: bool = False
 
 
 @dataclass(eq=False)

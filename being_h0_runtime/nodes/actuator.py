@@ -6,17 +6,36 @@ goes through the same path each control cycle:
     driver.read() -> MotionGate (e-stop > fault > watchdog) -> executor / homing
         -> Supervisor (limits, NaN, steps) -> driver.write() or driver.hold()
 
-Safety lives here, not in the policy (ARCHITECTURE rule 4).  A fault (NaN or
-malformed chunk, driver fault, e-stop) latches: motion resumes only after an
-operator's reset (EStop engaged=False with an operator name) *and* a fresh
-chunk.  A late or missing chunk is "stale": the node holds within one cycle
-and resumes on the next fresh chunk.
+Safety lives here, not in the policy (ARCHITECTURE rule 4).  A fault (NaN in a
+chunk, driver fault, supervisor fault, e-stop) latches: motion resumes only
+after an operator's reset (EStop engaged=False with an operator name) *and* a
+fresh chunk.  A late or missing chunk is "stale": the node holds within one
+cycle and resumes on the next fresh chunk.
+
+Every motion node stops alike, whatever stopped it (ISSUE #16):
+
+* a fault latched on this node is relayed on /estop (engaged, source
+  "<node>:fault:<what>"), so every other motion node latches too;
+* a foot switch wired to this node asserts the stop on its latch and is
+  relayed as a *held* stop ("<node>:<switch source>", held=True), re-published
+  every `estop_reassert_period_s` with its current state; every node refuses a
+  reset while it has not heard that source's release;
+* a latch or hold forgets every stored chunk, chunks that arrive while stopped
+  are dropped, and after a reset only chunks whose observation is newer than
+  the reset may run.
+
+Structurally malformed chunks (bad step_dt, no steps, wrong sizes or names)
+are rejected here with a safety event and change nothing: the node goes on
+holding or executing its last valid plan. NaN/inf values latch a fault (the
+policy itself is broken). No exception from a chunk reaches the executor loop.
 """
 
 from __future__ import annotations
 
 import abc
+import math
 import time
+from collections import Counter, deque
 from typing import Any
 
 import numpy as np
@@ -28,12 +47,12 @@ from ..msgs import ActionChunk, EStop, JointState, TaskStatus
 from ..msgs.convert import chunk_to_array, header, joint_state
 from ..policy.execution import make_executor
 from ..safety.cadence import CadenceMonitor
-from ..safety.estop import EStopLatch, EStopResetRefused
+from ..safety.estop import EStopEvent, EStopLatch, EStopResetRefused
 from ..safety.footswitch import FootSwitch, FootSwitchConfig
 from ..safety.limits import HandLimits, JointLimits, SafetyConfig, WorkspaceBox
 from ..safety.supervisor import MotionGate, SoftStart, Supervisor
 from ..safety.watchdog import Watchdog
-from ..transport.api import COMMAND_QOS, LATCHED_QOS, NodeHandle, QoS
+from ..transport.api import COMMAND_QOS, ESTOP_QOS, LATCHED_QOS, NodeHandle, QoS
 from .base import RuntimeNode
 
 
@@ -60,6 +79,16 @@ class ActuatorParams(StrictModel):
     footswitch: FootSwitchConfig | None = None
     #: diagnostics (counters, cadence) publish period
     report_period_s: float = Field(1.0, gt=0)
+    #: a foot switch's held/released state is re-published on /estop this often (nodes that missed it catch up)
+    estop_reassert_period_s: float = Field(0.2, gt=0)
+
+
+#: accepted chunk step periods (s): outside, time arithmetic in the executors overflows or means nothing
+CHUNK_STEP_DT_RANGE = (1e-4, 10.0)
+#: most steps in one chunk (a policy's horizon is tens of steps; this bounds a corrupt header's allocation)
+MAX_CHUNK_STEPS = 10_000
+#: entries kept in the node's hold and safety-event logs (oldest dropped)
+EVENT_LOG_LEN = 1000
 
 
 class ActuatorNode(RuntimeNode):
@@ -88,19 +117,35 @@ class ActuatorNode(RuntimeNode):
         self.task_state = TaskStatus.IDLE
         self.last_command: np.ndarray | None = None
         self.chunks_received = 0
-        self.hold_events: list[tuple[float, str]] = []
-        self.estop_pub = handle.create_publisher(EStop, "/estop", LATCHED_QOS)
+        #: chunks not executed, by why: malformed kinds, "stopped" (arrived while latched), "before_reset"
+        self.chunks_dropped: Counter[str] = Counter()
+        self.commands_written = 0
+        self.hold_events: deque[tuple[float, str]] = deque(maxlen=EVENT_LOG_LEN)
+        #: (time, kind, detail) of every rejected input, newest last
+        self.safety_events: deque[tuple[float, str, str]] = deque(maxlen=EVENT_LOG_LEN)
+        #: only chunks observed after the last accepted reset may run
+        self.reset_stamp = -math.inf
+        self.estop_pub = handle.create_publisher(EStop, "/estop", ESTOP_QOS)
         self.footswitch: FootSwitch | None = None
-        self._relayed_events = 0
+        self._relayed_faults: set[str] = set()
+        self._momentary: deque[str] = deque(maxlen=64)  # pedal presses (momentary wiring) not yet relayed
+        #: engaged relays waiting for a control tick (one /estop message per tick: see _publish_relays)
+        self._outbox: deque[EStop] = deque(maxlen=64)
+        self._held_relayed: bool | None = None
+        self._held_relayed_at = -math.inf
         if params.footswitch is not None:
             # the pedal trips this node's latch from its own thread (no transport in the path);
             # control_cycle relays it on /estop so every other motion node holds too
             self.footswitch = FootSwitch(params.footswitch, self.estop, clock=handle.now)
+            self.estop.subscribe(self._on_local_estop_event)
             self.footswitch.start()
         self.state_pub = handle.create_publisher(JointState, "/joint_states", QoS("reliable", 10))  # as ros2_control
         self.command_pub = handle.create_publisher(JointState, f"/{self.group}/command", QoS("best_effort", 10))
         handle.create_subscription(ActionChunk, params.chunk_topic, self.on_chunk, COMMAND_QOS)
-        handle.create_subscription(EStop, "/estop", self.on_estop, LATCHED_QOS)
+        # ESTOP_QOS (depth 16, every writer and reader): a stop and a relay arriving together must both be heard;
+        # a late joiner replays each writer's recent stops and releases in order (across writers a replay can only
+        # end latched, the safe side: the operator resets again)
+        handle.create_subscription(EStop, "/estop", self.on_estop, ESTOP_QOS)
         handle.create_subscription(TaskStatus, "/task/status", self.on_task_status, LATCHED_QOS)
         handle.create_timer(self.dt, self.control_cycle)
         handle.create_timer(params.report_period_s, self.report)
@@ -144,33 +189,89 @@ class ActuatorNode(RuntimeNode):
     # -- inputs -----------------------------------------------------------------
     def on_chunk(self, msg: ActionChunk) -> None:
         now = self.handle.now()
-        try:
-            chunk = chunk_to_array(msg)
-            idx = [msg.names.index(n) for n in self.joint_names]
-        except ValueError as err:
-            self.fault("chunk", f"malformed action chunk #{msg.sequence}: {err}")
-            return
-        mine = chunk[:, idx].astype(np.float64)
-        if not np.all(np.isfinite(mine)):
-            self.fault("chunk", f"action chunk #{msg.sequence} contains NaN/inf")
+        mine, problem = self._validate_chunk(msg)
+        if mine is None:
+            if problem == "nonfinite":
+                # NaN/inf from the policy: the policy itself is broken, latch until an operator looks
+                self._safety_event(now, "nonfinite", f"action chunk #{msg.sequence} contains NaN/inf")
+                self.fault("chunk", f"action chunk #{msg.sequence} contains NaN/inf")
             return
         if self.homing is not None:
             return  # chunks computed before homing finished are not for us
+        if self.estop.is_latched or self.gate.faults:
+            self.chunks_dropped["stopped"] += 1  # computed for a world that stopped; never stored
+            return
+        obs = msg.source_stamp.to_sec()
+        if not obs > self.reset_stamp:
+            self.chunks_dropped["before_reset"] += 1  # observed before the operator's reset
+            return
+        try:
+            self.executor.on_chunk(mine, obs, now, float(msg.step_dt))
+        except (ValueError, ArithmeticError) as err:  # the checks above should make this unreachable
+            self._reject_chunk(now, "executor", f"action chunk #{msg.sequence} refused by the executor: {err}")
+            return
         self.chunks_received += 1
-        self.executor.on_chunk(mine, msg.source_stamp.to_sec(), now, msg.step_dt)
         self.watchdog.feed(now)
+
+    def _validate_chunk(self, msg: ActionChunk) -> tuple[np.ndarray | None, str]:
+        """This node's columns of the chunk as float64 (steps, joints), or None and why (safety event published)."""
+        now = self.handle.now()
+        seq = getattr(msg, "sequence", "?")
+        dt = msg.step_dt
+        lo, hi = CHUNK_STEP_DT_RANGE
+        if not (isinstance(dt, (int, float, np.floating, np.integer)) and not isinstance(dt, bool)
+                and math.isfinite(dt) and lo <= dt <= hi):
+            return self._reject_chunk(now, "step_dt", f"action chunk #{seq}: step_dt {dt!r} outside [{lo:g}, {hi:g}] s")
+        if not (isinstance(msg.steps, (int, np.integer)) and 1 <= msg.steps <= MAX_CHUNK_STEPS):
+            return self._reject_chunk(now, "steps", f"action chunk #{seq}: {msg.steps!r} steps, need 1..{MAX_CHUNK_STEPS}")
+        names = list(msg.names)
+        if len(set(names)) != len(names):
+            return self._reject_chunk(now, "names", f"action chunk #{seq}: duplicate action names")
+        missing = [n for n in self.joint_names if n not in names]
+        if missing:
+            return self._reject_chunk(now, "names", f"action chunk #{seq}: no action for {missing}")
+        try:
+            chunk = chunk_to_array(msg)
+        except (ValueError, TypeError) as err:
+            return self._reject_chunk(now, "shape", f"action chunk #{seq}: {err}")
+        mine = chunk[:, [names.index(n) for n in self.joint_names]].astype(np.float64)
+        if not np.all(np.isfinite(mine)):
+            return None, "nonfinite"
+        return mine, ""
+
+    def _reject_chunk(self, now: float, kind: str, detail: str) -> tuple[None, str]:
+        self.chunks_dropped[kind] += 1
+        self._safety_event(now, kind, detail)
+        return None, kind
+
+    def _safety_event(self, now: float, kind: str, detail: str) -> None:
+        self.safety_events.append((now, kind, detail))
+        self.publish_diagnostics([Diagnostic(Diagnostic.ERROR, f"safety/chunk_{kind}", f"rejected: {detail}")])
 
     def on_estop(self, msg: EStop) -> None:
         now = self.handle.now()
+        source = msg.source or "topic"
         if msg.engaged:
-            self.estop.trigger(msg.source or "topic", msg.reason or "e-stop", now)
-            self.control_cycle()  # act now, not at the next tick
-        else:
+            if not msg.held:
+                self.estop.trigger(source, msg.reason or "e-stop", now)
+            elif source not in self.estop.asserted_sources:  # re-assertions of a known hold change nothing
+                self.estop.set_asserted(source, True, msg.reason or "hardware stop held", now)
+            self.executor.reset()  # nothing stored before a stop may run after it
+            self.control_cycle(relay=False)  # act now, not at the next tick
+        elif msg.operator.strip():
             try:
                 self.gate.operator_reset(msg.operator, now)
-                self.log.warning("operator %s reset the e-stop/faults; waiting for a fresh command", msg.operator)
             except EStopResetRefused as err:
                 self.publish_diagnostics([Diagnostic(Diagnostic.WARN, "estop", f"reset refused: {err}")])
+                return
+            self.reset_stamp = now
+            self.executor.reset()
+            self._relayed_faults.clear()
+            self.log.warning("operator %s reset the e-stop/faults; waiting for a chunk observed after %.3f",
+                             msg.operator, now)
+        else:
+            # a hardware source's release (not a reset): the latch stays set until an operator resets
+            self.estop.set_asserted(source, False, msg.reason or "released", now)
 
     def on_task_status(self, msg: TaskStatus) -> None:
         if msg.state == TaskStatus.HOMING and self.task_state != TaskStatus.HOMING:
@@ -190,23 +291,72 @@ class ActuatorNode(RuntimeNode):
     def fault(self, source: str, reason: str) -> None:
         self.gate.fault(source, reason)
         self.publish_diagnostics([Diagnostic(Diagnostic.ERROR, source, reason)])
-        self.control_cycle()
+        self.control_cycle(relay=False)  # hold now, and relay the fault so the other motion nodes hold too
 
     # -- the loop ---------------------------------------------------------------
-    def _relay_local_estop(self) -> None:
+    def _on_local_estop_event(self, ev: EStopEvent) -> None:
+        # runs in the foot switch's thread: only queue, control_cycle publishes
+        if ev.kind == "trigger" and self.footswitch is not None and ev.source == self.footswitch.config.source:
+            self._momentary.append(ev.reason)
+
+    def _relay_local_estop(self, now: float) -> None:
+        """Queue this node's foot switch presses (momentary wiring); publish its held state when nothing else is."""
         if self.footswitch is None:
             return
-        events = self.estop.events
-        for ev in events[self._relayed_events:]:
-            if ev.kind in ("trigger", "assert") and ev.source.startswith(self.footswitch.config.source):
-                self.estop_pub.publish(EStop(header=header(self.handle.now()), engaged=True,
-                                             source=f"{self.handle.name}:{ev.source}", reason=ev.reason))
-        self._relayed_events = len(events)
+        src = self.footswitch.config.source
+        relay_source = f"{self.handle.name}:{src}"
+        while self._momentary:
+            reason = self._momentary.popleft()
+            self._outbox.append(EStop(header=header(now), engaged=True, source=relay_source, reason=reason))
+        held = {s: r for s, r in self.estop.asserted_sources.items() if s == src or s.startswith(src + ":")}
+        due = bool(held) != self._held_relayed or now - self._held_relayed_at >= self.p.estop_reassert_period_s
+        if due and not self._outbox:  # engaged relays first; the state goes out on the next free tick
+            if held:
+                msg = EStop(header=header(now), engaged=True, held=True, source=relay_source, reason="; ".join(held.values()))
+            else:
+                msg = EStop(header=header(now), engaged=False, held=False, source=relay_source,
+                            reason="foot switch released")
+            self._outbox.append(msg)
+            self._held_relayed, self._held_relayed_at = bool(held), now
 
-    def control_cycle(self) -> None:
+    def _relay_local_faults(self, now: float) -> bool:
+        """A fault latched here (not an e-stop heard from elsewhere) stops every other motion node too.
+
+        Published at once, even from inside a delivery: an engaged message may replace another stop
+        in a depth-1 reader without harm (both stop). Returns True if anything was published."""
+        sent = False
+        for what, why in self.gate.faults.items():
+            if what != "estop" and what not in self._relayed_faults:
+                self._relayed_faults.add(what)
+                self.estop_pub.publish(EStop(header=header(now), engaged=True,
+                                             source=f"{self.handle.name}:fault:{what}", reason=why))
+                sent = True
+        return sent
+
+    def _publish_relays(self) -> None:
+        """At most one queued /estop message per tick, and only from the tick itself: even a reader that kept
+        only one message must never see a release replace a stop that was published just before it."""
+        if self._outbox:
+            self.estop_pub.publish(self._outbox.popleft())
+
+    def control_cycle(self, relay: bool = True) -> None:
+        """One cycle. `relay=False` when acting at once on an input (e-stop, fault) between ticks."""
         now = self.handle.now()
-        self.cadence.tick(now)
-        self._relay_local_estop()
+        if relay:
+            self.cadence.tick(now)
+            try:
+                self._cycle(now)
+            finally:
+                if not self._relay_local_faults(now):  # a fault relay went out: the pedal's turn is next tick
+                    self._relay_local_estop(now)
+                    self._publish_relays()
+        else:
+            try:
+                self._cycle(now)
+            finally:
+                self._relay_local_faults(now)
+
+    def _cycle(self, now: float) -> None:
         q, dq, fault, stamp = self.read_state()
         if fault is None and np.all(np.isfinite(q)):
             self.driver_ready = True
@@ -220,6 +370,8 @@ class ActuatorNode(RuntimeNode):
         if self.homing is not None:
             self.watchdog.feed(now)  # the homing planner is this cycle's fresh command source
         decision = self.gate.decide(now)
+        if not decision.run:
+            self.executor.reset()  # a latch or hold forgets every stored chunk
         target = None
         if decision.run:
             if self.homing is not None:
@@ -248,6 +400,7 @@ class ActuatorNode(RuntimeNode):
             return
         self.holding = False
         self.last_command = result.command
+        self.commands_written += 1
         self.write_command(result.command, result.velocity)
         self.command_pub.publish(joint_state(self.joint_names, result.command, stamp=now))
 
@@ -265,7 +418,9 @@ class ActuatorNode(RuntimeNode):
         rep = self.cadence.report()
         values = {k: str(v) for k, v in self.supervisor.counters.items()}
         values.update({f"hold_{k}": str(v) for k, v in self.gate.holds_by_reason.items()})
-        values.update({"chunks": str(self.chunks_received), "cadence": rep.format(self.group)})
+        values.update({f"chunks_dropped_{k}": str(v) for k, v in self.chunks_dropped.items()})
+        values.update({"chunks": str(self.chunks_received), "commands": str(self.commands_written),
+                       "cadence": rep.format(self.group)})
         level = Diagnostic.ERROR if self.gate.faults else Diagnostic.OK
         msg = "; ".join(f"{k}: {v}" for k, v in self.gate.faults.items()) or ("holding" if self.holding else "moving")
         self.publish_diagnostics([Diagnostic(level, "status", msg, values)] + self.driver.diagnostics())

@@ -9,6 +9,7 @@ can compensate latency).  Stale inputs are refused, never silently used.
 from __future__ import annotations
 
 import time
+from collections import deque
 
 import numpy as np
 from pydantic import Field
@@ -22,6 +23,10 @@ from ..policy.factory import PolicyConfig, make_policy
 from ..policy.spec import Observation
 from ..transport.api import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS, NodeHandle, QoS
 from .base import RuntimeNode
+
+
+#: inference latencies kept for diagnostics and benchmarks
+LATENCY_WINDOW = 1000
 
 
 class InferenceParams(StrictModel):
@@ -52,7 +57,9 @@ class InferenceNode(RuntimeNode):
         self.task = TaskStatus()
         self.sequence = 0
         self.refusals = 0
-        self.latencies: list[float] = []
+        #: the newest inference latencies (s); a node runs for days, so only a window is kept
+        self.latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
+        self._wanted = frozenset(self.spec.names)  # proprio the policy reads; other names are not stored
         self.chunk_pub = handle.create_publisher(ActionChunk, "/action_chunk", COMMAND_QOS)
         handle.create_subscription(Image, params.image_topic, self.on_image, SENSOR_QOS)
         handle.create_subscription(JointState, "/joint_states", self.on_joint_state, QoS("best_effort", 10))
@@ -74,7 +81,8 @@ class InferenceNode(RuntimeNode):
     def on_joint_state(self, msg: JointState) -> None:
         stamp = msg.header.stamp.to_sec()
         for name, pos in zip(msg.name, msg.position):
-            self.joints[name] = (float(pos), stamp)
+            if name in self._wanted:
+                self.joints[name] = (float(pos), stamp)
 
     def on_sim_state(self, msg: SimState) -> None:
         self.privileged = {n: pose_to_arrays(p) for n, p in zip(msg.names, msg.poses)}

@@ -21,7 +21,7 @@ from ..config import StrictModel
 from ..drivers.base import ARM_JOINT_NAMES, READY_Q
 from ..msgs import EStop, JointState, SimState, TaskCommand, TaskStatus
 from ..msgs.convert import header
-from ..transport.api import COMMAND_QOS, LATCHED_QOS, NodeHandle, QoS
+from ..transport.api import COMMAND_QOS, ESTOP_QOS, LATCHED_QOS, NodeHandle, QoS
 from .base import RuntimeNode
 
 
@@ -58,7 +58,7 @@ class TaskNode(RuntimeNode):
         self.status_pub = handle.create_publisher(TaskStatus, "/task/status", LATCHED_QOS)
         handle.create_subscription(TaskCommand, "/task/command", self.on_command, COMMAND_QOS)
         handle.create_subscription(JointState, "/joint_states", self.on_joint_state, QoS("best_effort", 5))
-        handle.create_subscription(EStop, "/estop", self.on_estop, LATCHED_QOS)
+        handle.create_subscription(EStop, "/estop", self.on_estop, ESTOP_QOS)
         if params.success_source == "sim":
             handle.create_subscription(SimState, "/sim/state", self.on_sim_state, QoS("best_effort", 2))
         handle.create_timer(0.02, self.tick)
@@ -96,6 +96,8 @@ class TaskNode(RuntimeNode):
             self.arm_q = np.array([msg.position[idx[n]] for n in ARM_JOINT_NAMES])
 
     def on_estop(self, msg: EStop) -> None:
+        if not msg.engaged and not msg.operator.strip():
+            return  # a foot switch's release (or a nameless reset): the motion nodes stay latched
         self.estop_engaged = msg.engaged
         if msg.engaged and self.state in (TaskStatus.HOMING, TaskStatus.RUNNING):
             self._set(TaskStatus.ABORTED, f"e-stop from {msg.source}: {msg.reason}")

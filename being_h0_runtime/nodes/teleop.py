@@ -111,8 +111,10 @@ class TeleopNode:
         return self.server.address
 
     def _on_joint_state(self, msg: JointState) -> None:
+        wanted = self.p.arm_joints
         for n, q in zip(msg.name, msg.position):
-            self.q_measured[n] = float(q)
+            if n in wanted:  # only what _measured_arm reads: unknown names must not grow the dict
+                self.q_measured[n] = float(q)
 
     def _measured_arm(self) -> np.ndarray | None:
         try:

@@ -33,14 +33,18 @@ from dataclasses import dataclass
 import numpy as np
 
 _EPS = 1e-9  # in units of steps: keeps floor() stable against float noise in times
+#: shortest step period accepted: below it, times divided by step_dt overflow (5e-324 gave OverflowError)
+MIN_STEP_DT_S = 1e-6
 
 
-def _check_chunk(chunk: np.ndarray, step_dt: float) -> np.ndarray:
+def _check_chunk(chunk: np.ndarray, step_dt: float, *times: float) -> np.ndarray:
     c = np.asarray(chunk, dtype=float)
     if c.ndim != 2 or c.shape[0] < 1 or c.shape[1] < 1:
         raise ValueError(f"chunk must have shape (T, D) with T, D >= 1, got {c.shape}")
-    if not (math.isfinite(step_dt) and step_dt > 0):
-        raise ValueError(f"step_dt must be a positive finite number of seconds, got {step_dt!r}")
+    if not (math.isfinite(step_dt) and step_dt >= MIN_STEP_DT_S):
+        raise ValueError(f"step_dt must be a finite number of seconds >= {MIN_STEP_DT_S:g}, got {step_dt!r}")
+    if not all(math.isfinite(t) for t in times):
+        raise ValueError(f"observation and arrival times must be finite, got {times}")
     return c
 
 
@@ -125,7 +129,7 @@ class SynchronousExecutor(ChunkExecutor):
         self._n = 0
 
     def on_chunk(self, chunk: np.ndarray, obs_time: float, arrival_time: float, step_dt: float) -> None:
-        c = _check_chunk(chunk, step_dt)
+        c = _check_chunk(chunk, step_dt, obs_time, arrival_time)
         self._arrived()
         self._chunk, self._start, self._dt = c, float(arrival_time), float(step_dt)
         self._n = min(self.n_execute or c.shape[0], c.shape[0])
@@ -236,7 +240,7 @@ class AsyncLatencyCompensatedExecutor(ChunkExecutor):
         return _Timeline(c, float(obs_time), float(arrival_time), i0, float(step_dt))
 
     def on_chunk(self, chunk: np.ndarray, obs_time: float, arrival_time: float, step_dt: float) -> None:
-        c = _check_chunk(chunk, step_dt)
+        c = _check_chunk(chunk, step_dt, obs_time, arrival_time)
         tl = self._accept(c, obs_time, arrival_time, step_dt)
         if tl is not None:
             self._tl = tl
@@ -305,7 +309,7 @@ class CrossFadeExecutor(AsyncLatencyCompensatedExecutor):
         return lambda now: _sample(tl.chunk, tl.x(now), self.interpolate)
 
     def on_chunk(self, chunk: np.ndarray, obs_time: float, arrival_time: float, step_dt: float) -> None:
-        c = _check_chunk(chunk, step_dt)
+        c = _check_chunk(chunk, step_dt, obs_time, arrival_time)
         tl = self._accept(c, obs_time, arrival_time, step_dt)
         if tl is None:
             return
@@ -384,7 +388,7 @@ class TemporalEnsembleExecutor(ChunkExecutor):
         self._chunks: list[tuple[np.ndarray, float, float]] = []  # (chunk, obs, dt), oldest first
 
     def on_chunk(self, chunk: np.ndarray, obs_time: float, arrival_time: float, step_dt: float) -> None:
-        c = _check_chunk(chunk, step_dt)
+        c = _check_chunk(chunk, step_dt, obs_time, arrival_time)
         self._arrived()
         if self._chunks and obs_time <= self._chunks[-1][1]:
             self.stats["dropped_out_of_order"] += 1

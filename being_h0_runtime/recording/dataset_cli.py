@@ -20,6 +20,7 @@ examples:
   being-h0 dataset recover recordings/pick_..._0007  # after a crash: rewrite a readable MCAP
   being-h0 dataset export recordings/ --out datasets/pick --rate 10
   being-h0 dataset lerobot recordings/ --out datasets/pick_lerobot --rate 10
+  being-h0 dataset import h0_post_train_db_2508/ --out datasets/h0_post_train   # released zarr data
 """
 
 
@@ -53,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--out", type=Path, required=True, help="output folder")
         s.add_argument("--rate", type=float, required=True, help="control rate in Hz to resample to")
         s.add_argument("--only-success", action="store_true", help="skip episodes not marked success")
+    from .zarr_import_cli import add_import_parser
+
+    add_import_parser(sub)
     return p
 
 
@@ -61,6 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .quality import find_episodes, frame_strip, plot_trajectory, validate_episode
 
     args = _parser().parse_args(argv)
+    if args.command == "import":
+        from .zarr_import_cli import run_import
+
+        return run_import(args)
     try:
         if args.command == "list":
             rows = []

@@ -43,7 +43,7 @@ from ..msgs import (
     message_type,
 )
 from ..msgs.being_h0 import ActionChunk
-from ..transport.api import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS, NodeHandle, QoS
+from ..transport.api import COMMAND_QOS, ESTOP_QOS, LATCHED_QOS, SENSOR_QOS, NodeHandle, QoS
 from .bag import EpisodeWriter, FileOpener, WriterStopped, qos_yaml
 from .compressed import CompressedImage, compress_image
 from .episode import EpisodeMetadata, read_sidecar, write_sidecar
@@ -60,7 +60,7 @@ DEFAULT_TOPIC_TYPES: dict[str, tuple[type[Message], QoS]] = {
     "/action_chunk": (ActionChunk, COMMAND_QOS),
     "/task/command": (TaskCommand, COMMAND_QOS),
     "/task/status": (TaskStatus, LATCHED_QOS),
-    "/estop": (EStop, LATCHED_QOS),
+    "/estop": (EStop, ESTOP_QOS),
     "/diagnostics": (DiagnosticArray, COMMAND_QOS),
     "/teleop/intervention": (Bool, LATCHED_QOS),
 }

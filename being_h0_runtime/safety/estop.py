@@ -11,11 +11,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 _log = logging.getLogger(__name__)
+
+#: events kept for the log (oldest dropped): a latch lives as long as its node, for days on a rig
+MAX_EVENTS = 65536
 
 EventKind = Literal["trigger", "assert", "release", "reset", "reset_refused"]
 
@@ -40,7 +44,7 @@ class EStopLatch:
         self._lock = threading.Lock()
         self._latched = False
         self._asserted: dict[str, str] = {}  # source -> reason, for level sources
-        self._events: list[EStopEvent] = []
+        self._events: deque[EStopEvent] = deque(maxlen=MAX_EVENTS)
         self._callbacks: list[Callable[[EStopEvent], None]] = []
         self.trigger_count = 0
 
@@ -56,6 +60,7 @@ class EStopLatch:
 
     @property
     def events(self) -> list[EStopEvent]:
+        """The last MAX_EVENTS events, oldest first."""
         with self._lock:
             return list(self._events)
 

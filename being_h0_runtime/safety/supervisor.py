@@ -32,6 +32,16 @@ from being_h0_runtime.safety.watchdog import Watchdog
 #: reporting uses it; the output itself is clamped exactly.
 _VTOL = 1e-9
 
+#: A control period outside this range is a bug upstream (a denormal dt turns every velocity
+#: bound into an overflow, a dt of hours into "anything goes"): such a cycle holds.
+MIN_DT_S = 1e-6
+MAX_DT_S = 10.0
+#: No joint position, closure or joint velocity of a real device is this large: a reference or a
+#: previous velocity beyond it is a broken sensor or a corrupted message, never something to move from.
+MAX_PLAUSIBLE = 1e6
+#: slack of the final self-check (command units): rounding of p + v*dt, far below anything physical
+_VERIFY_TOL = 5e-13
+
 
 @dataclass(frozen=True)
 class Intervention:
@@ -162,14 +172,20 @@ class Supervisor:
             return None, Intervention("shape", "reject", (), f"{name}: not numeric ({e})", fault=True)
         if a.shape != (n,):
             return None, Intervention("shape", "reject", (), f"{name}: expected shape ({n},), got {a.shape}", fault=True)
-        if np.count_nonzero(np.isfinite(a)) == n:
-            return a, None
-        bad = ~np.isfinite(a)
-        if True:
+        if np.count_nonzero(np.isfinite(a)) != n:
+            bad = ~np.isfinite(a)
             return None, Intervention(
                 "nonfinite", "reject", tuple(int(i) for i in np.flatnonzero(bad)), f"{name}: NaN/inf", fault=True
             )
         return a, None
+
+    def _check_reference(self, name: str, x: object) -> tuple[np.ndarray | None, Intervention | None]:
+        """Like _check_vec, and the values must be physically plausible (|x| <= MAX_PLAUSIBLE)."""
+        a, iv = self._check_vec(name, x)
+        if a is not None and np.count_nonzero(np.abs(a) <= MAX_PLAUSIBLE) != a.size:
+            bad = tuple(int(i) for i in np.flatnonzero(~(np.abs(a) <= MAX_PLAUSIBLE)))
+            return None, Intervention("implausible", "reject", bad, f"{name}: |value| > {MAX_PLAUSIBLE:g}", fault=True)
+        return a, iv
 
     def filter(
         self,
@@ -193,31 +209,55 @@ class Supervisor:
         `target_vel` (optional, how fast the target itself moves) only shapes
         *how* a clamped joint catches up with a moving target; it can never
         loosen a limit.
+
+        Never raises: a dt outside [MIN_DT_S, MAX_DT_S], a reference or
+        previous velocity beyond MAX_PLAUSIBLE, and (as a last line) any
+        internal error give a hold with a fault; every command is re-checked
+        against the limits before it is returned (a hold if rounding pushed
+        it out).
         """
         self.counters["cycles"] += 1
+        try:
+            with np.errstate(all="ignore"):  # overflow is caught by the final check, not reported as a warning
+                return self._filter(target, state_q, prev_cmd, prev_vel, dt, target_vel)
+        except Exception as err:  # noqa: BLE001 - a safety filter must answer "hold", never crash the loop
+            return self._reject([Intervention("internal", "reject", (), f"{type(err).__name__}: {err}", fault=True)])
+
+    def _filter(
+        self,
+        target: np.ndarray,
+        state_q: np.ndarray,
+        prev_cmd: np.ndarray | None,
+        prev_vel: np.ndarray | None,
+        dt: float,
+        target_vel: np.ndarray | None,
+    ) -> FilterResult:
         lim = self.limits
         try:
-            dt_ok = isinstance(dt, (int, float, np.floating)) and math.isfinite(dt) and dt > 0
+            dt_ok = (isinstance(dt, (int, float, np.floating)) and not isinstance(dt, bool)
+                     and math.isfinite(dt) and MIN_DT_S <= dt <= MAX_DT_S)
         except TypeError:
             dt_ok = False
         if not dt_ok:
-            return self._reject([Intervention("bad_dt", "reject", (), f"dt must be finite and > 0, got {dt!r}", fault=True)])
+            return self._reject([Intervention("bad_dt", "reject", (),
+                                              f"dt must be in [{MIN_DT_S:g}, {MAX_DT_S:g}] s, got {dt!r}", fault=True)])
+        dt = float(dt)
 
         tgt, iv = self._check_vec("target", target)
         if iv is not None:
             return self._reject([iv])
         assert tgt is not None
         if prev_cmd is not None:
-            p, iv = self._check_vec("prev_cmd", prev_cmd)
+            p, iv = self._check_reference("prev_cmd", prev_cmd)
         else:
-            p, iv = self._check_vec("state_q", state_q)
+            p, iv = self._check_reference("state_q", state_q)
         if iv is not None:
             return self._reject([iv])
         assert p is not None
         if prev_vel is None:
             v0 = np.zeros(self.dim)
         else:
-            v0, iv = self._check_vec("prev_vel", prev_vel)
+            v0, iv = self._check_reference("prev_vel", prev_vel)
             if iv is not None:
                 return self._reject([iv])
             assert v0 is not None
@@ -271,7 +311,7 @@ class Supervisor:
         n = vt.size
         if np.count_nonzero(vt >= flo) == n and np.count_nonzero(vt <= fhi) == n:
             # fast path: inside the combined interval means inside every single one
-            return self._finish(p, tgt, tgt.copy(), flo, fhi, dt, ivs)
+            return self._finish(p, v0, tgt, tgt.copy(), flo, fhi, dt, ivs)
         lo_t = vt + _VTOL  # vt below a lower bound by more than the tolerance <=> lo_t < bound
         hi_t = vt - _VTOL
         for kind, (klo, khi) in intervals.items():
@@ -306,11 +346,12 @@ class Supervisor:
             vc = np.where(changed, np.minimum(np.maximum(shaped, flo), fhi), vt)
         cmd = np.where(changed, p + vc * dt, tgt)
         cmd = np.minimum(np.maximum(cmd, lo), hi)
-        return self._finish(p, tgt, cmd, flo, fhi, dt, ivs)
+        return self._finish(p, v0, tgt, cmd, flo, fhi, dt, ivs)
 
     def _finish(
         self,
         p: np.ndarray,
+        v0: np.ndarray,
         tgt: np.ndarray,
         cmd: np.ndarray,
         flo: np.ndarray,
@@ -329,9 +370,28 @@ class Supervisor:
             ivs.append(Intervention("workspace", "clamp", (), "scaled back along the last safe command"))
             cmd = cmd2
 
+        bad = self._outside_limits(p, v0, cmd, dt)
+        if bad:
+            # the interval arithmetic above is exact in reals; this catches what floats did to it
+            return self._reject(ivs + [Intervention("verify", "reject", bad, "command failed the final limit check")])
         for iv in ivs:
             self.counters[iv.kind] += 1
         return FilterResult(cmd, False, ivs, (cmd - p) / dt)
+
+    def _outside_limits(self, p: np.ndarray, v0: np.ndarray, cmd: np.ndarray, dt: float) -> tuple[int, ...]:
+        """Dims where `cmd` leaves a limit by more than rounding (each limit as a position interval around p)."""
+        lim = self.limits
+        if cmd.shape != p.shape or np.count_nonzero(np.isfinite(cmd)) != cmd.size:
+            return tuple(range(self.dim))
+        lo = np.maximum(np.maximum(np.minimum(lim.pos_min, p), p - lim.step_max),
+                        np.maximum(p - lim.vel_max * dt, p + (v0 - lim.acc_max * dt) * dt))
+        hi = np.minimum(np.minimum(np.maximum(lim.pos_max, p), p + lim.step_max),
+                        np.minimum(p + lim.vel_max * dt, p + (v0 + lim.acc_max * dt) * dt))
+        tol = _VERIFY_TOL + 4 * np.spacing(np.abs(p) + np.abs(cmd))
+        out = ~((cmd >= lo - tol) & (cmd <= hi + tol))  # `~(in)` also flags NaN bounds
+        if np.count_nonzero(out):
+            return tuple(int(i) for i in np.flatnonzero(out))
+        return ()
 
     def _workspace_clamp(
         self, p: np.ndarray, cmd: np.ndarray, flo: np.ndarray, fhi: np.ndarray, dt: float

@@ -1,10 +1,10 @@
 """Node API and its adapters: inproc (deterministic), dds (Cyclone DDS), ros2 (rclpy)."""
 
-from .api import (COMMAND_QOS, JOINT_STATE_QOS, LATCHED_QOS, SENSOR_PUB_QOS, SENSOR_QOS, Context, NodeHandle,
-                  Publisher, QoS, Subscription, Timer)
+from .api import (COMMAND_QOS, ESTOP_QOS, JOINT_STATE_QOS, LATCHED_QOS, SENSOR_PUB_QOS, SENSOR_QOS, Context,
+                  NodeHandle, Publisher, QoS, Subscription, Timer)
 
-__all__ = ["COMMAND_QOS", "JOINT_STATE_QOS", "LATCHED_QOS", "SENSOR_PUB_QOS", "SENSOR_QOS", "Context", "NodeHandle",
-           "Publisher", "QoS",
+__all__ = ["COMMAND_QOS", "ESTOP_QOS", "JOINT_STATE_QOS", "LATCHED_QOS", "SENSOR_PUB_QOS", "SENSOR_QOS", "Context",
+           "NodeHandle", "Publisher", "QoS",
            "Subscription", "Timer", "available_adapters", "create_context"]
 
 

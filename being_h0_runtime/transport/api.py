@@ -54,6 +54,9 @@ JOINT_STATE_QOS = QoS("reliable", 10, "volatile")
 LATCHED_QOS = QoS("reliable", 1, "transient_local")
 #: commands and chunks
 COMMAND_QOS = QoS("reliable", 10, "volatile")
+#: /estop, for every writer and reader: latched for late joiners, and deep enough that a stop followed at once by
+#: another stop (or a pedal relay) is never overwritten in a KEEP_LAST history before it is read
+ESTOP_QOS = QoS("reliable", 16, "transient_local")
 
 
 class Publisher(abc.ABC, Generic[M]):

@@ -133,6 +133,11 @@ class MotionTokenizer(nn.Module):
         w[torch.as_tensor(self.layout.part_indices("wrist"))] = cfg.wrist_weight
         self.register_buffer("feature_weight", w, persistent=False)
 
+    @property
+    def feature_dim(self) -> int:
+        """Input features per frame (``protocol.TokenizerLike``)."""
+        return self.layout.dim
+
     def part_index(self, part: str) -> torch.Tensor:
         return getattr(self, f"idx_{part}")
 
