@@ -78,8 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"{profile.source}: no node named {args.node!r}; nodes: {list(profile.nodes)}")
         run_dir = Path(args.run_dir)
         entry = profile.nodes[args.node]
-        params = profile.resolved_params(args.node, run_dir)
-        params.update(json.loads(args.params_json))
+        params = profile.node_params(args.node, run_dir, json.loads(args.params_json))
         deadline = time.monotonic() + 30.0
         for f in profile.resolved_files(args.node, run_dir):
             while not Path(f).exists():
@@ -101,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     node = None
     try:
         handle = ctx.create_node(args.node, params)
-        node = build_node(entry.type, handle, params, f"{profile.source}: nodes.{args.node}.params")
+        node = build_node(entry.type, handle, params, f"{profile.source}: nodes.{args.node}.params",
+                          base_dir=profile.base_dir)
         log.info("%s (%s) up", args.node, entry.type)
         stop["running"] = True
         while not stop["flag"]:

@@ -42,6 +42,7 @@ from ..msgs import (
     TaskStatus,
     message_type,
 )
+from ..config import PathField
 from ..msgs.being_h0 import ActionChunk
 from ..transport.api import COMMAND_QOS, ESTOP_QOS, LATCHED_QOS, SENSOR_QOS, NodeHandle, QoS
 from .bag import EpisodeWriter, FileOpener, WriterStopped, qos_yaml
@@ -72,7 +73,8 @@ class RecorderParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    output_dir: Path
+    #: relative: to the profile file's folder when it comes from a profile
+    output_dir: PathField
     #: "/topic" (type from DEFAULT_TOPIC_TYPES) or "/topic:pkg/msg/Type"
     topics: list[str] = Field(default_factory=lambda: list(DEFAULT_TOPICS))
     compress_images: bool = True
