@@ -247,7 +247,6 @@ def doctor_args_from_profile(profile: Any) -> list[str]:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from .doctor import main as doctor_main
     from .launch import load_profile
-
     from .user_config import default_profile
 
     name = args.profile or default_profile()

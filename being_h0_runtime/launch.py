@@ -22,7 +22,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from .config import ConfigError, StrictModel, model_in_annotation, did_you_mean, load_yaml_model
+from .config import (
+    ConfigError,
+    StrictModel,
+    did_you_mean,
+    load_yaml_model,
+    model_in_annotation,
+)
 from .nodes.base import NODE_TYPES, RuntimeNode, node_class, validate_params
 from .transport.api import Context
 from .transport.dds_network import RIG_DOMAINS, SIM_DOMAINS, DdsNetwork, pick_sim_domain

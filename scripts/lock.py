@@ -51,7 +51,7 @@ def check(pins: list[tuple[str, str]]) -> None:
     if bad:
         sys.exit(f"error: the resolution pulled CUDA packages {bad}: pip chose the CUDA torch build. "
                  f"Put the torch {TORCH} CPU wheel where pip finds it (PIP_FIND_LINKS) and run again.")
-    torch = dict((n.lower(), v) for n, v in pins).get("torch")
+    torch = {n.lower(): v for n, v in pins}.get("torch")
     if torch is None or not torch.startswith(TORCH):
         sys.exit(f"error: expected torch {TORCH} in the resolution, got {torch}")
 

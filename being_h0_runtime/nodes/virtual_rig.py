@@ -18,10 +18,22 @@ import numpy as np
 from pydantic import Field
 
 from ..config import FilePath, StrictModel
-from ..drivers.arm.sim import SIM_ARM_COMMAND_TOPIC, SIM_ARM_EE_TOPIC, SIM_ARM_STATE_TOPIC
+from ..drivers.arm.sim import (
+    SIM_ARM_COMMAND_TOPIC,
+    SIM_ARM_EE_TOPIC,
+    SIM_ARM_STATE_TOPIC,
+)
 from ..drivers.base import ARM_JOINT_NAMES
 from ..drivers.camera.sim import SIM_DEPTH_TOPIC, SIM_IMAGE_TOPIC, SIM_INFO_TOPIC
-from ..msgs import CameraInfo, Clock, Image, JointState, PoseStamped, SimState, TaskCommand
+from ..msgs import (
+    CameraInfo,
+    Clock,
+    Image,
+    JointState,
+    PoseStamped,
+    SimState,
+    TaskCommand,
+)
 from ..msgs.convert import camera_info, header, image_from_array, joint_state, pose
 from ..transport.api import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS, NodeHandle, QoS
 from .base import RuntimeNode

@@ -28,6 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..config import PathField
 from ..msgs import (
     Bool,
     CameraInfo,
@@ -42,7 +43,6 @@ from ..msgs import (
     TaskStatus,
     message_type,
 )
-from ..config import PathField
 from ..msgs.being_h0 import ActionChunk
 from ..transport.api import COMMAND_QOS, ESTOP_QOS, LATCHED_QOS, SENSOR_QOS, NodeHandle, QoS
 from .bag import EpisodeWriter, FileOpener, WriterStopped, qos_yaml
