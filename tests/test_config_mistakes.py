@@ -68,8 +68,8 @@ def test_nested_typo_anywhere_gets_a_suggestion(tmp_path: Path) -> None:
     ("arm.rate_hzz=200", "--set arm.rate_hzz: node 'arm' (arm) has no parameter 'rate_hzz' (did you mean 'rate_hz'?)"),
     ("armm.rate_hz=200", "--set armm.rate_hz: profile 'sim' has no node 'armm' (did you mean 'arm'?)"),
     ("arm.safety.margins.postion_rad=0.1",
-     "--set arm.safety.margins.postion_rad: arm.safety.margins has no parameter 'postion_rad' "
-     "(did you mean 'position_rad'?)"),
+     ("--set arm.safety.margins.postion_rad: arm.safety.margins has no parameter 'postion_rad' "
+      "(did you mean 'position_rad'?)")),
     ("arm.options={\"ipp\": \"x\"}", "nodes.arm.params.options.ipp': unknown key 'ipp'"),
     ("arm.rate_hz=-5", "nodes.arm.params.rate_hz': Input should be greater than 0"),
 ])

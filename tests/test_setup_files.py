@@ -72,7 +72,7 @@ def test_lock_pins_every_dependency_exactly_and_no_cuda() -> None:
     assert norm["torch"] == "2.13.0"
     assert not [n for n in norm if n.startswith(("nvidia-", "triton"))]
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    extras = re.search(r"^EXTRAS := (\S+)", (REPO / "Makefile").read_text(), re.M).group(1).split(",")
+    extras = re.search(r"^EXTRAS := (\S+)", (REPO / "Makefile").read_text(), re.MULTILINE).group(1).split(",")
     wanted = project["dependencies"] + [d for e in extras for d in project["optional-dependencies"][e]]
     names = {re.sub(r"[-_.]+", "-", re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0]).lower() for d in wanted}
     assert not names - set(norm), f"in pyproject.toml but not in the lock (run `make lock`): {names - set(norm)}"
