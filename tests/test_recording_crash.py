@@ -8,12 +8,16 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
-from being_h0_runtime.recording.bag import WriterStopped, load_metadata, recover_episode, scan
+from being_h0_runtime.recording.bag import (
+    WriterStopped,
+    load_metadata,
+    recover_episode,
+    scan,
+)
 from being_h0_runtime.recording.recorder import RecorderNode, RecorderParams
 from being_h0_runtime.recording.synthetic import SyntheticRig
 from being_h0_runtime.transport.inproc import InprocContext
