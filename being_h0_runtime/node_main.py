@@ -22,6 +22,10 @@ from .launch import load_profile
 from .nodes.base import build_node
 
 
+#: how long a node waits for its profile's `wait_for_files` before giving up
+WAIT_FOR_FILES_S = 120.0
+
+
 def _die_with_parent() -> None:
     """Ask Linux to send us SIGTERM when the launcher dies (prctl PR_SET_PDEATHSIG), even mid start-up."""
     try:
@@ -79,11 +83,13 @@ def main(argv: list[str] | None = None) -> int:
         run_dir = Path(args.run_dir)
         entry = profile.nodes[args.node]
         params = profile.node_params(args.node, run_dir, json.loads(args.params_json))
-        deadline = time.monotonic() + 30.0
+        # generous: the file's maker (the virtual rig's pty) may start slowly on a loaded machine;
+        # the wait ends as soon as the file appears
+        deadline = time.monotonic() + WAIT_FOR_FILES_S
         for f in profile.resolved_files(args.node, run_dir):
             while not Path(f).exists():
                 if time.monotonic() > deadline:
-                    raise ConfigError(f"{args.node}: waited 30 s for {f} to appear")
+                    raise ConfigError(f"{args.node}: waited {WAIT_FOR_FILES_S:.0f} s for {f} to appear")
                 time.sleep(0.05)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -167,7 +167,8 @@ def test_recorder_killed_mid_episode_loses_under_a_second_and_motion_holds(tmp_p
     profile = fault_profile(tmp_path, {}, recorder=True)
     domain = sim_domain(170)
     proc, out = spawn_cli("run", "--profile", str(profile), "--expert", "--seed", "3", "--run-dir", str(tmp_path / "run"),
-                          "--domain-id", str(domain), "--time-limit", "120", "--set", "virtual_rig.camera_rate_hz=5")
+                          "--domain-id", str(domain), "--time-limit", "120", "--startup-timeout", "240",
+                          "--set", "virtual_rig.camera_rate_hz=5")
     obs = None
     try:
         _, m = out.wait_for(r"DDS: .*graph ([0-9a-f]+)")

@@ -23,14 +23,15 @@ pytestmark = pytest.mark.slow
 ENV = {**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl"), "PYTHONUNBUFFERED": "1"}
 
 
-def being_h0(*args: str, timeout: float = 240, **kw) -> subprocess.CompletedProcess:
+def being_h0(*args: str, timeout: float = 540, **kw) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "being_h0_runtime.cli", *args], capture_output=True, text=True,
                           timeout=timeout, env=ENV, **kw)
 
 
 def test_episode_over_dds_processes_succeeds(tmp_path: Path) -> None:
     res = being_h0("run", "--profile", "sim", "--expert", "--seed", "1", "--run-dir", str(tmp_path),
-                   "--domain-id", str(sim_domain(0)), "--set", "virtual_rig.camera_rate_hz=5")
+                   "--domain-id", str(sim_domain(0)), "--set", "virtual_rig.camera_rate_hz=5",
+                   "--startup-timeout", "240")
     assert res.returncode == 0, res.stdout + res.stderr
     assert "outcome: SUCCESS" in res.stdout
     assert "running" in res.stdout  # progress was printed
@@ -44,7 +45,7 @@ SIM_NODES = ("virtual_rig", "camera", "hand", "arm", "inference", "task")
 def test_dead_node_brings_the_graph_down_to_a_hold_not_a_hang(tmp_path: Path) -> None:
     domain = sim_domain(31)
     proc, out = spawn_cli("run", "--profile", "sim", "--expert", "--seed", "2", "--run-dir", str(tmp_path),
-                          "--domain-id", str(domain), "--time-limit", "120")
+                          "--domain-id", str(domain), "--time-limit", "120", "--startup-timeout", "240")
     try:
         out.wait_for(r"\] running ")  # the task is running: kill the inference node's process hard
         (pid,) = node_pids(domain, "inference")
