@@ -21,7 +21,6 @@ from .config import ConfigError
 from .launch import load_profile
 from .nodes.base import build_node
 
-
 #: how long a node waits for its profile's `wait_for_files` before giving up
 WAIT_FOR_FILES_S = 120.0
 
