@@ -40,6 +40,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 #: the longest a graph may take to come up, or to stop, on a loaded 2-core machine
 GRAPH_TIMEOUT_S = float(os.environ.get("BEING_H0_TEST_GRAPH_TIMEOUT", "240"))
@@ -100,17 +101,21 @@ def spawn_cli(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess
     return proc, ProcessOutput(proc)
 
 
-def node_pids(domain: int | str, node: str = ".*") -> list[int]:
-    """PIDs of node processes of the graph on `domain` (all of them, or one node's)."""
-    out = subprocess.run(["pgrep", "-f", f"node_main .*--node {node} .*--domain-id {domain}( |$)"],
+def node_pids(run_dir: Path | str, node: str = "[^ ]+") -> list[int]:
+    """PIDs of the node processes of the graph whose run directory is `run_dir` (all, or one node's).
+
+    Matched by run directory, unique per test, not by DDS domain: other test runs on the same machine
+    may use the same domain id, and their processes are not ours to find or kill."""
+    where = re.sub(r"([.\[\]()*+?{}|^$\\])", r"\\\1", str(run_dir))  # literal in pgrep's extended regex
+    out = subprocess.run(["pgrep", "-f", f"node_main .*--node {node} --run-dir {where} "],
                          capture_output=True, text=True, check=False)  # exit 1 = none found
     return [int(p) for p in out.stdout.split()]
 
 
-def wait_no_node_processes(domain: int | str, timeout: float = 30.0) -> list[int]:
-    """Wait until no node process of `domain` is left; returns those still there after `timeout`."""
+def wait_no_node_processes(run_dir: Path | str, timeout: float = 30.0) -> list[int]:
+    """Wait until no node process of the graph in `run_dir` is left; returns those still there after `timeout`."""
     end = time.monotonic() + timeout
-    while (left := node_pids(domain)) and time.monotonic() < end:
+    while (left := node_pids(run_dir)) and time.monotonic() < end:
         time.sleep(0.2)  # polling the process table: there is no event for "a process exited" to wait on
     return left
 

@@ -68,13 +68,13 @@ def test_killed_nodes_are_named_then_restarted_or_the_graph_stops(tmp_path: Path
     try:
         mark = max(out.wait_for(node_up(name))[0] for name in SIM_NODES)
         for name in ("camera", "task", "inference"):  # policy on-failure: reported, e-stop, started again
-            (pid,) = node_pids(domain, name)
+            (pid,) = node_pids(tmp_path / "run", name)
             os.kill(pid, signal.SIGKILL)
             i, _ = out.wait_for(rf"node process died: {name} \(killed by SIGKILL\); e-stop latched; "
                                 rf"restarting it \(1/3, policy on-failure\)", start=mark)
             mark, _ = out.wait_for(node_up(name), start=i)
-            assert node_pids(domain, name) not in ([], [pid])
-        (pid,) = node_pids(domain, "arm")  # policy never (the default): the graph comes down
+            assert node_pids(tmp_path / "run", name) not in ([], [pid])
+        (pid,) = node_pids(tmp_path / "run", "arm")  # policy never (the default): the graph comes down
         os.kill(pid, signal.SIGKILL)
         out.wait_for(r"error: node process died: arm \(killed by SIGKILL\); latching e-stop and bringing the graph "
                      r"down", start=mark)
@@ -84,7 +84,7 @@ def test_killed_nodes_are_named_then_restarted_or_the_graph_stops(tmp_path: Path
     text = out.text()
     assert code == 3, text[-4000:]
     assert "e-stop latched at graph time" in text
-    assert wait_no_node_processes(domain) == [], "node processes outlived the launcher's shutdown"
+    assert wait_no_node_processes(tmp_path / "run") == [], "node processes outlived the launcher's shutdown"
 
 
 class GraphObserver:
@@ -177,7 +177,7 @@ def test_recorder_killed_mid_episode_loses_under_a_second_and_motion_holds(tmp_p
         # 1.5 s of arm motion in graph time (its own command stamps), all of it being recorded
         obs.wait(lambda: len(obs.commands["arm"]) > 10 and obs.commands["arm"][-1] - obs.commands["arm"][0] > 1.5,
                  what="the arm to move for 1.5 s")
-        (pid,) = node_pids(domain, "recorder")
+        (pid,) = node_pids(tmp_path / "run", "recorder")
         os.kill(pid, signal.SIGKILL)
         out.wait_for(r"node process died: recorder \(killed by SIGKILL\); e-stop latched; restarting it")
         _, latched = out.wait_for(r"e-stop latched at graph time ([0-9.]+) s")
@@ -204,4 +204,4 @@ def test_recorder_killed_mid_episode_loses_under_a_second_and_motion_holds(tmp_p
     assert 0 <= lost <= 1.0, f"lost {lost:.2f} s of recording"
     with Reader(episode) as reader:  # rosbags (the finalised-file reader) opens it too
         assert sum(c.msgcount for c in reader.connections if c.topic == "/joint_states") == len(stamps) > 100
-    assert wait_no_node_processes(domain) == [], "node processes outlived the run"
+    assert wait_no_node_processes(tmp_path / "run") == [], "node processes outlived the run"

@@ -48,7 +48,7 @@ def test_dead_node_brings_the_graph_down_to_a_hold_not_a_hang(tmp_path: Path) ->
                           "--domain-id", str(domain), "--time-limit", "120", "--startup-timeout", "240")
     try:
         out.wait_for(r"\] running ")  # the task is running: kill the inference node's process hard
-        (pid,) = node_pids(domain, "inference")
+        (pid,) = node_pids(tmp_path, "inference")
         os.kill(pid, signal.SIGKILL)
         code = out.wait_exit()  # must exit on its own: no hang
     finally:
@@ -58,7 +58,7 @@ def test_dead_node_brings_the_graph_down_to_a_hold_not_a_hang(tmp_path: Path) ->
     assert "node process died: inference (killed by SIGKILL)" in text and "latching e-stop" in text
     arm_log = (tmp_path / "arm.log").read_text()
     assert "Traceback" not in arm_log
-    assert wait_no_node_processes(domain) == []
+    assert wait_no_node_processes(tmp_path) == []
 
 
 def test_launch_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
@@ -74,7 +74,7 @@ def test_launch_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
         stop_process(proc)
     assert code == 0, out.text()
     assert "stopping the graph" in out.text()
-    assert wait_no_node_processes(domain) == [], "node processes left behind"
+    assert wait_no_node_processes(tmp_path) == [], "node processes left behind"
 
 
 def test_nodes_exit_when_the_launcher_is_killed(tmp_path: Path) -> None:
@@ -84,8 +84,8 @@ def test_nodes_exit_when_the_launcher_is_killed(tmp_path: Path) -> None:
         out.wait_for(r"\[task\] INFO task \(task\) up")
         proc.kill()  # SIGKILL: the launcher gets no chance to stop its children
         proc.wait(timeout=30)
-        left = wait_no_node_processes(domain, timeout=60)  # each node notices its parent is gone (PDEATHSIG)
+        left = wait_no_node_processes(tmp_path, timeout=60)  # each node notices its parent is gone (PDEATHSIG)
     finally:
-        for pid in node_pids(domain):  # clean-up only: this graph's node processes, by pid
+        for pid in node_pids(tmp_path):  # clean-up only: this graph's node processes, by pid
             os.kill(pid, signal.SIGKILL)
     assert left == [], "node processes outlived their launcher"
