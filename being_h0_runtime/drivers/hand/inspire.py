@@ -235,6 +235,13 @@ class InspireHand(HandDriver):
             self.hold()
             self._active = False
 
+    def flush(self) -> bool:
+        """Collect the acknowledgement of a pipelined write still on the wire; False if it was lost."""
+        with self._lock:
+            failed = self.stats.failed_transactions
+            self._settle_pending_write()
+            return self.stats.failed_transactions == failed
+
     def close(self) -> None:
         with self._lock:
             self._active = False
