@@ -85,3 +85,52 @@ def test_traced_inproc_graph_reports_every_stage(tmp_path: Path) -> None:
     from being_h0_runtime.nodes.inference import InferenceNode
 
     assert not hasattr(InferenceNode.tick, "__wrapped__") and not hasattr(ActuatorNode.control_cycle, "__wrapped__")
+
+
+@pytest.mark.parametrize("trigger", ["timer", "frame"])
+def test_inference_trigger_timer_vs_frame(trigger: str) -> None:
+    """frame: a chunk is computed the instant a fresh frame arrives (once per replan period); timer: on the period."""
+    import numpy as np
+
+    from being_h0_runtime.msgs import ActionChunk, Image, JointState
+    from being_h0_runtime.msgs.convert import image_from_array, joint_state
+    from being_h0_runtime.nodes.base import build_node
+    from being_h0_runtime.transport.api import COMMAND_QOS, SENSOR_QOS, QoS
+    from being_h0_runtime.transport.inproc import InprocContext
+
+    ctx = InprocContext()
+    params = {"policy": {"kind": "engine", "engine_dir": str(ENGINE), "backend": "onnxruntime"},
+              "replan_period_s": 0.2, "only_while_running": False, "trigger": trigger}
+    node = build_node("inference", ctx.create_node("inference"), params, "test")
+    names = list(node.spec.names)
+    probe = ctx.create_node("probe")
+    chunks: list[tuple[float, float]] = []
+    probe.create_subscription(ActionChunk, "/action_chunk",
+                              lambda m: chunks.append((ctx.now(), m.source_stamp.to_sec())), COMMAND_QOS)
+    js = probe.create_publisher(JointState, "/joint_states", QoS("best_effort", 10))
+    img = probe.create_publisher(Image, "/camera/color/image_raw", SENSOR_QOS)
+    frame = np.full((240, 320, 3), 90, np.uint8)
+    state = {"frames": True}
+    probe.create_timer(0.01, lambda: js.publish(joint_state(names, np.zeros(len(names)), stamp=ctx.now())))
+    ctx.run_for(0.05)  # frames at 0.05 + k * 0.1: never on the 0.2 s replan instants
+
+    def camera() -> None:
+        if state["frames"]:
+            img.publish(image_from_array(frame, "rgb8", ctx.now()))
+
+    probe.create_timer(0.1, camera)
+    ctx.run_for(1.6)
+    times = np.array([t for t, _ in chunks])
+    assert 6 <= len(times) <= 9
+    frame_phase = np.round((times - 0.05) / 0.1, 6) % 1.0
+    timer_phase = np.round(times / 0.2, 6) % 1.0
+    if trigger == "frame":
+        assert np.all(frame_phase == 0.0)  # computed at frame arrivals ...
+        assert np.allclose(np.diff(times), 0.2)  # ... every second frame
+    else:
+        assert np.all(timer_phase == 0.0)
+    # frames stop: the frame trigger falls back to the timer, which refuses the stale image
+    state["frames"] = False
+    refusals = node.refusals
+    ctx.run_for(1.5)
+    assert node.refusals > refusals
