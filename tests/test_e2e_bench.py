@@ -134,3 +134,23 @@ def test_inference_trigger_timer_vs_frame(trigger: str) -> None:
     refusals = node.refusals
     ctx.run_for(1.5)
     assert node.refusals > refusals
+
+
+def test_frame_trigger_without_a_camera_keeps_the_timer_rate() -> None:
+    """A policy that needs no image (the scripted expert) under trigger=frame and no camera: every period, as before."""
+    from being_h0_runtime.operator import run_episode_inproc
+    from being_h0_runtime.policy.expert import with_expert
+
+    counts = {}
+    for trigger in ("timer", "frame"):
+        over = with_expert({"virtual_rig": {"camera_rate_hz": 0, "hand_baudrate": None}})
+        over["inference"] = {**over.get("inference", {}), "trigger": trigger}
+        seen = []
+
+        def setup(ctx, nodes, seen=seen):
+            seen.append(nodes["inference"])
+
+        out = run_episode_inproc("sim", seed=2, overrides=over, setup=setup)
+        assert out.success
+        counts[trigger] = (seen[0].sequence, out.sim_seconds)
+    assert counts["frame"] == counts["timer"]

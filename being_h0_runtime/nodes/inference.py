@@ -69,6 +69,7 @@ class InferenceNode(RuntimeNode):
         handle.create_subscription(Bool, "/teleop/intervention", self.on_intervention, LATCHED_QOS)
         self.period = params.replan_period_s or self.spec.chunk_len * self.spec.step_dt / 2
         self.last_infer_time = -float("inf")
+        self.last_frame_trigger = -float("inf")
         handle.create_timer(self.period, self.on_timer)
 
     def on_image(self, msg: Image) -> None:
@@ -79,11 +80,13 @@ class InferenceNode(RuntimeNode):
             self.publish_diagnostics([Diagnostic(Diagnostic.ERROR, "image", f"malformed image: {err}")])
             return
         # a quarter period of slack: a frame due "at" the period, arriving a little early, still triggers
-        if self.p.trigger == "frame" and self.handle.now() - self.last_infer_time >= 0.75 * self.period:
+        now = self.handle.now()
+        if self.p.trigger == "frame" and now - self.last_infer_time >= 0.75 * self.period:
+            self.last_frame_trigger = now
             self.tick()
 
     def on_timer(self) -> None:
-        if self.p.trigger == "frame" and self.handle.now() - self.last_infer_time < 1.5 * self.period:
+        if self.p.trigger == "frame" and self.handle.now() - self.last_frame_trigger < 1.5 * self.period:
             return  # frames are driving inference
         self.tick()
 
