@@ -7,7 +7,8 @@ The emulator paces the line at the chosen baud rate (10 bits per byte, 8N1:
 turnaround, so the numbers are what a real bus at that rate allows, not what
 a pty allows.
 
-Driver cycles measured in the same run, against the same emulator:
+Driver cycles measured in the same run, against the same emulator, alternating
+in blocks of --block cycles (so a machine whose load drifts treats them alike):
 
 * legacy - the previous default: one read spanning ANGLE_ACT..TEMP (78 bytes)
            + one ANGLE_SET write, every cycle (the baseline);
@@ -55,67 +56,101 @@ MODES = ("legacy", "fast", "per-register")
 def hand_config(mode: str, port: str, *, baud: int, duplex: str, status_period_s: float) -> InspireHandConfig:
     """The driver settings one benchmark mode stands for."""
     if mode == "legacy":
-        return InspireHandConfig(port=port, baudrate=baud, cycle="legacy", timeout_s=0.05)
+        return InspireHandConfig(port=port, baudrate=baud, cycle="legacy", timeout_s=0.2)
     if mode == "per-register":
-        return InspireHandConfig(port=port, baudrate=baud, cycle="legacy", batch_read=False, timeout_s=0.05)
+        return InspireHandConfig(port=port, baudrate=baud, cycle="legacy", batch_read=False, timeout_s=0.2)
     if mode == "fast":
         return InspireHandConfig(
-            port=port, baudrate=baud, cycle="fast", duplex=duplex, status_period_s=status_period_s, timeout_s=0.05
+            port=port, baudrate=baud, cycle="fast", duplex=duplex, status_period_s=status_period_s, timeout_s=0.2
         )
     raise ValueError(f"unknown mode {mode!r}; use one of {MODES}")
 
 
-def run_mode(
+def run_interleaved(
     emu: InspireEmulator,
-    mode: str,
+    modes: list[str],
     *,
     cycles: int,
     warmup: int,
+    block: int,
     baud: int,
     duplex: str,
     status_period_s: float,
     change_every: int,
-) -> dict[str, object]:
-    """Time ``cycles`` read+write cycles with one driver mode; returns summary figures."""
-    hand = InspireHand(hand_config(mode, emu.port, baud=baud, duplex=duplex, status_period_s=status_period_s))
+) -> dict[str, dict[str, object]]:
+    """Time ``cycles`` read+write cycles per mode, modes alternating in blocks of ``block`` cycles.
+
+    One driver on one emulator; its cycle settings are switched between blocks. Alternating keeps a
+    machine whose load drifts (other jobs) from favouring whichever mode happened to run in a quiet minute.
+    """
+    configs = {m: hand_config(m, emu.port, baud=baud, duplex=duplex, status_period_s=status_period_s) for m in modes}
+    hand = InspireHand(configs[modes[0]])
     hand.configure()
     hand.activate()
+    acc = {m: {"cycle_s": [], "total": 0.0, "txn": 0, "bytes": 0, "skipped": 0, "angle_only": 0, "collisions": 0,
+               "failed": 0, "fault": ""} for m in modes}
+
+    def use(mode: str) -> None:
+        hand.flush()
+        hand.config = configs[mode]
+        hand._read_plan = hand._plan_reads()  # noqa: SLF001 - batch_read differs between modes
+
     try:
-        for i in range(warmup):
-            hand.read()
-            hand.write(HandCommand(position=np.full(6, 0.5)))
-        hand.stats.latencies_s = deque()  # unbounded for this run
-        txn0, rx0, tx0 = hand.stats.transactions, emu.stats.rx_bytes, emu.stats.tx_bytes
-        col0, skip0, ang0 = emu.stats.collisions, hand.stats.skipped_writes, hand.stats.angle_only_reads
-        cycle_s = np.empty(cycles)
-        t_start = time.perf_counter()
-        for i in range(cycles):
-            t0 = time.perf_counter()
-            state = hand.read()
-            k = i // change_every
-            target = 0.5 + 0.4 * np.sin(2 * np.pi * k / 100.0 + np.arange(6))
-            hand.write(HandCommand(position=target))
-            cycle_s[i] = time.perf_counter() - t0
-        hand.flush()  # collects a pipelined write's ack, so its bytes are counted
-        total = time.perf_counter() - t_start
-        txn_per_cycle = (hand.stats.transactions - txn0) / cycles
-        bytes_per_cycle = (emu.stats.rx_bytes - rx0 + emu.stats.tx_bytes - tx0) / cycles
+        for mode in modes:
+            use(mode)
+            for _ in range(warmup):
+                hand.read()
+                hand.write(HandCommand(position=np.full(6, 0.5)))
+        done = {m: 0 for m in modes}
+        i = 0
+        while any(done[m] < cycles for m in modes):
+            for mode in modes:
+                n = min(block, cycles - done[mode])
+                if n <= 0:
+                    continue
+                use(mode)
+                a, st = acc[mode], hand.stats
+                txn0, skip0, ang0, fail0 = st.transactions, st.skipped_writes, st.angle_only_reads, st.failed_transactions
+                rx0, tx0, col0 = emu.stats.rx_bytes, emu.stats.tx_bytes, emu.stats.collisions
+                t_start = time.perf_counter()
+                for k in range(done[mode], done[mode] + n):
+                    t0 = time.perf_counter()
+                    state = hand.read()
+                    target = 0.5 + 0.4 * np.sin(2 * np.pi * (k // change_every) / 100.0 + np.arange(6))
+                    hand.write(HandCommand(position=target))
+                    a["cycle_s"].append(time.perf_counter() - t0)
+                hand.flush()  # a pipelined write's ack belongs to this block
+                a["total"] += time.perf_counter() - t_start
+                a["txn"] += st.transactions - txn0
+                a["skipped"] += st.skipped_writes - skip0
+                a["angle_only"] += st.angle_only_reads - ang0
+                a["failed"] += st.failed_transactions - fail0
+                a["bytes"] += emu.stats.rx_bytes - rx0 + emu.stats.tx_bytes - tx0
+                a["collisions"] += emu.stats.collisions - col0
+                a["fault"] = a["fault"] or (state.fault or "")
+                done[mode] += n
+            i += 1
+    finally:
+        hand.close()
+    out: dict[str, dict[str, object]] = {}
+    for mode, a in acc.items():
+        cyc = np.asarray(a["cycle_s"])
+        txn_per_cycle, bytes_per_cycle = a["txn"] / cycles, a["bytes"] / cycles
         wire_s = bytes_per_cycle * 10.0 / baud + txn_per_cycle * emu.turnaround_s
-        return {
-            "hz": cycles / total,
-            "cycle_p50_ms": float(np.percentile(cycle_s, 50) * 1e3),
-            "cycle_p99_ms": float(np.percentile(cycle_s, 99) * 1e3),
+        out[mode] = {
+            "hz": cycles / a["total"],
+            "cycle_p50_ms": float(np.percentile(cyc, 50) * 1e3),
+            "cycle_p99_ms": float(np.percentile(cyc, 99) * 1e3),
             "txn_per_cycle": txn_per_cycle,
             "bytes_per_cycle": bytes_per_cycle,
             "wire_bound_hz": 1.0 / wire_s if wire_s > 0 else float("inf"),
-            "skipped_writes": hand.stats.skipped_writes - skip0,
-            "angle_only_reads": hand.stats.angle_only_reads - ang0,
-            "failed_transactions": hand.stats.failed_transactions,
-            "collisions": emu.stats.collisions - col0,
-            "fault": state.fault or "",
+            "skipped_writes": a["skipped"],
+            "angle_only_reads": a["angle_only"],
+            "failed_transactions": a["failed"],
+            "collisions": a["collisions"],
+            "fault": a["fault"],
         }
-    finally:
-        hand.close()
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,7 +160,10 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ap.add_argument("--cycles", type=int, default=300, help="timed read+write cycles per mode (default 300)")
-    ap.add_argument("--warmup", type=int, default=20, help="untimed cycles before timing (default 20)")
+    ap.add_argument("--warmup", type=int, default=20, help="untimed cycles per mode before timing (default 20)")
+    ap.add_argument(
+        "--block", type=int, default=25, help="modes alternate every N cycles, so load drift hits them alike (default 25)"
+    )
     ap.add_argument(
         "--mode",
         choices=("both", "legacy", "fast"),
@@ -174,30 +212,31 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--turnaround-ms must be >= 0")
     if args.change_every < 1:
         ap.error("--change-every must be >= 1")
+    if args.block < 1:
+        ap.error("--block must be >= 1")
     if not 0 <= args.status_period_ms <= 1000:
         ap.error("--status-period-ms must be within 0..1000")
 
     modes = {"both": ["legacy", "fast"], "legacy": ["legacy"], "fast": ["fast"]}[args.mode]
     if args.per_register:
         modes.append("per-register")
-    results: dict[str, dict[str, object]] = {}
     with InspireEmulator(
         FirstOrderHandPlant(),
         baudrate=None if args.no_wire_time else args.baud,
         turnaround_s=args.turnaround_ms / 1e3,
         duplex=args.duplex,
     ) as emu:
-        for mode in modes:
-            results[mode] = run_mode(
-                emu,
-                mode,
-                cycles=args.cycles,
-                warmup=args.warmup,
-                baud=args.baud,
-                duplex=args.duplex,
-                status_period_s=args.status_period_ms / 1e3,
-                change_every=args.change_every,
-            )
+        results = run_interleaved(
+            emu,
+            modes,
+            cycles=args.cycles,
+            warmup=args.warmup,
+            block=args.block,
+            baud=args.baud,
+            duplex=args.duplex,
+            status_period_s=args.status_period_ms / 1e3,
+            change_every=args.change_every,
+        )
 
     ratio = results["fast"]["hz"] / results["legacy"]["hz"] if {"fast", "legacy"} <= results.keys() else None
     healthy = all(not r["fault"] and not r["collisions"] for r in results.values())
