@@ -72,6 +72,6 @@ def test_script_runs_the_module(tmp_path: Path) -> None:
 
 def test_bad_arguments_are_rejected() -> None:
     with pytest.raises(SystemExit):
-        gpu_check.main(["--rows", "bogus"])
+        gpu_check.main(["--rows", "bogus", "--out", "/nonexistent/x.json"])
     with pytest.raises(SystemExit):
-        gpu_check.main(["--iters", "0"])
+        gpu_check.main(["--iters", "0", "--out", "/nonexistent/x.json"])
