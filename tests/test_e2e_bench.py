@@ -154,3 +154,17 @@ def test_frame_trigger_without_a_camera_keeps_the_timer_rate() -> None:
         assert out.success
         counts[trigger] = (seen[0].sequence, out.sim_seconds)
     assert counts["frame"] == counts["timer"]
+
+
+def test_set_overrides_merge_nested_keys_into_the_profile(tmp_path: Path) -> None:
+    from being_h0_runtime.launch import load_profile
+
+    profile = load_profile("sim")
+    sets = [e2e.parse_set("hand.options.status_period_s=0.05"), e2e.parse_set("hand.rate_hz=100")]
+    over = e2e._overrides("frame", str(ENGINE), "onnxruntime", sets, profile, tmp_path)
+    assert over["hand"]["rate_hz"] == 100
+    opts = over["hand"]["options"]
+    assert opts["status_period_s"] == 0.05 and opts["port"] == f"{tmp_path}/ttyInspireSim"  # the rest kept, resolved
+    assert over["inference"]["trigger"] == "frame"
+    with pytest.raises(ValueError):
+        e2e.parse_set("hand=3")

@@ -39,6 +39,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import shutil
@@ -168,12 +169,41 @@ class _PacedInproc:
         return PacedInprocContext()
 
 
-def _overrides(trigger: str, engine: str, backend: str) -> dict[str, dict[str, Any]]:
-    return {"inference": {"trigger": trigger,
-                          "policy": {"kind": "engine", "engine_dir": str(Path(engine).resolve()), "backend": backend}}}
+def _overrides(trigger: str, engine: str, backend: str, sets: list[tuple[str, Any]] | None = None,
+               profile: Any = None, run_dir: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Node parameter overrides: the trigger and engine, plus ``--set NODE.KEY[.SUBKEY...]=VALUE`` items.
+
+    A nested key (``hand.options.status_period_s``) is merged into the profile's own value of the top-level
+    parameter (resolved for ``run_dir``), because an override replaces a top-level parameter whole.
+    """
+    over: dict[str, dict[str, Any]] = {
+        "inference": {"trigger": trigger,
+                      "policy": {"kind": "engine", "engine_dir": str(Path(engine).resolve()), "backend": backend}}}
+    for key, value in sets or []:
+        node, *path = key.split(".")
+        params = over.setdefault(node, {})
+        if len(path) > 1 and path[0] not in params and profile is not None and run_dir is not None:
+            params[path[0]] = copy.deepcopy(profile.resolved_params(node, run_dir).get(path[0], {}))
+        target = params
+        for part in path[:-1]:
+            target = target.setdefault(part, {})
+        target[path[-1]] = value
+    return over
 
 
-def run_inproc(trace_dir: Path, *, trigger: str, engine: str, backend: str, duration_s: float, seed: int) -> dict:
+def parse_set(item: str) -> tuple[str, Any]:
+    """``NODE.KEY[.SUBKEY]=VALUE`` (VALUE is JSON, else a plain string) -> (dotted key, value)."""
+    key, eq, value = item.partition("=")
+    if not eq or "." not in key or not all(key.split(".")):
+        raise ValueError(f"--set {item!r}: expected NODE.KEY[.SUBKEY...]=VALUE")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def run_inproc(trace_dir: Path, *, trigger: str, engine: str, backend: str, duration_s: float, seed: int,
+               sets: list[tuple[str, Any]] | None = None) -> dict:
     from .. import tracing
     from ..launch import build_graph, close_graph, load_profile
     from ..operator import OperatorConsole
@@ -184,7 +214,8 @@ def run_inproc(trace_dir: Path, *, trigger: str, engine: str, backend: str, dura
     tracing.install(trace_dir)
     try:
         with tempfile.TemporaryDirectory(prefix="being_h0_e2e_") as run_dir:
-            nodes = build_graph(profile, ctx, Path(run_dir), _overrides(trigger, engine, backend))
+            over = _overrides(trigger, engine, backend, sets, profile, Path(run_dir))
+            nodes = build_graph(profile, ctx, Path(run_dir), over)
             try:
                 console = OperatorConsole(ctx.create_node("operator_console"))
                 ctx.run_for(0.2)
@@ -203,7 +234,7 @@ def run_inproc(trace_dir: Path, *, trigger: str, engine: str, backend: str, dura
 
 
 def run_dds(trace_dir: Path, *, trigger: str, engine: str, backend: str, duration_s: float, seed: int,
-            startup_timeout_s: float = 120.0) -> dict:
+            sets: list[tuple[str, Any]] | None = None, startup_timeout_s: float = 120.0) -> dict:
     from .. import tracing
     from ..launch import load_profile
     from ..launcher import GraphLauncher
@@ -212,7 +243,8 @@ def run_dds(trace_dir: Path, *, trigger: str, engine: str, backend: str, duratio
     profile = load_profile("sim")
     run_dir = Path(tempfile.mkdtemp(prefix="being_h0_e2e_dds_"))
     os.environ[tracing.TRACE_ENV] = str(trace_dir)
-    launcher = GraphLauncher(profile, run_dir, overrides=_overrides(trigger, engine, backend), log_level="WARNING")
+    over = _overrides(trigger, engine, backend, sets, profile, run_dir)
+    launcher = GraphLauncher(profile, run_dir, overrides=over, log_level="WARNING")
     episodes = 0
     try:
         launcher.start()
@@ -310,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--engine", default="models/being-h0-sim-small", help="engine directory (default: the shipped one)")
     ap.add_argument("--backend", default="onnxruntime", help="engine backend (default onnxruntime, CPU)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--set", action="append", default=[], metavar="NODE.KEY=VALUE",
+                    help="override a node parameter in every configuration, e.g. --set hand.rate_hz=100 or "
+                         "--set hand.options.status_period_s=0.05 (nested keys merge into the profile's value)")
     ap.add_argument("--out", default="bench_e2e", help="folder for e2e.json, e2e.png and the raw traces")
     ap.add_argument("--goal-ms", type=float, default=60.0, help="p99 goal for the exit status (default 60)")
     args = ap.parse_args(argv)
@@ -321,6 +356,10 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--trigger: use timer and/or frame, got {args.trigger!r}")
     if args.duration <= 0:
         ap.error("--duration must be > 0")
+    try:
+        sets = [parse_set(item) for item in args.set]
+    except ValueError as err:
+        ap.error(str(err))
     if not (Path(args.engine) / "manifest.json").exists():
         ap.error(f"--engine {args.engine}: no manifest.json there")
 
@@ -339,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"running {name} for {args.duration:.0f} s ...", flush=True)
             runner = run_inproc if transport == "inproc" else run_dds
             info = runner(trace_dir, trigger=trigger, engine=args.engine, backend=args.backend,
-                          duration_s=args.duration, seed=args.seed)
+                          duration_s=args.duration, seed=args.seed, sets=sets)
             frames = frame_latencies(read_events(trace_dir))
             all_frames[name] = frames
             results[name] = summarise(frames) | info
