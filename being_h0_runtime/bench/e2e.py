@@ -339,6 +339,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma list of inference triggers: timer (the profile's), frame (default: both)")
     ap.add_argument("--duration", type=float, default=20.0,
                     help="seconds of running task per configuration (episodes restart until then; default 20)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="split --duration into N rounds that visit every configuration in turn, so a machine "
+                         "whose load drifts treats them alike (default 1)")
     ap.add_argument("--engine", default="models/being-h0-sim-small", help="engine directory (default: the shipped one)")
     ap.add_argument("--backend", default="onnxruntime", help="engine backend (default onnxruntime, CPU)")
     ap.add_argument("--seed", type=int, default=0)
@@ -356,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--trigger: use timer and/or frame, got {args.trigger!r}")
     if args.duration <= 0:
         ap.error("--duration must be > 0")
+    if args.rounds < 1:
+        ap.error("--rounds must be >= 1")
     try:
         sets = [parse_set(item) for item in args.set]
     except ValueError as err:
@@ -369,29 +374,37 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict[str, Any]] = {}
     all_frames: dict[str, list[dict[str, Any]]] = {}
-    for transport in transports:
-        for trigger in triggers:
+    configs = [(t, g) for t in transports for g in triggers]
+    episodes: dict[str, int] = {f"{t}/{g}": 0 for t, g in configs}
+    loads = []
+    for rnd in range(args.rounds):
+        for transport, trigger in configs:
             name = f"{transport}/{trigger}"
-            trace_dir = out / f"trace-{transport}-{trigger}"
+            trace_dir = out / f"trace-{transport}-{trigger}-r{rnd}"
             shutil.rmtree(trace_dir, ignore_errors=True)
             trace_dir.mkdir(parents=True)
-            print(f"running {name} for {args.duration:.0f} s ...", flush=True)
+            per_round = args.duration / args.rounds
+            print(f"round {rnd + 1}/{args.rounds}: {name} for {per_round:.0f} s ...", flush=True)
             runner = run_inproc if transport == "inproc" else run_dds
             info = runner(trace_dir, trigger=trigger, engine=args.engine, backend=args.backend,
-                          duration_s=args.duration, seed=args.seed, sets=sets)
+                          duration_s=per_round, seed=args.seed + 100 * rnd, sets=sets)
+            episodes[name] += info["episodes"]
             frames = frame_latencies(read_events(trace_dir))
-            all_frames[name] = frames
-            results[name] = summarise(frames) | info
-            print(f"  {results[name]['frames']} frames traced, total p50/p99 "
-                  f"{results[name]['total_ms']['p50']:.1f}/{results[name]['total_ms']['p99']:.1f} ms", flush=True)
+            all_frames.setdefault(name, []).extend(frames)
+            loads.append(os.getloadavg()[0])
+            print(f"  {len(frames)} frames traced (load {loads[-1]:.1f})", flush=True)
+    for name, frames in all_frames.items():
+        results[name] = summarise(frames) | {"episodes": episodes[name]}
+    results = {f"{t}/{g}": results[f"{t}/{g}"] for t, g in configs if f"{t}/{g}" in results}
     load = os.getloadavg()
+    print(f"1-min load average after each configuration run: min {min(loads):.1f}, max {max(loads):.1f}")
     print_table(results, load)
     baseline = next(iter(results))
     for n in results:
         if n != baseline:
             r = results[n]["total_ms"]["p99"] / results[baseline]["total_ms"]["p99"]
             print(f"p99 {n} / {baseline}: {r:.2f}x")
-    report = {"configs": results, "load_avg": load, "cpus": os.cpu_count(), "args": vars(args),
+    report = {"configs": results, "load_avg": load, "load_1min_per_run": loads, "cpus": os.cpu_count(), "args": vars(args),
               "goal_p99_ms": args.goal_ms}
     tmp = out / "e2e.json.tmp"
     tmp.write_text(json.dumps(report, indent=1))
