@@ -31,8 +31,9 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 TRACE_ENV = "BEING_H0_TRACE_DIR"
 

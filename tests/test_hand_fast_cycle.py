@@ -13,7 +13,13 @@ import numpy as np
 import pytest
 
 from being_h0_runtime.drivers.base import HandCommand
-from being_h0_runtime.drivers.hand import FirstOrderHandPlant, InspireEmulator, InspireHand, InspireHandConfig, Register
+from being_h0_runtime.drivers.hand import (
+    FirstOrderHandPlant,
+    InspireEmulator,
+    InspireHand,
+    InspireHandConfig,
+    Register,
+)
 from being_h0_runtime.drivers.hand.protocol import encode_read
 
 
@@ -29,7 +35,7 @@ def emu(plant: FirstOrderHandPlant) -> Iterator[InspireEmulator]:
 
 
 def _hand(emu: InspireEmulator, **kw) -> InspireHand:
-    cfg = dict(port=emu.port, timeout_s=0.1, retries=2, fault_after=3)
+    cfg = {"port": emu.port, "timeout_s": 0.1, "retries": 2, "fault_after": 3}
     cfg.update(kw)
     hand = InspireHand(InspireHandConfig(**cfg))
     hand.configure()
@@ -136,7 +142,7 @@ def test_pipelined_full_duplex_link_survives_faults(plant: FirstOrderHandPlant, 
             hand.write(HandCommand(position=np.full(6, (i % 10) / 10)))
         state = hand.read()  # also collects the last write's ack
         assert state.fault is None
-        assert hand._pending_write is None  # noqa: SLF001
+        assert hand._pending_write is None
         np.testing.assert_array_equal(emu.read_register(Register.ANGLE_SET), 100)  # (39 % 10)/10 -> raw 100
         assert hand.stats.retries > 0
         hand.close()

@@ -124,7 +124,7 @@ def frame_latencies(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _key(stamp: float) -> int:
     """Frames are 1/camera_rate apart; a millisecond key is immune to float/Time round trips."""
-    return int(round(stamp * 1000.0))
+    return round(stamp * 1000.0)
 
 
 def summarise(frames: list[dict[str, Any]]) -> dict[str, Any]:
@@ -413,7 +413,8 @@ def main(argv: list[str] | None = None) -> int:
         plot(results, all_frames, out / "e2e.png")
     print(f"wrote {out / 'e2e.json'} and {out / 'e2e.png'}")
     met = {n: r["total_ms"]["p99"] <= args.goal_ms for n, r in results.items()}
-    print("goal p99 <= %.0f ms: %s" % (args.goal_ms, ", ".join(f"{n} {'met' if m else 'NOT met'}" for n, m in met.items())))
+    verdicts = ", ".join(f"{n} {'met' if m else 'NOT met'}" for n, m in met.items())
+    print(f"goal p99 <= {args.goal_ms:.0f} ms: {verdicts}")
     return 0 if all(r["frames"] > 0 for r in results.values()) else 1
 
 

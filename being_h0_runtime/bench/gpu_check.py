@@ -42,9 +42,10 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -214,8 +215,8 @@ def cuda_graph_runner(model: Any, inputs: dict[str, np.ndarray], dtype: Any) -> 
         static_out = model(static["pv"], static["ids"], static["pr"])
 
     def call() -> np.ndarray:
-        for k in static:
-            static[k].copy_(host[k], non_blocking=True)
+        for k, buf in static.items():
+            buf.copy_(host[k], non_blocking=True)
         graph.replay()
         return static_out.float().cpu().numpy()
 
@@ -296,10 +297,10 @@ def run_check(args: argparse.Namespace) -> dict[str, Any]:
                 report.setdefault("tracebacks", {})[row.name] = traceback.format_exc()[-3000:]
         save()
 
-    model_bf16 = copy.deepcopy(model).to(torch.bfloat16)
+    bf16 = {"model": copy.deepcopy(model).to(torch.bfloat16)}  # dropped after the bf16 rows (GPU memory)
 
     def bf16_eager(row: Row) -> None:
-        run = torch_runner(model_bf16, inputs, device, torch.bfloat16)
+        run = torch_runner(bf16["model"], inputs, device, torch.bfloat16)
         row.parity, row.parity_ok = parity(ref, run(), "bf16")
         _fill(row, time_calls(run, iters, warmup))
 
@@ -307,7 +308,7 @@ def run_check(args: argparse.Namespace) -> dict[str, Any]:
 
     def compiled(row: Row) -> None:
         t = time.monotonic()
-        comp = torch.compile(model_bf16, dynamic=False)
+        comp = torch.compile(bf16["model"], dynamic=False)
         run = torch_runner(comp, inputs, device, torch.bfloat16)
         got = run()  # compiles
         row.setup_s = round(time.monotonic() - t, 1)
@@ -321,13 +322,13 @@ def run_check(args: argparse.Namespace) -> dict[str, Any]:
             row.status, row.reason = "skipped", "CUDA graphs need a CUDA device (this run is on CPU)"
             return
         t = time.monotonic()
-        run = cuda_graph_runner(model_bf16, inputs, torch.bfloat16)
+        run = cuda_graph_runner(bf16["model"], inputs, torch.bfloat16)
         row.setup_s = round(time.monotonic() - t, 1)
         row.parity, row.parity_ok = parity(ref, run(), "bf16")
         _fill(row, time_calls(run, iters, warmup))
 
     attempt(Row("CUDA graph replay bf16", precision="bf16"), graphed, key="cudagraph")
-    del model_bf16
+    bf16.clear()
     if device == "cuda":
         torch.cuda.empty_cache()
 
@@ -397,7 +398,7 @@ def sim_episode(timeout_s: float) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "being_h0_runtime.cli", "run", "--transport", "inproc", "--seed", "1"]
     t = time.monotonic()
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env, check=False)
     except subprocess.TimeoutExpired:
         return {"status": "failed", "reason": f"no outcome within {timeout_s:.0f} s", "command": " ".join(cmd)}
     tail = (p.stdout + p.stderr).strip().splitlines()[-6:]

@@ -41,7 +41,6 @@ import argparse
 import json
 import sys
 import time
-from collections import deque
 
 import numpy as np
 
@@ -93,7 +92,7 @@ def run_interleaved(
     def use(mode: str) -> None:
         hand.flush()
         hand.config = configs[mode]
-        hand._read_plan = hand._plan_reads()  # noqa: SLF001 - batch_read differs between modes
+        hand._read_plan = hand._plan_reads()
 
     try:
         for mode in modes:

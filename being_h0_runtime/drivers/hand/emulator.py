@@ -27,6 +27,7 @@ from typing import Callable, Protocol, runtime_checkable
 import numpy as np
 
 from .protocol import (
+    BROADCAST_ID,
     CMD_READ,
     CMD_WRITE,
     NUM_DOF,
@@ -35,7 +36,6 @@ from .protocol import (
     RAW_UNCHANGED,
     REGISTERS,
     WRITE_ACK_OK,
-    BROADCAST_ID,
     Frame,
     FrameParser,
     Register,
