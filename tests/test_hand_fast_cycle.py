@@ -202,3 +202,18 @@ def test_emulator_paces_bytes_at_the_baud_rate(plant: FirstOrderHandPlant) -> No
                 assert elapsed >= 95 * 10 / 115200 * 0.98
         finally:
             os.close(fd)
+
+
+def test_fast_forces_reads_angles_and_forces_in_one_span(emu: InspireEmulator, plant: FirstOrderHandPlant) -> None:
+    hand = _hand(emu, status_period_s=1.0, fast_forces=True)
+    hand.read()  # full span first
+    plant.obstacle[3] = 600.0
+    hand.write(HandCommand(position=np.full(6, 1.0), force_limit=np.full(6, 0.3)))
+    reads = emu.stats.reads
+    t0 = time.monotonic()
+    state = hand.read()
+    while state.force[3] < 299.0 and time.monotonic() - t0 < 0.5:
+        state = hand.read()
+    assert state.force[3] == pytest.approx(300.0, abs=1.0)  # fresh, though the status span is not due
+    assert hand.stats.angle_only_reads >= 1 and emu.stats.reads - reads == hand.stats.angle_only_reads
+    hand.close()

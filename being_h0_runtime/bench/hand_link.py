@@ -52,7 +52,8 @@ from ..drivers.hand.protocol import BAUD_CODES
 MODES = ("legacy", "fast", "per-register")
 
 
-def hand_config(mode: str, port: str, *, baud: int, duplex: str, status_period_s: float) -> InspireHandConfig:
+def hand_config(mode: str, port: str, *, baud: int, duplex: str, status_period_s: float,
+                fast_forces: bool = False) -> InspireHandConfig:
     """The driver settings one benchmark mode stands for."""
     if mode == "legacy":
         return InspireHandConfig(port=port, baudrate=baud, cycle="legacy", timeout_s=0.2)
@@ -60,7 +61,8 @@ def hand_config(mode: str, port: str, *, baud: int, duplex: str, status_period_s
         return InspireHandConfig(port=port, baudrate=baud, cycle="legacy", batch_read=False, timeout_s=0.2)
     if mode == "fast":
         return InspireHandConfig(
-            port=port, baudrate=baud, cycle="fast", duplex=duplex, status_period_s=status_period_s, timeout_s=0.2
+            port=port, baudrate=baud, cycle="fast", duplex=duplex, status_period_s=status_period_s, timeout_s=0.2,
+            fast_forces=fast_forces,
         )
     raise ValueError(f"unknown mode {mode!r}; use one of {MODES}")
 
@@ -76,13 +78,15 @@ def run_interleaved(
     duplex: str,
     status_period_s: float,
     change_every: int,
+    fast_forces: bool = False,
 ) -> dict[str, dict[str, object]]:
     """Time ``cycles`` read+write cycles per mode, modes alternating in blocks of ``block`` cycles.
 
     One driver on one emulator; its cycle settings are switched between blocks. Alternating keeps a
     machine whose load drifts (other jobs) from favouring whichever mode happened to run in a quiet minute.
     """
-    configs = {m: hand_config(m, emu.port, baud=baud, duplex=duplex, status_period_s=status_period_s) for m in modes}
+    configs = {m: hand_config(m, emu.port, baud=baud, duplex=duplex, status_period_s=status_period_s,
+                              fast_forces=fast_forces) for m in modes}
     hand = InspireHand(configs[modes[0]])
     hand.configure()
     hand.activate()
@@ -201,6 +205,11 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="the target changes every N cycles (default 1: every cycle, the worst case for write-on-change)",
     )
+    ap.add_argument(
+        "--fast-forces",
+        action="store_true",
+        help="fast mode: angles and forces on every read (one 48-byte ANGLE_ACT..FORCE_ACT span)",
+    )
     ap.add_argument("--no-wire-time", action="store_true", help="do not pace bytes (pure pty + Python cost)")
     ap.add_argument("--target-hz", type=float, default=150.0, help="rate the fast mode must reach (default 150)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
@@ -235,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
             duplex=args.duplex,
             status_period_s=args.status_period_ms / 1e3,
             change_every=args.change_every,
+            fast_forces=args.fast_forces,
         )
 
     ratio = results["fast"]["hz"] / results["legacy"]["hz"] if {"fast", "legacy"} <= results.keys() else None

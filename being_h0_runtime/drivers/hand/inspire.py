@@ -19,7 +19,8 @@ Byte budget at 115200 baud (86.8 us/byte, 8N1): a full-span read costs 9 + 86
 bytes, an angle-only read 9 + 20, an ANGLE_SET write 20 + 9, plus the hand's
 turnaround per transaction. ANGLE_ACT and FORCE_ACT are not adjacent (24
 reserved bytes between them at 1558..1581), so reading both costs a 48-byte
-span; forces come with the periodic status span instead. In both modes
+span; forces come with the periodic status span instead, unless ``fast_forces``
+asks for that span on every read. In both modes
 SPEED_SET / FORCE_SET are written only when they change (FORCE_SET extends an
 ANGLE_SET write: adjacent registers, one transaction).
 
@@ -118,6 +119,11 @@ class InspireHandConfig(BaseModel):
     )
     rewrite_period_s: float = Field(
         0.25, gt=0.0, description="fast cycle: re-send an unchanged angle target at least this often"
+    )
+    fast_forces: bool = Field(
+        False,
+        description="fast cycle: fresh FORCE_ACT on every read too (one ANGLE_ACT..FORCE_ACT span, 48 bytes: "
+        "the 24 reserved bytes between them ride along) instead of with the status span",
     )
     max_read_bytes: int = Field(96, ge=12, le=MAX_DATA_BYTES)
     temp_warn_c: float = 60.0
@@ -262,10 +268,11 @@ class InspireHand(HandDriver):
             if regs is not None and Register.STATUS not in regs:  # fast cycle, status still fresh
                 angle = regs[Register.ANGLE_ACT].astype(float)
                 self._last_raw = angle
+                fresh_force = regs.get(Register.FORCE_ACT)
                 self._state = HandState(
                     stamp=now,
                     position=self.cal.to_closure(angle),
-                    force=self._state.force,
+                    force=self._state.force if fresh_force is None else fresh_force.astype(float),
                     error=self._state.error,
                     temperature=self._state.temperature,
                 )
@@ -544,11 +551,18 @@ class InspireHand(HandDriver):
         if self.config.cycle == "fast":
             t = time.perf_counter()
             if t - self._status_read_at < self.config.status_period_s:
-                frame = self._transact_read(Register.ANGLE_ACT, REGISTERS[Register.ANGLE_ACT].size)
+                angle, force = REGISTERS[Register.ANGLE_ACT], REGISTERS[Register.FORCE_ACT]
+                end = force.end if self.config.fast_forces else angle.end
+                frame = self._transact_read(angle.address, end - angle.address)
                 if frame is None:
                     return None
                 self.stats.angle_only_reads += 1
-                return {Register.ANGLE_ACT: decode_register_values(Register.ANGLE_ACT, frame.data)}
+                out = {Register.ANGLE_ACT: decode_register_values(Register.ANGLE_ACT, frame.data[: angle.size])}
+                if self.config.fast_forces:
+                    out[Register.FORCE_ACT] = decode_register_values(
+                        Register.FORCE_ACT, frame.data[force.address - angle.address :]
+                    )
+                return out
         mem: dict[int, bytes] = {}
         for addr, n in self._read_plan:
             frame = self._transact_read(addr, n)
