@@ -163,14 +163,15 @@ def test_half_duplex_line_counts_talking_over_the_hand(plant: FirstOrderHandPlan
     """Pipelining on a 2-wire RS-485 bus collides; the driver's half-duplex fast cycle never does."""
     with InspireEmulator(plant, baudrate=115200, turnaround_s=0.0002) as emu:
         wrong = _hand(emu, duplex="full", timeout_s=0.05, fault_after=50)
-        for i in range(10):
+        for i in range(20):
             wrong.read()
             wrong.write(HandCommand(position=np.full(6, (i % 5) / 5)))
         wrong.read()
         assert emu.stats.collisions > 0
         wrong.close()
         collisions = emu.stats.collisions
-        right = _hand(emu, timeout_s=0.05, status_period_s=0.02)
+        # a generous deadline: a retry after a load-induced timeout would (rightly) collide too
+        right = _hand(emu, timeout_s=1.0, status_period_s=0.02)
         for i in range(20):
             right.read()
             right.write(HandCommand(position=np.full(6, (i % 5) / 5)))
