@@ -8,7 +8,7 @@ Common commands:
   being-h0 run --profile rig         an episode on the real rig (operator judges success)
   being-h0 launch sim                start the graph and keep it running (Ctrl-C stops)
   being-h0 doctor --profile rig      check devices, permissions, calibration, disk
-  being-h0 bench ...                 benchmarks (latency, dds, hand-link, control-loop, strategies, run, report)
+  being-h0 bench ...                 benchmarks (latency, dds, hand-link, e2e, control-loop, strategies, run, report)
   being-h0 dataset ...               list / inspect / validate / export recorded episodes
 
 While `run` or `launch` is in the foreground, type  e<Enter>  to latch the
@@ -274,7 +274,8 @@ def _delegate(module: str, argv: list[str]) -> int:
 BENCHES = {
     "latency": ("being_h0_runtime.bench.latency", "policy inference latency per backend (p50/p99)"),
     "dds": ("being_h0_runtime.bench.dds_images", "640x480 image latency/throughput over DDS vs stock serialisation"),
-    "hand-link": ("being_h0_runtime.bench.hand_link", "Inspire serial read+write rate over a pty"),
+    "hand-link": ("being_h0_runtime.bench.hand_link", "Inspire serial read+write rate over a pty, legacy vs fast cycle"),
+    "e2e": ("being_h0_runtime.bench.e2e", "camera frame -> first action applied, per stage, inproc vs DDS (plot)"),
     "control-loop": ("being_h0_runtime.bench.control_loop", "control loop period and e-stop-to-hold latency"),
     "strategies": ("being_h0_runtime.bench.strategies", "chunk execution strategies compared on the virtual rig"),
     "teleop": ("being_h0_runtime.bench.teleop_latency", "teleop input-to-command latency"),

@@ -103,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     ctx = create_context(args.transport, domain_id=args.domain_id, use_sim_time=profile.node_uses_sim_time(args.node),
                          **kwargs)
     node = None
+    from .tracing import install_from_env
+
+    install_from_env()  # `being-h0 bench e2e` sets BEING_H0_TRACE_DIR; a no-op otherwise
     try:
         handle = ctx.create_node(args.node, params)
         node = build_node(entry.type, handle, params, f"{profile.source}: nodes.{args.node}.params",
