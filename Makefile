@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@# torch first, from the pinned CPU build, so nothing pulls the CUDA wheels
 	$(BIN)/pip install -q --disable-pip-version-check torch==2.13.0
-	$(BIN)/pip install -q --disable-pip-version-check -e ".[sim,train,record,realsense,franka,calib,dev]"
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[sim,train,record,realsense,franka,calib,view,dev]"
 	@rm -f $(VENV)/.installed-*; touch $@
 
 setup: $(STAMP)

@@ -10,6 +10,7 @@ Common commands:
   being-h0 doctor --profile rig      check devices, permissions, calibration, disk
   being-h0 bench ...                 benchmarks (latency, dds, hand-link, control-loop, strategies, run, report)
   being-h0 dataset ...               list / inspect / validate / export recorded episodes
+  being-h0 view --domain-id N --graph-id X   live Foxglove view of a running graph (or: run/launch --view)
 
 While `run` or `launch` is in the foreground, type  e<Enter>  to latch the
 e-stop, r<Enter> to reset it (you are the operator), q<Enter> to stop the task.
@@ -67,6 +68,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         overrides.setdefault("task", {})["time_limit_s"] = args.time_limit
     print(f"being-h0 run: profile {profile.name} ({profile.rig} rig), task {profile.task.task_id!r}, "
           f"seed {args.seed}, transport {args.transport}", flush=True)
+    from .view.live import live_view_from_args
+
+    view = args.view_session = live_view_from_args(args)  # --view: Foxglove live view (being_h0_runtime/view)
+    try:
+        return _run_episode(profile, args, overrides, view)
+    finally:
+        if view is not None:
+            view.close()
+
+
+def _run_episode(profile: Any, args: argparse.Namespace, overrides: dict[str, dict[str, Any]], view: Any) -> int:
     if args.transport == "inproc":
         from .operator import run_episode_inproc
 
@@ -78,7 +90,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 last["state"] = st.state
                 _print_status(st, t0)
 
-        out = run_episode_inproc(args.profile, seed=args.seed, overrides=overrides, on_status=on_status)
+        out = run_episode_inproc(args.profile, seed=args.seed, overrides=overrides, on_status=on_status,
+                                 setup=(lambda ctx, nodes: view.attach(ctx)) if view else None)
     else:
         out = _run_dds(profile, args, overrides)
         if out is None:
@@ -106,6 +119,8 @@ def _run_dds(profile: Any, args: argparse.Namespace, overrides: dict[str, dict[s
     t0 = time.monotonic()
     launcher.start(stream_logs=args.verbose)
     ctx = launcher.context(use_sim_time=profile.use_sim_time)
+    if args.view_session is not None:
+        args.view_session.attach(ctx)
     console = OperatorConsole(ctx.create_node("operator_console"), operator=os.environ.get("USER", "operator"))
     chunks = {"n": 0}
     console.handle.create_subscription(ActionChunk, "/action_chunk", lambda m: chunks.__setitem__("n", chunks["n"] + 1),
@@ -199,7 +214,12 @@ def cmd_launch(args: argparse.Namespace) -> int:
     ctx = launcher.context()
     console = OperatorConsole(ctx.create_node("launch_console"))
     code = 0
+    from .view.live import live_view_from_args
+
+    view = live_view_from_args(args)  # --view: Foxglove live view (being_h0_runtime/view)
     try:
+        if view is not None:
+            view.attach(ctx)
         while True:
             ctx.spin_once(0.1)
             _operator_keys(console)
@@ -210,6 +230,8 @@ def cmd_launch(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\nCtrl-C: stopping the graph (actuators last)", flush=True)
     finally:
+        if view is not None:
+            view.close()
         launcher.shutdown()
         ctx.shutdown()
     return code
@@ -277,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--log-level", default=argparse.SUPPRESS, help="as the top-level --log-level")
 
+    from .view.live import add_view_args
+
     def add_policy_args(p: argparse.ArgumentParser) -> None:
         g = p.add_mutually_exclusive_group()
         g.add_argument("--engine", help="engine directory (default: the profile's policy)")
@@ -298,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--startup-timeout", type=float, default=60.0)
     run.add_argument("--verbose", "-v", action="store_true", help="stream node logs to the terminal")
     add_policy_args(run)
+    add_view_args(run)
     run.set_defaults(func=cmd_run)
 
     la = sub.add_parser("launch", parents=[common], help="start a profile's node graph (one process per node over DDS)")
@@ -306,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="DDS domain (default: the profile's dds.domain_id; sim: a fresh one in 102..231)")
     la.add_argument("--run-dir", default=None)
     add_policy_args(la)
+    add_view_args(la)
     la.set_defaults(func=cmd_launch)
 
     doc = sub.add_parser("doctor", help="check the rig before use (devices, permissions, calibration, disk)")
@@ -330,6 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("rest", nargs=argparse.REMAINDER, help="dataset subcommand and arguments (try: --help)")
     ds.set_defaults(func=lambda a: _delegate("being_h0_runtime.recording.dataset_cli", a.rest))
 
+    vw = sub.add_parser("view", help="live Foxglove view of a running graph (camera, joints, commands, safety, task)")
+    vw.add_argument("rest", nargs=argparse.REMAINDER, help="--domain-id N --graph-id X (as run/launch print them)")
+    vw.set_defaults(func=lambda a: _delegate("being_h0_runtime.view.live", a.rest))
+
     rec = sub.add_parser("record", help="record demonstrations (teleop or scripted operator)")
     rec.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the recorder (try: --help)")
     rec.set_defaults(func=lambda a: _delegate("being_h0_runtime.recording.record_cli", a.rest))
@@ -351,6 +381,7 @@ DELEGATED = {
     "dataset": "being_h0_runtime.recording.dataset_cli",
     "record": "being_h0_runtime.recording.record_cli",
     "calibrate": "being_h0_runtime.calibration.cli",
+    "view": "being_h0_runtime.view.live",
 }
 
 

@@ -1,0 +1,116 @@
+"""ViewBridge: a node that forwards the rig's topics to a Foxglove WebSocket server, as the recorder writes them.
+
+Every channel carries ROS 2 CDR with the same ``ros2msg`` schema text (`recording.msgdef`) and under the same
+topic name as the recorded MCAP episode, so one Foxglove layout (docs/foxglove_layout.json) shows both a live
+graph and a recording.  The topics, types and subscription QoS are the recorder's (`DEFAULT_TOPIC_TYPES`);
+camera frames go out JPEG-compressed on ``<topic>/compressed`` (sensor_msgs/CompressedImage) as the recorder
+stores them -- a 640x480 rgb8 stream at 30 Hz is ~27 MB/s raw, too much for a laptop on Wi-Fi -- unless
+``images="raw"``, which forwards sensor_msgs/Image on the original topic.
+
+Cost when nobody watches: a camera frame is compressed and serialised only while a client subscribes to its
+channel (`Channel.has_sinks`); joint states and the rest are small and always forwarded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..msgs import Image, Message
+from ..msgs.cdr import serialize
+from ..recording.compressed import CompressedImage, compress_image
+from ..recording.msgdef import full_msg_definition
+from ..recording.recorder import DEFAULT_TOPIC_TYPES
+from ..transport.api import NodeHandle
+
+ImageMode = Literal["jpeg", "raw"]
+
+
+@dataclass
+class _Forward:
+    source_topic: str
+    channel: Any  # foxglove.Channel
+    msg_type: type[Message]
+    latched: bool
+    sent: int = 0
+
+
+def ros2_channel(topic: str, msg_type: type[Message], context: Any = None) -> Any:
+    """A Foxglove channel carrying `msg_type` as ROS 2 CDR with its full ros2msg schema (as in the MCAP)."""
+    import foxglove
+
+    schema = foxglove.Schema(name=msg_type._type, encoding="ros2msg", data=full_msg_definition(msg_type).encode())
+    return foxglove.Channel(topic, schema=schema, message_encoding="cdr", context=context)
+
+
+class ViewBridge:
+    """Subscribes to the rig's topics on `handle` and logs them to Foxglove channels in `context`.
+
+    context: a `foxglove.Context` the WebSocket server was started with (one per view, so two views in one
+        process -- tests -- never share channels).
+    images: "jpeg" (default, as recorded) or "raw".
+    jpeg_quality: as the recorder's default (90).
+    """
+
+    def __init__(self, handle: NodeHandle, context: Any, images: ImageMode = "jpeg", jpeg_quality: int = 90,
+                 topics: dict[str, tuple[type[Message], Any]] | None = None) -> None:
+        if images not in ("jpeg", "raw"):
+            raise ValueError(f"images must be 'jpeg' or 'raw', got {images!r}")
+        self.h = handle
+        self.images = images
+        self.jpeg_quality = jpeg_quality
+        self.forwards: dict[str, _Forward] = {}
+        self._last_latched: dict[int, bytes] = {}  # channel id -> last CDR payload of a latched topic
+        self._lock = threading.Lock()  # the server's listener runs on the SDK's thread
+        self.errors = 0
+        for topic, (cls, qos) in (topics or DEFAULT_TOPIC_TYPES).items():
+            out_topic, out_cls = topic, cls
+            if cls is Image and images == "jpeg":
+                out_topic, out_cls = topic + "/compressed", CompressedImage
+            # ROS 2 latched topics (e-stop, task status): a client that subscribes later must still see the last one
+            latched = qos.durability == "transient_local"
+            fwd = _Forward(topic, ros2_channel(out_topic, out_cls, context), out_cls, latched)
+            self.forwards[topic] = fwd
+            handle.create_subscription(cls, topic, lambda m, f=fwd: self._on_message(f, m), qos)
+
+    @property
+    def channel_topics(self) -> list[str]:
+        return [f.channel.topic() for f in self.forwards.values()]
+
+    def _on_message(self, fwd: _Forward, msg: Message) -> None:
+        if fwd.msg_type is CompressedImage and isinstance(msg, Image):
+            if not fwd.channel.has_sinks():
+                return  # nobody watches this camera: skip the JPEG encoding
+            try:
+                msg = compress_image(msg, self.jpeg_quality)
+            except ValueError as e:  # e.g. a 16UC1 depth image on a colour topic: say so once, keep running
+                if self.errors == 0:
+                    self.h.logger.warning("live view: %s: %s", fwd.source_topic, e)
+                self.errors += 1
+                return
+        elif isinstance(msg, Image) and not fwd.channel.has_sinks():
+            return
+        payload = serialize(msg)
+        if fwd.latched:
+            with self._lock:
+                self._last_latched[fwd.channel.id()] = payload
+        fwd.channel.log(payload, log_time=time.time_ns())
+        fwd.sent += 1
+
+    def replay_latched(self, channel_id: int) -> None:
+        """Re-send a latched topic's last message (called when a client subscribes to it), as a ROS 2
+        transient-local publisher would: a viewer that connects after an e-stop still sees it."""
+        with self._lock:
+            payload = self._last_latched.get(channel_id)
+        if payload is None:
+            return
+        for fwd in self.forwards.values():
+            if fwd.channel.id() == channel_id:
+                fwd.channel.log(payload, log_time=time.time_ns())
+                return
+
+    def close(self) -> None:
+        for fwd in self.forwards.values():
+            fwd.channel.close()
