@@ -104,11 +104,10 @@ def _run_episode(profile: Any, args: argparse.Namespace, overrides: dict[str, di
 
 def _run_dds(profile: Any, args: argparse.Namespace, overrides: dict[str, dict[str, Any]]):
     from .launcher import GraphLauncher
+    from .logs import add_run_log, verbose_level
     from .msgs import ActionChunk
     from .operator import EpisodeOutcome, OperatorConsole
     from .transport.api import COMMAND_QOS
-
-    from .logs import add_run_log, verbose_level
 
     run_dir = Path(args.run_dir) if args.run_dir else Path(tempfile.mkdtemp(prefix="being_h0_run_"))
     add_run_log(run_dir)  # this process's log beside the node logs
@@ -176,7 +175,6 @@ def _abort_dead(launcher: Any, console: Any, ctx: Any) -> None:
         tail = launcher.tail(n)
         if tail:
             print(f"--- last lines of {n} ---\n{tail}", flush=True)
-    return None
 
 
 def _operator_keys(console: Any) -> None:
@@ -255,7 +253,6 @@ def doctor_args_from_profile(profile: Any) -> list[str]:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from .doctor import main as doctor_main
     from .launch import load_profile
-
     from .user_config import default_profile
 
     name = args.profile or default_profile()
@@ -368,7 +365,10 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("rest", nargs=argparse.REMAINDER, help="calibration subcommand and arguments (try: --help)")
     cal.set_defaults(func=lambda a: _delegate("being_h0_runtime.calibration.cli", a.rest))
 
-    from being_h0_runtime.tokenizer_cli import register_convert_tokenizer, register_tokenizer
+    from being_h0_runtime.tokenizer_cli import (
+        register_convert_tokenizer,
+        register_tokenizer,
+    )
 
     conv = sub.add_parser("convert", help="convert released Being-H0 artefacts (official layout) for this runtime")
     conv_sub = conv.add_subparsers(dest="convert_what", required=True, metavar="WHAT")

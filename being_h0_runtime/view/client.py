@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from typing_extensions import Self
+
 #: foxglove-sdk >= 0.2x speaks "foxglove.sdk.v1"; older servers (foxglove_bridge) "foxglove.websocket.v1"
 SUBPROTOCOLS = ("foxglove.sdk.v1", "foxglove.websocket.v1")
 _MESSAGE_DATA = 0x01
@@ -36,11 +38,15 @@ class FoxgloveClient:
     """Blocking client: `subscribe(topic)`, then `next_message()`."""
 
     def __init__(self, url: str, timeout_s: float = 10.0) -> None:
+        import inspect
+
         from websockets.sync.client import connect
         from websockets.typing import Subprotocol
 
+        # newer websockets want `with connect(...)`; legacy=True keeps a plain connection object (13..16 lack it)
+        direct = {"legacy": True} if "legacy" in inspect.signature(connect).parameters else {}
         self.ws = connect(url, subprotocols=[Subprotocol(s) for s in SUBPROTOCOLS], open_timeout=timeout_s,
-                          proxy=None, max_size=64 << 20)
+                          proxy=None, max_size=64 << 20, **direct)
         self.subprotocol = self.ws.subprotocol
         self.server_info: dict[str, Any] | None = None
         self.channels: dict[int, dict[str, Any]] = {}  # channel id -> advertised channel
@@ -51,7 +57,7 @@ class FoxgloveClient:
     def close(self) -> None:
         self.ws.close()
 
-    def __enter__(self) -> FoxgloveClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -71,7 +71,7 @@ class LiveView:
         try:
             self.server = foxglove.start_server(name=name, host=host, port=port, context=self.context,
                                                 server_listener=_listener(self))
-        except Exception as e:  # the SDK raises its own error types (address in use, bad host)
+        except Exception as e:  # noqa: BLE001 -- the SDK raises its own error types (address in use, bad host)
             raise ConfigError(f"live view: cannot listen on {host}:{port}: {e} (another view running? "
                               f"pick a port with --view-port)") from None
         self.host, self.port = host, self.server.port

@@ -1,0 +1,288 @@
+"""Live Foxglove view: a WebSocket client subscribes, receives and decodes what the rig publishes.
+
+The client (`being_h0_runtime.view.client`) speaks the Foxglove WebSocket protocol by hand and decodes
+payloads from the advertised ros2msg schema text with mcap-ros2-support, never with this project's classes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("foxglove")
+pytest.importorskip("websockets")
+pytest.importorskip("mcap_ros2")
+
+from being_h0_runtime.msgs import ActionChunk, EStop, Image, JointState, TaskStatus
+from being_h0_runtime.msgs.convert import header, image_from_array, joint_state
+from being_h0_runtime.recording.msgdef import full_msg_definition
+from being_h0_runtime.transport.api import (
+    COMMAND_QOS,
+    ESTOP_QOS,
+    JOINT_STATE_QOS,
+    LATCHED_QOS,
+    SENSOR_PUB_QOS,
+)
+from being_h0_runtime.transport.inproc import InprocContext
+from being_h0_runtime.view.client import FoxgloveClient
+from being_h0_runtime.view.layout import (
+    LAYOUT_TOPICS,
+    layout_json,
+    recorded_topic_names,
+)
+from being_h0_runtime.view.live import LiveView
+
+REPO = Path(__file__).resolve().parents[1]
+ARM = [f"fr3_joint{i}" for i in range(1, 8)]
+CAMERA = "/camera/color/image_raw"
+
+
+def test_image() -> np.ndarray:
+    """240x320 rgb8: left half red, right half a horizontal ramp in green (JPEG keeps flat areas near-exact)."""
+    img = np.zeros((240, 320, 3), np.uint8)
+    img[:, :160] = (200, 30, 30)
+    img[:, 160:, 1] = np.linspace(0, 255, 160, dtype=np.uint8)[None, :]
+    return img
+
+
+test_image.__test__ = False  # a helper, not a test
+
+
+class Rig:
+    """An in-process publisher of the rig's topics plus a live view attached to the same context."""
+
+    def __init__(self, images: str = "jpeg") -> None:
+        self.ctx = InprocContext()
+        self.view = LiveView("127.0.0.1", 0, images, out=io.StringIO())
+        self.view.attach(self.ctx)
+        n = self.ctx.create_node("rig")
+        self.image = n.create_publisher(Image, CAMERA, SENSOR_PUB_QOS)
+        self.joints = n.create_publisher(JointState, "/joint_states", JOINT_STATE_QOS)
+        self.estop = n.create_publisher(EStop, "/estop", ESTOP_QOS)
+        self.status = n.create_publisher(TaskStatus, "/task/status", LATCHED_QOS)
+        self.chunk = n.create_publisher(ActionChunk, "/action_chunk", COMMAND_QOS)
+
+    def spin(self) -> None:
+        for _ in range(3):
+            self.ctx.spin_once(0.0)
+
+    def close(self) -> None:
+        self.view.close()
+
+
+@pytest.fixture
+def rig():
+    r = Rig()
+    yield r
+    r.close()
+
+
+def _subscribe_and_wait(client: FoxgloveClient, *topics: str) -> None:
+    for t in topics:
+        client.subscribe(t)
+    time.sleep(0.3)  # the server handles the subscribe op on its own thread
+
+
+def test_client_receives_and_decodes_a_camera_frame_and_joint_states(rig: Rig) -> None:
+    with FoxgloveClient(rig.view.url) as client:
+        assert client.subprotocol in ("foxglove.sdk.v1", "foxglove.websocket.v1")
+        _subscribe_and_wait(client, CAMERA + "/compressed", "/joint_states")
+        rig.image.publish(image_from_array(test_image(), "rgb8", 12.5, "camera_color_optical_frame"))
+        q = np.array([0.0, -0.3, 0.1, -2.0, 0.05, 1.8, 0.7])
+        rig.joints.publish(joint_state(ARM, q, np.zeros(7), stamp=12.5))
+        rig.spin()
+        got = {}
+        while len(got) < 2:
+            m = client.next_message(timeout_s=5)
+            got[m.topic] = m
+    frame = got[CAMERA + "/compressed"]
+    assert frame.schema_name == "sensor_msgs/msg/CompressedImage"
+    assert frame.message.format == "rgb8; jpeg compressed bgr8"
+    assert frame.message.header.frame_id == "camera_color_optical_frame"
+    assert frame.message.header.stamp.sec == 12 and frame.message.header.stamp.nanosec == 500_000_000
+    import cv2
+
+    bgr = cv2.imdecode(np.frombuffer(bytes(frame.message.data), np.uint8), cv2.IMREAD_COLOR)
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    assert rgb.shape == (240, 320, 3)
+    red = rgb[20:220, 20:140].reshape(-1, 3).mean(axis=0)
+    assert np.allclose(red, (200, 30, 30), atol=4), red
+    ramp = rgb[120, 170:310, 1].astype(float)
+    assert np.all(np.diff(ramp[::10]) > 0) and ramp[0] < 40 and ramp[-1] > 215  # the ramp survived, left to right
+    assert np.abs(rgb.astype(int) - test_image().astype(int)).mean() < 3
+    js = got["/joint_states"]
+    assert js.schema_name == "sensor_msgs/msg/JointState"
+    assert list(js.message.name) == ARM
+    assert np.allclose(js.message.position, q) and len(js.message.velocity) == 7
+
+
+def test_raw_images_arrive_pixel_exact() -> None:
+    rig = Rig(images="raw")
+    try:
+        with FoxgloveClient(rig.view.url) as client:
+            assert CAMERA + "/compressed" not in client.wait_for_topics([CAMERA])
+            _subscribe_and_wait(client, CAMERA)
+            rig.image.publish(image_from_array(test_image(), "rgb8", 1.0))
+            rig.spin()
+            m = client.next_message({CAMERA}, timeout_s=5)
+    finally:
+        rig.close()
+    assert m.schema_name == "sensor_msgs/msg/Image" and m.message.encoding == "rgb8"
+    arr = np.frombuffer(bytes(m.message.data), np.uint8).reshape(m.message.height, m.message.width, 3)
+    assert np.array_equal(arr, test_image())
+
+
+def test_no_jpeg_work_while_nobody_watches_the_camera(rig: Rig) -> None:
+    rig.image.publish(image_from_array(test_image(), "rgb8", 1.0))
+    rig.spin()
+    assert rig.view.bridges[0].forwards[CAMERA].sent == 0  # no client: frame skipped before compression
+    with FoxgloveClient(rig.view.url) as client:
+        _subscribe_and_wait(client, CAMERA + "/compressed")
+        rig.image.publish(image_from_array(test_image(), "rgb8", 2.0))
+        rig.spin()
+        client.next_message(timeout_s=5)
+    assert rig.view.bridges[0].forwards[CAMERA].sent == 1
+
+
+def test_latched_estop_and_task_status_reach_a_viewer_that_connects_later(rig: Rig) -> None:
+    rig.estop.publish(EStop(header=header(3.0), engaged=True, source="console:test", reason="operator key"))
+    rig.status.publish(TaskStatus(header=header(3.0), task_id="pick_place_toy", state="running", episode=1))
+    rig.spin()
+    with FoxgloveClient(rig.view.url) as client:
+        _subscribe_and_wait(client, "/estop", "/task/status")
+        got = {}
+        while len(got) < 2:
+            m = client.next_message(timeout_s=5)
+            got[m.topic] = m.message
+    assert got["/estop"].engaged and got["/estop"].reason == "operator key"
+    assert got["/task/status"].state == "running" and got["/task/status"].task_id == "pick_place_toy"
+
+
+def test_action_chunk_decodes_from_the_advertised_schema(rig: Rig) -> None:
+    data = np.arange(4 * 13, dtype=np.float32).reshape(4, 13) / 10
+    names = ARM + ["little", "ring", "middle", "index", "thumb_bend", "thumb_rotation"]
+    with FoxgloveClient(rig.view.url) as client:
+        _subscribe_and_wait(client, "/action_chunk")
+        rig.chunk.publish(ActionChunk(header=header(5.0), names=names, steps=4, dims=13, step_dt=0.1,
+                                      data=data.ravel(), engine_id="expert", sequence=7))
+        rig.spin()
+        m = client.next_message({"/action_chunk"}, timeout_s=5).message
+    assert (m.steps, m.dims, m.sequence, list(m.names)) == (4, 13, 7, names)
+    assert np.allclose(np.asarray(m.data, np.float32).reshape(4, 13), data)
+
+
+def test_channels_carry_the_recorded_mcap_topics_and_schemas(rig: Rig, tmp_path: Path) -> None:
+    """Same topic names and byte-identical ros2msg schema text as a recorded episode: one layout serves both."""
+    from mcap.reader import make_reader
+
+    from being_h0_runtime.recording.bag import EpisodeWriter
+    from being_h0_runtime.recording.episode import EpisodeMetadata
+    from being_h0_runtime.recording.recorder import RecorderNode
+
+    ctx = InprocContext()
+    rec = RecorderNode(ctx.create_node("recorder"), {"output_dir": tmp_path, "min_free_bytes": 0, "follow_task": False})
+    ep = EpisodeWriter(tmp_path / "ep", EpisodeMetadata(episode_id="ep"))
+    for topic, (cls, record_as) in rec.topics.items():
+        ep.add_topic(record_as, cls)
+    ep.close()
+    with open(ep.mcap_path, "rb") as f:
+        summary = make_reader(f).get_summary()
+    recorded = {ch.topic: summary.schemas[ch.schema_id] for ch in summary.channels.values()}
+    with FoxgloveClient(rig.view.url) as client:
+        advertised = client.wait_for_topics(sorted(recorded))
+    assert set(advertised) == set(recorded) == recorded_topic_names()
+    for topic, schema in recorded.items():
+        ch = advertised[topic]
+        assert (ch["schemaName"], ch["schemaEncoding"], ch["encoding"]) == (schema.name, "ros2msg", "cdr"), topic
+        assert ch["schema"] == schema.data.decode(), topic
+    assert advertised["/joint_states"]["schema"] == full_msg_definition(JointState)
+
+
+def test_shipped_layout_is_current_and_reads_only_recorded_topics() -> None:
+    shipped = (REPO / "docs" / "foxglove_layout.json").read_text()
+    assert shipped == layout_json(), "regenerate: python -m being_h0_runtime.view.layout > docs/foxglove_layout.json"
+    assert set(LAYOUT_TOPICS) <= recorded_topic_names()
+    text = json.dumps(json.loads(shipped))
+    for topic in re.findall(r'"(/[a-z_/]+?)[.\[\]"]', text):  # every topic a panel or script names
+        assert topic in LAYOUT_TOPICS or topic.startswith("/being_h0/"), topic
+
+
+def test_view_on_another_address_warns_that_the_network_can_watch(capsys: pytest.CaptureFixture[str]) -> None:
+    view = LiveView("0.0.0.0", 0, out=sys.stdout)
+    view.close()
+    err = capsys.readouterr().err
+    assert "warning" in err and "anyone" in err and "0.0.0.0" in err
+
+
+def test_busy_port_is_a_clear_error() -> None:
+    from being_h0_runtime.config import ConfigError
+
+    first = LiveView("127.0.0.1", 0, out=io.StringIO())
+    try:
+        with pytest.raises(ConfigError, match=rf"cannot listen on 127.0.0.1:{first.port}.*--view-port"):
+            LiveView("127.0.0.1", first.port, out=io.StringIO())
+    finally:
+        first.close()
+
+
+def test_being_h0_view_attaches_to_a_dds_graph_and_sees_only_its_commands() -> None:
+    """`being-h0 view --domain-id N --graph-id X` in its own process; this process plays the graph over DDS.
+
+    /arm/command lives in the graph's partition: a second graph on the same domain must not show up."""
+    pytest.importorskip("cyclonedds")
+    from conftest import sim_domain
+
+    from being_h0_runtime.transport.dds import DdsContext
+
+    domain, graph = sim_domain(57), "feedc0de"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "being_h0_runtime.cli", "view", "--domain-id", str(domain),
+                             "--graph-id", graph, "--view-port", "0", "--duration", "60"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    ours = DdsContext(domain_id=domain, graph_id=graph)
+    other = DdsContext(domain_id=domain, graph_id="0badf00d")
+    try:
+        assert proc.stdout is not None
+        url = None
+        for _ in range(20):
+            line = proc.stdout.readline()
+            found = re.search(r"(ws://127\.0\.0\.1:\d+)", line)
+            if found:
+                url = found.group(1)
+                break
+        assert url, "being-h0 view printed no address"
+        node, intruder = ours.create_node("arm_sim"), other.create_node("arm_sim")
+        cmd = node.create_publisher(JointState, "/arm/command", COMMAND_QOS)
+        js = node.create_publisher(JointState, "/joint_states", JOINT_STATE_QOS)
+        foreign = intruder.create_publisher(JointState, "/arm/command", COMMAND_QOS)
+        with FoxgloveClient(url) as client:
+            _subscribe_and_wait(client, "/arm/command", "/joint_states")
+            got: dict[str, object] = {}
+            end = time.monotonic() + 30
+            while len(got) < 2 and time.monotonic() < end:  # keep publishing until DDS discovery has matched
+                foreign.publish(joint_state(ARM, np.full(7, 9.0), stamp=1.0))
+                cmd.publish(joint_state(ARM, np.full(7, 0.25), stamp=1.0))
+                js.publish(joint_state(ARM, np.full(7, 0.5), stamp=1.0))
+                try:
+                    m = client.next_message(timeout_s=0.3)
+                except TimeoutError:
+                    continue
+                if m.topic == "/arm/command":
+                    assert np.allclose(m.message.position, 0.25), "a foreign graph's command reached the view"
+                got[m.topic] = m.message
+        assert set(got) == {"/arm/command", "/joint_states"}
+        assert np.allclose(got["/joint_states"].position, 0.5)
+    finally:
+        ours.shutdown()
+        other.shutdown()
+        proc.terminate()
+        proc.wait(timeout=20)
