@@ -141,16 +141,45 @@ def test_raw_images_arrive_pixel_exact() -> None:
     assert np.array_equal(arr, test_image())
 
 
+def test_a_client_connected_before_the_graph_subscribes_at_once_and_misses_no_topic() -> None:
+    """As Foxglove does: connect while `run --view` is still starting its graph, subscribe to each channel the
+    moment it is advertised.  (With channels created at attach time, foxglove-sdk 0.30 advertised some before it
+    accepted subscriptions to them, and /arm/command stayed silent for a whole episode.)"""
+    ctx = InprocContext()
+    view = LiveView("127.0.0.1", 0, out=io.StringIO())
+    try:
+        with FoxgloveClient(view.url) as client:
+            topics = ["/joint_states", "/arm/command", "/hand/command", "/action_chunk"]
+            for t in topics:
+                client.subscribe(t)
+            view.attach(ctx)  # the graph comes up after the viewer connected
+            n = ctx.create_node("rig")
+            pubs = {t: n.create_publisher(JointState, t, COMMAND_QOS) for t in topics[:3]}
+            chunk = n.create_publisher(ActionChunk, "/action_chunk", COMMAND_QOS)
+            time.sleep(0.3)
+            for t, p in pubs.items():
+                p.publish(joint_state(ARM, np.full(7, 0.1), stamp=1.0))
+            chunk.publish(ActionChunk(header=header(1.0), names=["a"], steps=1, dims=1, data=np.ones(1, np.float32)))
+            for _ in range(3):
+                ctx.spin_once(0.0)
+            got = set()
+            while got != set(topics):
+                got.add(client.next_message(timeout_s=5).topic)
+            assert client.errors == []
+    finally:
+        view.close()
+
+
 def test_no_jpeg_work_while_nobody_watches_the_camera(rig: Rig) -> None:
     rig.image.publish(image_from_array(test_image(), "rgb8", 1.0))
     rig.spin()
-    assert rig.view.bridges[0].forwards[CAMERA].sent == 0  # no client: frame skipped before compression
+    assert rig.view.channels.forwards[CAMERA].sent == 0  # no client: frame skipped before compression
     with FoxgloveClient(rig.view.url) as client:
         _subscribe_and_wait(client, CAMERA + "/compressed")
         rig.image.publish(image_from_array(test_image(), "rgb8", 2.0))
         rig.spin()
         client.next_message(timeout_s=5)
-    assert rig.view.bridges[0].forwards[CAMERA].sent == 1
+    assert rig.view.channels.forwards[CAMERA].sent == 1
 
 
 def test_latched_estop_and_task_status_reach_a_viewer_that_connects_later(rig: Rig) -> None:
@@ -286,3 +315,47 @@ def test_being_h0_view_attaches_to_a_dds_graph_and_sees_only_its_commands() -> N
         other.shutdown()
         proc.terminate()
         proc.wait(timeout=20)
+
+
+@pytest.mark.slow
+def test_run_with_view_serves_the_episode_live(tmp_path: Path) -> None:
+    """`being-h0 run --expert --view` over DDS processes: a client sees camera, joints, commands, chunks, the end."""
+    pytest.importorskip("cyclonedds")
+    pytest.importorskip("mujoco")
+    from conftest import sim_domain
+
+    env = {**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl"), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "being_h0_runtime.cli", "run", "--profile", "sim", "--expert",
+                             "--seed", "1", "--run-dir", str(tmp_path), "--domain-id", str(sim_domain(58)),
+                             "--view", "--view-port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=env)
+    topics = ["/camera/color/image_raw/compressed", "/joint_states", "/arm/command", "/hand/command",
+              "/action_chunk", "/task/status"]
+    counts = dict.fromkeys(topics, 0)
+    states: list[str] = []
+    try:
+        assert proc.stdout is not None
+        url = None
+        for _ in range(10):
+            found = re.search(r"(ws://127\.0\.0\.1:\d+)", proc.stdout.readline())
+            if found:
+                url = found.group(1)
+                break
+        assert url, "run --view printed no address"
+        with FoxgloveClient(url) as client:
+            for t in topics:
+                client.subscribe(t)
+            end = time.monotonic() + 180
+            while time.monotonic() < end and not (states and states[-1] == "succeeded"):
+                m = client.next_message(timeout_s=60)
+                counts[m.topic] += 1
+                if m.topic == "/task/status" and (not states or states[-1] != m.message.state):
+                    states.append(m.message.state)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, out
+    assert "running" in states and states[-1] == "succeeded", states
+    assert all(n > 0 for n in counts.values()), (counts, out)

@@ -23,7 +23,7 @@ from ..msgs.cdr import serialize
 from ..recording.compressed import CompressedImage, compress_image
 from ..recording.msgdef import full_msg_definition
 from ..recording.recorder import DEFAULT_TOPIC_TYPES
-from ..transport.api import NodeHandle
+from ..transport.api import NodeHandle, QoS
 
 ImageMode = Literal["jpeg", "raw"]
 
@@ -31,8 +31,10 @@ ImageMode = Literal["jpeg", "raw"]
 @dataclass
 class _Forward:
     source_topic: str
+    source_type: type[Message]
+    qos: QoS
     channel: Any  # foxglove.Channel
-    msg_type: type[Message]
+    msg_type: type[Message]  # what the channel carries (CompressedImage for a JPEG camera channel)
     latched: bool
     sent: int = 0
 
@@ -45,54 +47,38 @@ def ros2_channel(topic: str, msg_type: type[Message], context: Any = None) -> An
     return foxglove.Channel(topic, schema=schema, message_encoding="cdr", context=context)
 
 
-class ViewBridge:
-    """Subscribes to the rig's topics on `handle` and logs them to Foxglove channels in `context`.
+class ViewChannels:
+    """The Foxglove channels of one view, one per recorded topic.
 
-    context: a `foxglove.Context` the WebSocket server was started with (one per view, so two views in one
-        process -- tests -- never share channels).
+    Created before the WebSocket server starts: foxglove-sdk 0.30 advertises a channel created while a client
+    is connected before it accepts subscriptions to it ("Unknown channel ID"), so a client that subscribes at
+    once -- as Foxglove does -- could silently miss a whole topic.
+
+    context: the `foxglove.Context` the server is started with (one per view: two views in one process never
+        share channels).
     images: "jpeg" (default, as recorded) or "raw".
     jpeg_quality: as the recorder's default (90).
     """
 
-    def __init__(self, handle: NodeHandle, context: Any, images: ImageMode = "jpeg", jpeg_quality: int = 90,
+    def __init__(self, context: Any, images: ImageMode = "jpeg", jpeg_quality: int = 90,
                  topics: dict[str, tuple[type[Message], Any]] | None = None) -> None:
         if images not in ("jpeg", "raw"):
             raise ValueError(f"images must be 'jpeg' or 'raw', got {images!r}")
-        self.h = handle
         self.images = images
         self.jpeg_quality = jpeg_quality
         self.forwards: dict[str, _Forward] = {}
         self._last_latched: dict[int, bytes] = {}  # channel id -> last CDR payload of a latched topic
         self._lock = threading.Lock()  # the server's listener runs on the SDK's thread
-        self.errors = 0
         for topic, (cls, qos) in (topics or DEFAULT_TOPIC_TYPES).items():
             out_topic, out_cls = topic, cls
             if cls is Image and images == "jpeg":
                 out_topic, out_cls = topic + "/compressed", CompressedImage
             # ROS 2 latched topics (e-stop, task status): a client that subscribes later must still see the last one
             latched = qos.durability == "transient_local"
-            fwd = _Forward(topic, ros2_channel(out_topic, out_cls, context), out_cls, latched)
-            self.forwards[topic] = fwd
-            handle.create_subscription(cls, topic, lambda m, f=fwd: self._on_message(f, m), qos)
+            self.forwards[topic] = _Forward(topic, cls, qos, ros2_channel(out_topic, out_cls, context), out_cls,
+                                            latched)
 
-    @property
-    def channel_topics(self) -> list[str]:
-        return [f.channel.topic() for f in self.forwards.values()]
-
-    def _on_message(self, fwd: _Forward, msg: Message) -> None:
-        if fwd.msg_type is CompressedImage and isinstance(msg, Image):
-            if not fwd.channel.has_sinks():
-                return  # nobody watches this camera: skip the JPEG encoding
-            try:
-                msg = compress_image(msg, self.jpeg_quality)
-            except ValueError as e:  # e.g. a 16UC1 depth image on a colour topic: say so once, keep running
-                if self.errors == 0:
-                    self.h.logger.warning("live view: %s: %s", fwd.source_topic, e)
-                self.errors += 1
-                return
-        elif isinstance(msg, Image) and not fwd.channel.has_sinks():
-            return
-        payload = serialize(msg)
+    def log(self, fwd: _Forward, payload: bytes) -> None:
         if fwd.latched:
             with self._lock:
                 self._last_latched[fwd.channel.id()] = payload
@@ -114,3 +100,34 @@ class ViewBridge:
     def close(self) -> None:
         for fwd in self.forwards.values():
             fwd.channel.close()
+
+
+class ViewBridge:
+    """A node that subscribes to the rig's topics on `handle` and logs them to `channels`."""
+
+    def __init__(self, handle: NodeHandle, channels: ViewChannels) -> None:
+        self.h = handle
+        self.channels = channels
+        self.forwards = channels.forwards
+        self.errors = 0
+        for topic, fwd in self.forwards.items():
+            handle.create_subscription(fwd.source_type, topic, lambda m, f=fwd: self._on_message(f, m), fwd.qos)
+
+    @property
+    def channel_topics(self) -> list[str]:
+        return [f.channel.topic() for f in self.forwards.values()]
+
+    def _on_message(self, fwd: _Forward, msg: Message) -> None:
+        if fwd.msg_type is CompressedImage and isinstance(msg, Image):
+            if not fwd.channel.has_sinks():
+                return  # nobody watches this camera: skip the JPEG encoding
+            try:
+                msg = compress_image(msg, self.channels.jpeg_quality)
+            except ValueError as e:  # e.g. a 16UC1 depth image on a colour topic: say so once, keep running
+                if self.errors == 0:
+                    self.h.logger.warning("live view: %s: %s", fwd.source_topic, e)
+                self.errors += 1
+                return
+        elif isinstance(msg, Image) and not fwd.channel.has_sinks():
+            return
+        self.channels.log(fwd, serialize(msg))

@@ -53,6 +53,7 @@ class FoxgloveClient:
         self._subs: dict[int, dict[str, Any]] = {}  # subscription id -> channel
         self._decoders: dict[int, Any] = {}
         self._next_sub = 1
+        self.errors: list[str] = []  # error status messages from the server
 
     def close(self) -> None:
         self.ws.close()
@@ -72,6 +73,8 @@ class FoxgloveClient:
         elif op == "advertise":
             for ch in msg["channels"]:
                 self.channels[ch["id"]] = ch
+        elif op == "status" and msg.get("level", 0) >= 2:  # an error, e.g. "Unknown channel ID" on subscribe
+            self.errors.append(msg.get("message", ""))
         elif op == "unadvertise":
             for cid in msg["channelIds"]:
                 self.channels.pop(cid, None)
@@ -124,6 +127,8 @@ class FoxgloveClient:
                 continue
             if isinstance(frame, str):
                 self._handle_text(frame)
+                if self.errors:  # a refused subscription would otherwise look like a silent topic
+                    raise RuntimeError(f"Foxglove server reported: {'; '.join(self.errors)}")
                 continue
             if frame[0] != _MESSAGE_DATA:
                 continue  # time, service responses, ...: not used here

@@ -22,7 +22,7 @@ import time
 from typing import Any
 
 from ..config import ConfigError
-from .bridge import ImageMode, ViewBridge
+from .bridge import ImageMode, ViewBridge, ViewChannels
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765  # Foxglove's default WebSocket port
@@ -44,8 +44,7 @@ def _listener(view: LiveView) -> Any:
 
     class ReplayLatched(ServerListener):
         def on_subscribe(self, client: Any, channel: Any) -> None:
-            for bridge in view.bridges:
-                bridge.replay_latched(channel.id)
+            view.channels.replay_latched(channel.id)
 
     return ReplayLatched()
 
@@ -60,10 +59,11 @@ class LiveView:
         except ImportError:
             raise ConfigError("the live view needs foxglove-sdk: pip install -e '.[view]'") from None
 
-        out = out or sys.stdout
+        self.out = out = out or sys.stdout
         self.images = images
         self.bridges: list[ViewBridge] = []
         self.context = foxglove.Context()
+        self.channels = ViewChannels(self.context, images)  # before the server: see ViewChannels
         if not _is_loopback(host):
             print(f"warning: the live view listens on {host}:{port} without authentication or encryption: anyone "
                   f"who can reach this machine on that network can watch the camera, the arm and the task "
@@ -83,14 +83,15 @@ class LiveView:
         return f"ws://{self.host}:{self.port}"
 
     def attach(self, ctx: Any, node_name: str = "foxglove_view") -> ViewBridge:
-        bridge = ViewBridge(ctx.create_node(node_name), self.context, images=self.images)
+        bridge = ViewBridge(ctx.create_node(node_name), self.channels)
         self.bridges.append(bridge)
         return bridge
 
     def close(self) -> None:
-        for bridge in self.bridges:
-            bridge.close()
+        sent = {f.channel.topic(): f.sent for f in self.channels.forwards.values() if f.sent}
         self.server.stop()
+        self.channels.close()
+        print(f"live view: closed; messages sent: {sent or 'none'}", file=self.out, flush=True)
 
 
 def add_view_args(p: argparse.ArgumentParser, *, flag: bool = True) -> None:
