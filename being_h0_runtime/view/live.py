@@ -105,8 +105,8 @@ def add_view_args(p: argparse.ArgumentParser, *, flag: bool = True) -> None:
                         "that network watch)")
     p.add_argument("--view-port", type=int, default=DEFAULT_PORT, help="live view port (default 8765; 0: any free)")
     p.add_argument("--view-images", choices=["jpeg", "raw"], default="jpeg",
-                   help="camera frames as recorded (jpeg: sensor_msgs/CompressedImage on <topic>/compressed) or "
-                        "raw sensor_msgs/Image (~27 MB/s at 640x480x30)")
+                   help="camera frames as recorded (jpeg: sensor_msgs/CompressedImage on <topic>/compressed, what the "
+                        "shipped layout shows) or raw sensor_msgs/Image on <topic> (~27 MB/s at 640x480x30)")
 
 
 def live_view_from_args(args: argparse.Namespace) -> LiveView | None:
