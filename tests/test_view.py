@@ -241,8 +241,28 @@ def test_shipped_layout_is_current_and_reads_only_recorded_topics() -> None:
     assert shipped == layout_json(), "regenerate: python -m being_h0_runtime.view.layout > docs/foxglove_layout.json"
     assert set(LAYOUT_TOPICS) <= recorded_topic_names()
     text = json.dumps(json.loads(shipped))
+    layout = json.loads(shipped)  # Foxglove's exported-layout format: every panel reachable, every leaf configured
+    leaves: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, str):
+            leaves.append(node)
+            for tab in layout["configById"][node].get("tabs", []) if node.startswith("Tab!") else []:
+                walk(tab["layout"])
+        else:
+            assert isinstance(node, dict) and node["direction"] in ("row", "column") and 0 < node["splitPercentage"] < 100
+            walk(node["first"])
+            walk(node["second"])
+
+    walk(layout["layout"])
+    assert sorted(leaves) == sorted(layout["configById"])
+    assert {p.split("!")[0] for p in leaves} == {"Image", "Plot", "StateTransitions", "RawMessages", "DiagnosticsSummary",
+                                                 "Tab"}
+    scripts = {n["name"]: n["sourceCode"] for n in layout["userNodes"].values()}
+    assert set(scripts) == {"joints by name", "action chunk by dimension"}
+    assert all("export default function script" in code for code in scripts.values())
     for topic in re.findall(r'"(/[a-z_/]+?)[.\[\]"]', text):  # every topic a panel or script names
-        assert topic in LAYOUT_TOPICS or topic.startswith("/being_h0/"), topic
+        assert topic in LAYOUT_TOPICS or topic.startswith("/studio_script/being_h0_"), topic
 
 
 def test_view_on_another_address_warns_that_the_network_can_watch(capsys: pytest.CaptureFixture[str]) -> None:

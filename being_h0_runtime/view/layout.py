@@ -5,10 +5,12 @@ so one layout serves both.  Joint states arrive per group (the arm's 7 joints an
 in separate messages), so a plain ``/joint_states.position[0]`` would mix the arm's first joint with the
 hand's; two small user scripts (TypeScript, run inside Foxglove) key the values by joint name instead:
 
-* ``/being_h0/joints``: ``measured.<joint>`` (from /joint_states) and ``commanded.<joint>`` (from /arm/command
+* ``/studio_script/being_h0_joints``: ``measured.<joint>`` (from /joint_states) and ``commanded.<joint>`` (from /arm/command
   and /hand/command), each holding the newest value seen;
-* ``/being_h0/chunk``: the current action chunk as one array per action dimension, ``<joint>[step]``.
+* ``/studio_script/being_h0_chunk``: the current action chunk as one array per action dimension, ``<joint>[step]``.
 
+The file is in the format Foxglove's *Export layout* writes and *Import from file* reads (configById, a mosaic,
+userNodes), converted from foxglove-sdk's typed layout classes (``--sdk-format`` prints the SDK's own JSON).
 Regenerate after changing topics or joints:  python -m being_h0_runtime.view.layout > docs/foxglove_layout.json
 (tests/test_view.py checks that the shipped file is current).
 """
@@ -22,8 +24,9 @@ from ..recording.recorder import DEFAULT_TOPIC_TYPES
 from ..recording.streams import ARM_JOINTS, HAND_JOINTS
 
 IMAGE_TOPIC = "/camera/color/image_raw/compressed"  # as recorded (JPEG) and as the live view sends it by default
-JOINTS_SCRIPT_TOPIC = "/being_h0/joints"
-CHUNK_SCRIPT_TOPIC = "/being_h0/chunk"
+# user-script outputs: Foxglove Studio 1.x (and its forks) require the /studio_script/ prefix; newer Foxglove takes any
+JOINTS_SCRIPT_TOPIC = "/studio_script/being_h0_joints"
+CHUNK_SCRIPT_TOPIC = "/studio_script/being_h0_chunk"
 #: topics the layout reads; each is recorded (DEFAULT_TOPIC_TYPES, images as <topic>/compressed)
 LAYOUT_TOPICS = (IMAGE_TOPIC, "/joint_states", "/arm/command", "/hand/command", "/action_chunk", "/task/status",
                  "/estop", "/diagnostics", "/teleop/intervention")
@@ -147,9 +150,53 @@ def build_layout():  # -> foxglove.layouts.Layout
     )
 
 
-def layout_json() -> str:
-    """The layout as pretty-printed JSON (what docs/foxglove_layout.json holds)."""
-    return json.dumps(json.loads(build_layout().to_json()), indent=2) + "\n"
+def to_exported_format(sdk_layout: dict) -> dict:
+    """foxglove-sdk's layout JSON (``version``/``content`` tree) -> the format Foxglove's *Export layout* writes and
+    *Import from file* reads (``configById`` + a binary ``layout`` mosaic + ``userNodes``), which Foxglove Studio
+    1.x and its forks read as well.  Panel ids are derived from the position in the tree, so output is stable."""
+    config_by_id: dict[str, dict] = {}
+    counter = iter(range(1, 1000))
+
+    def node(content: dict) -> str | dict:
+        kind = content["type"]
+        if kind == "panel":
+            pid = f"{content['panelType']}!bh0{next(counter):02d}"
+            config = dict(content.get("config") or {})
+            if content.get("title"):
+                config["foxglovePanelTitle"] = content["title"]
+            config_by_id[pid] = config
+            return pid
+        if kind == "tabs":
+            pid = f"Tab!bh0{next(counter):02d}"
+            config_by_id[pid] = {"activeTabIdx": content.get("selectedTabIndex", 0),
+                                 "tabs": [{"title": t["title"], "layout": node(t["content"])} for t in content["tabs"]]}
+            return pid
+        if kind == "split":
+            items = content["items"]
+            return split(items, content.get("direction", "row"))
+        raise ValueError(f"layout: unsupported container {kind!r}")
+
+    def split(items: list[dict], direction: str) -> str | dict:
+        # a mosaic node has two children: the first item against the rest, sized by their proportions
+        if len(items) == 1:
+            return node(items[0]["content"])
+        first = items[0].get("proportion", 1)
+        rest = sum(i.get("proportion", 1) for i in items[1:])
+        return {"first": node(items[0]["content"]), "second": split(items[1:], direction), "direction": direction,
+                "splitPercentage": round(100.0 * first / (first + rest), 2)}
+
+    mosaic = node(sdk_layout["content"])
+    user_nodes = {k: {"name": v["name"], "sourceCode": v["sourceCode"]}
+                  for k, v in (sdk_layout.get("userScripts") or {}).items()}
+    return {"configById": config_by_id, "globalVariables": sdk_layout.get("variables") or {},
+            "userNodes": user_nodes, "playbackConfig": {"speed": 1}, "layout": mosaic}
+
+
+def layout_json(sdk_format: bool = False) -> str:
+    """The layout as pretty-printed JSON: Foxglove's exported-layout format (docs/foxglove_layout.json), or
+    foxglove-sdk's own (``sdk_format``)."""
+    sdk = json.loads(build_layout().to_json())
+    return json.dumps(sdk if sdk_format else to_exported_format(sdk), indent=2) + "\n"
 
 
 def recorded_topic_names() -> set[str]:
@@ -160,4 +207,4 @@ def recorded_topic_names() -> set[str]:
 
 
 if __name__ == "__main__":
-    sys.stdout.write(layout_json())
+    sys.stdout.write(layout_json(sdk_format="--sdk-format" in sys.argv[1:]))
