@@ -379,3 +379,44 @@ def test_run_with_view_serves_the_episode_live(tmp_path: Path) -> None:
     assert proc.returncode == 0, out
     assert "running" in states and states[-1] == "succeeded", states
     assert all(n > 0 for n in counts.values()), (counts, out)
+
+
+def _strip_types(ts: str) -> str:
+    """Erase the TypeScript annotations our generated user scripts use (only those), leaving runnable JavaScript.
+    Types do not change what the code does, so running the result tests the scripts' logic."""
+    js = re.sub(r"^(import|type) [^\n]*\n", "", ts, flags=re.MULTILINE)
+    js = re.sub(r"\(\s*event: [^)]*\)\s*: Output", "(event)", js)
+    js = re.sub(r"(const \w+): [^=\n]+=", r"\1 =", js)
+    return re.sub(r" as [A-Z]\w*(<[^>]*>)?", "", js)
+
+
+def test_layout_user_scripts_key_joints_by_name_and_split_the_chunk(tmp_path: Path) -> None:
+    """Run the layout's two user scripts (types erased) under node with the messages Foxglove would feed them."""
+    import shutil
+
+    from being_h0_runtime.view.layout import chunk_script, joints_script
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node not installed: the user scripts are TypeScript run by Foxglove")
+    (tmp_path / "joints.mjs").write_text(_strip_types(joints_script()))
+    (tmp_path / "chunk.mjs").write_text(_strip_types(chunk_script()))
+    names = ARM + ["little", "ring", "middle", "index", "thumb_bend", "thumb_rotation"]
+    driver = f"""
+import joints from "./joints.mjs";
+import chunk from "./chunk.mjs";
+joints({{topic: "/joint_states", message: {{name: {json.dumps(ARM)}, position: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]}}}});
+joints({{topic: "/hand/command", message: {{name: ["little", "ring"], position: [0.9, 0.8]}}}});
+const j = joints({{topic: "/joint_states", message: {{name: ["little", "ring"], position: [0.5, 0.4]}}}});
+const data = Array.from({{length: 3 * 13}}, (_, i) => i);
+const c = chunk({{topic: "/action_chunk", message: {{names: {json.dumps(names)}, steps: 3, dims: 13, data}}}});
+console.log(JSON.stringify({{j, c}}));
+"""
+    (tmp_path / "driver.mjs").write_text(driver)
+    res = subprocess.run([node, str(tmp_path / "driver.mjs")], check=False, capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0, res.stderr + "\n" + (tmp_path / "joints.mjs").read_text()
+    out = json.loads(res.stdout.replace("NaN", "null"))
+    assert out["j"]["measured"]["fr3_joint3"] == 0.3 and out["j"]["measured"]["little"] == 0.5
+    assert out["j"]["commanded"]["little"] == 0.9 and out["j"]["commanded"]["ring"] == 0.8
+    assert out["j"]["commanded"]["fr3_joint1"] is None  # nothing commanded yet
+    assert out["c"]["fr3_joint1"] == [0, 13, 26] and out["c"]["thumb_rotation"] == [12, 25, 38]

@@ -57,12 +57,12 @@ const commanded: Joints = {init};
 export default function script(
   event: Input<"/joint_states"> | Input<"/arm/command"> | Input<"/hand/command">,
 ): Output {{
-  const target = event.topic === "/joint_states" ? measured : commanded;
+  const target: Record<string, number> = event.topic === "/joint_states" ? measured : commanded;
   const names = event.message.name;
   const position = event.message.position;
   for (let i = 0; i < names.length; i++) {{
     if (names[i] in target) {{
-      (target as Record<string, number>)[names[i]] = position[i];
+      target[names[i]] = position[i];
     }}
   }}
   return {{ measured: {{ ...measured }}, commanded: {{ ...commanded }} }};
