@@ -265,11 +265,21 @@ def test_shipped_layout_is_current_and_reads_only_recorded_topics() -> None:
         assert topic in LAYOUT_TOPICS or topic.startswith("/studio_script/being_h0_"), topic
 
 
-def test_view_on_another_address_warns_that_the_network_can_watch(capsys: pytest.CaptureFixture[str]) -> None:
-    view = LiveView("0.0.0.0", 0, out=sys.stdout)
-    view.close()
+def test_view_on_another_address_warns_that_the_network_can_watch(capsys: pytest.CaptureFixture[str],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from being_h0_runtime import netguard
+    from being_h0_runtime.config import ConfigError
+
+    # the suite runs loopback-only: a non-loopback view is refused before anything listens
+    with pytest.raises(ConfigError, match=netguard.ENV):
+        LiveView("0.0.0.0", 0, out=io.StringIO())
+    # outside it, the user is warned first; 192.0.2.1 (TEST-NET-1) is no address of this machine, so nothing
+    # ends up listening on a real network during the test either
+    monkeypatch.setenv(netguard.ENV, "0")
+    with pytest.raises(ConfigError, match="cannot listen on 192.0.2.1"):
+        LiveView("192.0.2.1", 0, out=io.StringIO())
     err = capsys.readouterr().err
-    assert "warning" in err and "anyone" in err and "0.0.0.0" in err
+    assert "warning" in err and "anyone" in err and "192.0.2.1" in err
 
 
 def test_busy_port_is_a_clear_error() -> None:

@@ -65,6 +65,11 @@ class LiveView:
         self.context = foxglove.Context()
         self.channels = ViewChannels(self.context, images)  # before the server: see ViewChannels
         if not _is_loopback(host):
+            from .. import netguard
+
+            if netguard.loopback_only():  # tests, CI, sim benches: nothing of this machine is served to a network
+                raise ConfigError(f"live view: --view-host {host} is not loopback and {netguard.ENV} is set; "
+                                  f"the view stays on 127.0.0.1 in loopback-only mode")
             print(f"warning: the live view listens on {host}:{port} without authentication or encryption: anyone "
                   f"who can reach this machine on that network can watch the camera, the arm and the task "
                   f"(omit --view-host to keep it on 127.0.0.1)", file=sys.stderr, flush=True)
