@@ -7,8 +7,9 @@ camera frames go out JPEG-compressed on ``<topic>/compressed`` (sensor_msgs/Comp
 stores them -- a 640x480 rgb8 stream at 30 Hz is ~27 MB/s raw, too much for a laptop on Wi-Fi -- unless
 ``images="raw"``, which forwards sensor_msgs/Image on the original topic.
 
-Cost when nobody watches: a camera frame is compressed and serialised only while a client subscribes to its
-channel (`Channel.has_sinks`); joint states and the rest are small and always forwarded.
+Cost when nobody watches: a message is serialised (and a camera frame JPEG-compressed) only while a client
+subscribes to its channel (`Channel.has_sinks`), except latched topics (e-stop, task status), whose last message
+is kept for clients that subscribe later.
 """
 
 from __future__ import annotations
@@ -113,14 +114,10 @@ class ViewBridge:
         for topic, fwd in self.forwards.items():
             handle.create_subscription(fwd.source_type, topic, lambda m, f=fwd: self._on_message(f, m), fwd.qos)
 
-    @property
-    def channel_topics(self) -> list[str]:
-        return [f.channel.topic() for f in self.forwards.values()]
-
     def _on_message(self, fwd: _Forward, msg: Message) -> None:
+        if not fwd.latched and not fwd.channel.has_sinks():
+            return  # nobody watches this channel: no serialisation, no JPEG encoding (latched ones are kept for replay)
         if fwd.msg_type is CompressedImage and isinstance(msg, Image):
-            if not fwd.channel.has_sinks():
-                return  # nobody watches this camera: skip the JPEG encoding
             try:
                 msg = compress_image(msg, self.channels.jpeg_quality)
             except ValueError as e:  # e.g. a 16UC1 depth image on a colour topic: say so once, keep running
@@ -128,6 +125,4 @@ class ViewBridge:
                     self.h.logger.warning("live view: %s: %s", fwd.source_topic, e)
                 self.errors += 1
                 return
-        elif isinstance(msg, Image) and not fwd.channel.has_sinks():
-            return
         self.channels.log(fwd, serialize(msg))
