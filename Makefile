@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements-lock.txt 2>/
 export MUJOCO_GL ?= egl
 export PYTHONUNBUFFERED := 1
 
-EXTRAS := sim,train,record,realsense,franka,calib,dev
+EXTRAS := sim,train,record,realsense,franka,calib,view,dev
 
 .PHONY: run test test-fast setup system-deps lock bench train-default clean help
 

@@ -10,6 +10,7 @@ Common commands:
   being-h0 doctor --profile rig      check devices, permissions, calibration, disk
   being-h0 bench ...                 benchmarks (latency, dds, hand-link, e2e, control-loop, strategies, run, report)
   being-h0 dataset ...               list / inspect / validate / export recorded episodes
+  being-h0 view --domain-id N --graph-id X   live Foxglove view of a running graph (or: run/launch --view)
 
 While `run` or `launch` is in the foreground, type  e<Enter>  to latch the
 e-stop, r<Enter> to reset it (you are the operator), q<Enter> to stop the task.
@@ -69,6 +70,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         overrides.setdefault("task", {})["time_limit_s"] = args.time_limit
     print(f"being-h0 run: profile {profile.name} ({profile.rig} rig), task {profile.task.task_id!r}, "
           f"seed {args.seed}, transport {args.transport}", flush=True)
+    from .view.live import live_view_from_args
+
+    view = args.view_session = live_view_from_args(args)  # --view: Foxglove live view (being_h0_runtime/view)
+    try:
+        return _run_episode(profile, args, overrides, view)
+    finally:
+        if view is not None:
+            view.close()
+
+
+def _run_episode(profile: Any, args: argparse.Namespace, overrides: dict[str, dict[str, Any]], view: Any) -> int:
     if args.transport == "inproc":
         from .operator import run_episode_inproc
 
@@ -80,7 +92,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 last["state"] = st.state
                 _print_status(st, t0)
 
-        out = run_episode_inproc(args.profile, seed=args.seed, overrides=overrides, on_status=on_status)
+        out = run_episode_inproc(args.profile, seed=args.seed, overrides=overrides, on_status=on_status,
+                                 setup=(lambda ctx, nodes: view.attach(ctx)) if view else None)
     else:
         out = _run_dds(profile, args, overrides)
         if out is None:
@@ -93,11 +106,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run_dds(profile: Any, args: argparse.Namespace, overrides: dict[str, dict[str, Any]]):
     from .launcher import GraphLauncher, report_deaths
+    from .logs import add_run_log, verbose_level
     from .msgs import ActionChunk
     from .operator import EpisodeOutcome, OperatorConsole
     from .transport.api import COMMAND_QOS
-
-    from .logs import add_run_log, verbose_level
 
     run_dir = Path(args.run_dir) if args.run_dir else Path(tempfile.mkdtemp(prefix="being_h0_run_"))
     add_run_log(run_dir)  # this process's log beside the node logs
@@ -108,6 +120,8 @@ def _run_dds(profile: Any, args: argparse.Namespace, overrides: dict[str, dict[s
     t0 = time.monotonic()
     launcher.start(stream_logs=args.verbose)
     ctx = launcher.context(use_sim_time=profile.use_sim_time)
+    if args.view_session is not None:
+        args.view_session.attach(ctx)
     console = OperatorConsole(ctx.create_node("operator_console"), operator=os.environ.get("USER", "operator"))
     chunks = {"n": 0}
     console.handle.create_subscription(ActionChunk, "/action_chunk", lambda m: chunks.__setitem__("n", chunks["n"] + 1),
@@ -169,7 +183,6 @@ def _abort_dead(launcher: Any, console: Any, ctx: Any) -> None:
         tail = launcher.tail(n)
         if tail:
             print(f"--- last lines of {n} ---\n{tail}", flush=True)
-    return None
 
 
 def _operator_keys(console: Any) -> None:
@@ -203,11 +216,16 @@ def cmd_launch(args: argparse.Namespace) -> int:
                              log_level=args.log_level)
     print(f"launching {profile.name}: {', '.join(profile.nodes)} (logs in {run_dir}); Ctrl-C stops", flush=True)
     print(launcher.network_summary(), flush=True)
+    from .view.live import live_view_from_args
+
+    view = live_view_from_args(args)  # --view: Foxglove live view (being_h0_runtime/view)
     code, ctx = 0, None
     try:  # from the first process on: a Ctrl-C at any moment still stops the graph in order
         launcher.start(stream_logs=True)
         ctx = launcher.context(use_sim_time=profile.use_sim_time)
         console = OperatorConsole(ctx.create_node("launch_console"))
+        if view is not None:
+            view.attach(ctx)
         while True:
             ctx.spin_once(0.1)
             _operator_keys(console)
@@ -218,6 +236,8 @@ def cmd_launch(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\nCtrl-C: stopping the graph (actuators last)", flush=True)
     finally:
+        if view is not None:
+            view.close()
         launcher.shutdown()
         if ctx is not None:
             ctx.shutdown()
@@ -291,6 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--log-level", default=argparse.SUPPRESS, help="as the top-level --log-level")
 
+    from .view.live import add_view_args
+
     def add_policy_args(p: argparse.ArgumentParser) -> None:
         g = p.add_mutually_exclusive_group()
         g.add_argument("--engine", help="engine directory (default: the profile's policy)")
@@ -312,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--startup-timeout", type=float, default=60.0)
     run.add_argument("--verbose", "-v", action="store_true", help="stream node logs to the terminal")
     add_policy_args(run)
+    add_view_args(run)
     run.set_defaults(func=cmd_run)
 
     la = sub.add_parser("launch", parents=[common], help="start a profile's node graph (one process per node over DDS)")
@@ -320,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="DDS domain (default: the profile's dds.domain_id; sim: a fresh one in 102..231)")
     la.add_argument("--run-dir", default=None)
     add_policy_args(la)
+    add_view_args(la)
     la.set_defaults(func=cmd_launch)
 
     doc = sub.add_parser("doctor", help="check the rig before use (devices, permissions, calibration, disk)")
@@ -344,6 +368,10 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("rest", nargs=argparse.REMAINDER, help="dataset subcommand and arguments (try: --help)")
     ds.set_defaults(func=lambda a: _delegate("being_h0_runtime.recording.dataset_cli", a.rest))
 
+    vw = sub.add_parser("view", help="live Foxglove view of a running graph (camera, joints, commands, safety, task)")
+    vw.add_argument("rest", nargs=argparse.REMAINDER, help="--domain-id N --graph-id X (as run/launch print them)")
+    vw.set_defaults(func=lambda a: _delegate("being_h0_runtime.view.live", a.rest))
+
     rec = sub.add_parser("record", help="record demonstrations (teleop or scripted operator)")
     rec.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the recorder (try: --help)")
     rec.set_defaults(func=lambda a: _delegate("being_h0_runtime.recording.record_cli", a.rest))
@@ -352,7 +380,10 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("rest", nargs=argparse.REMAINDER, help="calibration subcommand and arguments (try: --help)")
     cal.set_defaults(func=lambda a: _delegate("being_h0_runtime.calibration.cli", a.rest))
 
-    from being_h0_runtime.tokenizer_cli import register_convert_tokenizer, register_tokenizer
+    from being_h0_runtime.tokenizer_cli import (
+        register_convert_tokenizer,
+        register_tokenizer,
+    )
 
     conv = sub.add_parser("convert", help="convert released Being-H0 artefacts (official layout) for this runtime")
     conv_sub = conv.add_subparsers(dest="convert_what", required=True, metavar="WHAT")
@@ -365,6 +396,7 @@ DELEGATED = {
     "dataset": "being_h0_runtime.recording.dataset_cli",
     "record": "being_h0_runtime.recording.record_cli",
     "calibrate": "being_h0_runtime.calibration.cli",
+    "view": "being_h0_runtime.view.live",
 }
 
 
