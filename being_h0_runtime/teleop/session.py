@@ -58,13 +58,15 @@ class TeleopSession:
     def __init__(self, device: TeleopDevice, profile: str = "sim", seed: int = 0, policy: bool = False,
                  overrides: dict[str, dict[str, Any]] | None = None, record_dir: Path | None = None,
                  realtime: bool = True, time_limit_s: float | None = None, episode: int = 1,
-                 run_dir: Path | None = None, teleop_params: dict[str, Any] | None = None) -> None:
+                 run_dir: Path | None = None, teleop_params: dict[str, Any] | None = None,
+                 close_device: bool = True) -> None:
         from ..launch import build_graph, load_profile
         from ..nodes.teleop import TeleopNode, TeleopParams
         from ..operator import OperatorConsole
         from ..transport.inproc import InprocContext
 
         self.device = device
+        self.close_device = close_device
         self.profile = load_profile(profile)
         self.seed, self.episode, self.realtime, self.policy = seed, episode, realtime, policy
         self._tmp = None
@@ -98,7 +100,12 @@ class TeleopSession:
 
     def step(self) -> None:
         """One device frame out, then the graph runs for one device period (sim time)."""
+        from ..msgs import TaskStatus
+
         frame = self.device.read(self.ctx.now())
+        if frame is not None and self.console.status.state != TaskStatus.RUNNING:
+            # never engage while the task homes or is over: the clutch would anchor on a moving arm
+            frame.clutch = False
         if frame is not None:
             self.sender.send(encode(frame, self.token))
             self.frames_sent += 1
@@ -156,7 +163,8 @@ class TeleopSession:
                 self.recorder.close()
             close_graph(self.nodes)
         finally:
-            self.device.close()
+            if self.close_device:
+                self.device.close()
             if self._tmp is not None:
                 self._tmp.cleanup()
 
