@@ -88,6 +88,15 @@ def test_keyboard_demo_is_clamped_by_the_supervisor_and_recorded(tmp_path: Path,
     ep = load_dataset(tmp_path / "ds").episode(0)
     inter = np.asarray(ep["intervention"])
     assert inter.any() and not inter.all()
+    # and in the LeRobot export, as a per-frame bool column
+    import pyarrow.parquet as pq
+
+    from being_h0_runtime.recording.lerobot import export_lerobot
+
+    info = export_lerobot([res.episode_dir], tmp_path / "lerobot", 10.0)
+    assert info["features"]["intervention"]["dtype"] == "bool"
+    col = pq.read_table(tmp_path / "lerobot" / "data" / "chunk-000" / "file-000.parquet").column("intervention")
+    assert col.to_pylist() == inter.tolist()
 
 
 def test_video_device_closes_the_inspire_hand(tmp_path: Path) -> None:
