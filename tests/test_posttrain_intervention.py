@@ -11,7 +11,13 @@ import torch
 
 from being_h0_runtime.msgs import Bool
 from being_h0_train.posttrain.config import PostTrainConfig
-from being_h0_train.posttrain.data import Episode, EpisodeSet, WindowDataset, load_episodes, save_episodes
+from being_h0_train.posttrain.data import (
+    Episode,
+    EpisodeSet,
+    WindowDataset,
+    load_episodes,
+    save_episodes,
+)
 from being_h0_train.posttrain.model import build_posttrain_model
 from being_h0_train.posttrain.train import main
 

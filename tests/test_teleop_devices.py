@@ -22,8 +22,17 @@ import pytest
 from being_h0_runtime.teleop.devices import DeviceError, make_device, parse_spec
 from being_h0_runtime.teleop.devices.base import DeviceConfig, JogState
 from being_h0_runtime.teleop.devices.keyboard import KeyboardConfig, KeyboardDevice
-from being_h0_runtime.teleop.devices.spacemouse import SpaceMouseConfig, SpaceMouseDevice, SpaceMouseState, parse_report
-from being_h0_runtime.teleop.devices.webcam import CameraDevice, HandObservation, WebcamConfig
+from being_h0_runtime.teleop.devices.spacemouse import (
+    SpaceMouseConfig,
+    SpaceMouseDevice,
+    SpaceMouseState,
+    parse_report,
+)
+from being_h0_runtime.teleop.devices.webcam import (
+    CameraDevice,
+    HandObservation,
+    WebcamConfig,
+)
 from being_h0_runtime.teleop.handmodel import FIST_POSE, OPEN_POSE, SyntheticHand
 from being_h0_runtime.teleop.retarget import HandCalibration, HandRetargeter
 
@@ -154,8 +163,8 @@ def write_hand_video(path: Path, closures: np.ndarray, wrist_x: np.ndarray, size
     w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, size)
     assert w.isOpened()
     for c, x in zip(closures, wrist_x):
-        img = np.full((size[1], size[0], 3), int(round(c * 200)) + 20, np.uint8)
-        img[..., 2] = int(round(x * 255))  # BGR: red
+        img = np.full((size[1], size[0], 3), round(c * 200) + 20, np.uint8)
+        img[..., 2] = round(x * 255)  # BGR: red
         w.write(img)
     w.release()
     return path
@@ -224,3 +233,18 @@ def test_webcam_without_mediapipe_or_model_says_what_to_do(tmp_path: Path) -> No
         make_device(f"video:{video}")
     with pytest.raises(DeviceError, match="not found"):
         make_device(f"video:{tmp_path / 'missing.mp4'}")
+
+
+def test_mediapipe_detector_errors_where_mediapipe_is_installed(tmp_path: Path) -> None:
+    """Runs only where MediaPipe is installed (the `teleop-webcam` extra); the model is never downloaded here."""
+    pytest.importorskip("mediapipe")
+    from being_h0_runtime.teleop.devices.webcam import MediaPipeHandDetector
+
+    with pytest.raises(DeviceError, match="hand_landmarker.task"):
+        MediaPipeHandDetector(None)
+    with pytest.raises(DeviceError, match="not found"):
+        MediaPipeHandDetector(tmp_path / "missing.task")
+    bogus = tmp_path / "bogus.task"
+    bogus.write_bytes(b"not a model")
+    with pytest.raises(DeviceError, match="cannot load"):
+        MediaPipeHandDetector(bogus)

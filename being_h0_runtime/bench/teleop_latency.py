@@ -70,7 +70,8 @@ class _DeviceInput:
             from ..teleop.devices.spacemouse import SpaceMouseDevice
 
             class Replay:
-                queue: list[list[int]] = []
+                def __init__(self) -> None:
+                    self.queue: list[list[int]] = []
 
                 def read(self, size: int) -> list[int]:
                     return self.queue.pop(0) if self.queue else []
@@ -87,7 +88,11 @@ class _DeviceInput:
         elif name == "video":
             import cv2
 
-            from ..teleop.devices.webcam import CameraDevice, HandObservation, WebcamConfig
+            from ..teleop.devices.webcam import (
+                CameraDevice,
+                HandObservation,
+                WebcamConfig,
+            )
             from ..teleop.handmodel import SyntheticHand
 
             path = f"{tmp}/hand.avi"
@@ -141,7 +146,12 @@ class _DeviceInput:
 def run(packets: int, rate_hz: float, warmup: int = 20, devices: Sequence[str] = ()) -> dict[str, object]:
     from ..msgs.being_h0 import ActionChunk
     from ..nodes.teleop import TeleopNode, TeleopParams
-    from ..teleop.retarget import ArmRetargeter, HandCalibration, HandRetargeter, franka_kinematics
+    from ..teleop.retarget import (
+        ArmRetargeter,
+        HandCalibration,
+        HandRetargeter,
+        franka_kinematics,
+    )
     from ..teleop.schema import decode
     from ..teleop.scripted import ScriptedOperator, UdpSender, reach_and_grasp
     from ..transport.inproc import InprocContext

@@ -93,6 +93,7 @@ class TeleopSession:
                 output_dir=record_dir, operator=f"teleop:{device.name}", min_free_bytes=0))
         self.console = OperatorConsole(self.ctx.create_node("operator_console"), operator=f"teleop:{device.name}")
         self.frames_sent = 0
+        self._last_frame = None
 
     @property
     def period(self) -> float:
@@ -109,7 +110,17 @@ class TeleopSession:
         if frame is not None:
             self.sender.send(encode(frame, self.token))
             self.frames_sent += 1
+            self._last_frame = frame
         self.ctx.run_for(self.period)
+
+    def release(self) -> None:
+        """Tell the teleop node the operator let go (clutch open), rather than letting its stream go stale."""
+        f = self._last_frame
+        if f is not None and f.clutch:
+            from dataclasses import replace
+
+            self.sender.send(encode(replace(f, clutch=False, seq=f.seq + 1, t=self.ctx.now()), self.token))
+            self.ctx.run_for(self.period)
 
     def run(self, max_seconds: float | None = None, on_tick: Callable[[TeleopSession], None] | None = None,
             status: Callable[[str], None] | None = None) -> SessionResult:
@@ -125,6 +136,7 @@ class TeleopSession:
         while not self.console.finished(self.episode):
             if self.device.quit_requested or (max_seconds is not None and self.ctx.now() - sim0 >= max_seconds):
                 quit_by_operator = self.device.quit_requested
+                self.release()
                 self.console.stop()
                 self.ctx.run_until(lambda: self.console.finished(self.episode), 5.0)
                 break
@@ -168,7 +180,7 @@ class TeleopSession:
             if self._tmp is not None:
                 self._tmp.cleanup()
 
-    def __enter__(self) -> TeleopSession:
+    def __enter__(self) -> TeleopSession:  # noqa: PYI034 - not subclassed
         return self
 
     def __exit__(self, *exc: object) -> None:

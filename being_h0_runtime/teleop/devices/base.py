@@ -71,7 +71,7 @@ class TeleopDevice(abc.ABC):
     def status(self) -> str:
         return "clutch ON" if self.clutch else "clutch off"
 
-    def close(self) -> None:  # noqa: B027 - most devices have nothing to release
+    def close(self) -> None:
         pass
 
     def _next_seq(self) -> int:

@@ -16,8 +16,8 @@ import tty
 
 import numpy as np
 
-from ..base import DeviceError, JogState, TeleopDevice
 from ...schema import TeleopFrame
+from ..base import DeviceError, JogState, TeleopDevice
 from .config import CLUTCH_KEY, KEYMAP, QUIT_KEYS, KeyboardConfig
 
 
