@@ -145,3 +145,33 @@ def test_dagger_takeover_cuts_the_policy_chunk_and_is_recorded(tmp_path: Path, t
     assert all(e == "teleop" for t, e in log.chunks if a + 0.05 < t < b)
     # after the release the policy drives again
     assert any(e != "teleop" for t, e in log.chunks if t > b + 0.1)
+
+
+def test_policy_chunks_in_flight_during_a_takeover_are_dropped() -> None:
+    """Arm and hand: while /teleop/intervention is True only the operator's (engine 'teleop') chunks are executed."""
+    from being_h0_runtime.msgs import Bool
+    from being_h0_runtime.msgs.convert import chunk_from_array
+    from being_h0_runtime.transport.api import LATCHED_QOS
+    from motion_graph import NAMES, MotionGraph, pose
+
+    g = MotionGraph(executor="ensemble")
+    try:
+        flag = g.probe.create_publisher(Bool, "/teleop/intervention", LATCHED_QOS)
+        g.run_until(0.55)  # the scripted policy drives (pose 0)
+        flag.publish(Bool(True))
+        g.ctx.run_for(0.001)
+        assert g.arm.teleop_takeover and g.hand.teleop_takeover
+        now = g.ctx.now()
+        g.chunk_pub.publish(chunk_from_array(pose(2)[None], NAMES, 0.1, now, now, "teleop", 1))
+        g.run_until(now + 0.35)  # the policy keeps publishing (in flight): dropped
+        for node in (g.arm, g.hand):
+            assert node.chunks_dropped["teleop_takeover"] >= 3
+        # the ensemble executed only the operator's target during the takeover, never a blend with pose 0
+        during = [a for t, a in g.writes["arm"].targets_between(now + 0.02, now + 0.1)]
+        assert during and all(np.allclose(a, pose(2)[:7]) for a in during)
+        flag.publish(Bool(False))
+        g.run_until(g.ctx.now() + 0.5)
+        after = g.writes["arm"].targets_between(g.ctx.now() - 0.1)
+        assert after and np.allclose(after[-1][1], pose(0)[:7])  # the policy drives again
+    finally:
+        g.close()
