@@ -93,3 +93,28 @@ def test_device_errors_are_clear_and_exit_2(capsys, tmp_path: Path) -> None:
     assert "not found" in capsys.readouterr().err
     assert main(["record", "--teleop", "spacemouse", "--out", str(tmp_path / "r")]) == 2  # no hidapi or no device
     assert "spacemouse device" in capsys.readouterr().err
+
+
+def test_run_with_teleop_takeover_in_a_terminal(tmp_path: Path) -> None:
+    """`being-h0 run --expert --teleop keyboard --record DIR`: space takes over from the policy, space gives back."""
+    state = {"n": 0}
+
+    def operator(text: str) -> bytes:
+        lines = text.count("running")
+        if state["n"] == 0 and lines >= 2:
+            state["n"] = 1
+            return b" "  # take over
+        if state["n"] == 1 and "TAKEOVER" in text and text.count("TAKEOVER") >= 2:
+            state["n"] = 2
+            return b" "  # give control back
+        return b""
+
+    rc, text = _cli_in_terminal(["run", "--expert", "--teleop", "keyboard", "--time-limit", "4",
+                                 "--record", str(tmp_path / "dagger")], operator)
+    assert state["n"] == 2, text[-2000:]
+    assert rc == 1 and "outcome: FAILURE" in text  # 4 s is too short to place the toy: the task times out
+    assert "1 takeover(s)" in text, text[-2000:]
+    (ep,) = [p for p in (tmp_path / "dagger").iterdir() if p.is_dir()]
+    from being_h0_runtime.recording.bag import load_metadata
+
+    assert len(load_metadata(ep).interventions) == 1
