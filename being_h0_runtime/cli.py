@@ -8,7 +8,7 @@ Common commands:
   being-h0 run --profile rig         an episode on the real rig (operator judges success)
   being-h0 launch sim                start the graph and keep it running (Ctrl-C stops)
   being-h0 doctor --profile rig      check devices, permissions, calibration, disk
-  being-h0 bench ...                 benchmarks (latency, dds, hand-link, control-loop, strategies, run, report)
+  being-h0 bench ...                 benchmarks (latency, dds, hand-link, e2e, control-loop, strategies, run, report)
   being-h0 dataset ...               list / inspect / validate / export recorded episodes
 
 While `run` or `launch` is in the foreground, type  e<Enter>  to latch the
@@ -35,7 +35,9 @@ from .config import ConfigError
 def _overrides_for_policy(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     over: dict[str, dict[str, Any]] = {}
     if getattr(args, "engine", None):
-        over["inference"] = {"policy": {"kind": "engine", "engine_dir": args.engine, "backend": args.backend}}
+        # a path typed on the command line is relative to the working directory (profile paths: to the profile)
+        over["inference"] = {"policy": {"kind": "engine", "engine_dir": str(Path(args.engine).absolute()),
+                                        "backend": args.backend}}
     elif getattr(args, "expert", False):
         from .policy.expert import with_expert
 
@@ -94,7 +96,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_dds(profile: Any, args: argparse.Namespace, overrides: dict[str, dict[str, Any]]):
-    from .launcher import GraphLauncher
+    from .launcher import GraphLauncher, report_deaths
     from .msgs import ActionChunk
     from .operator import EpisodeOutcome, OperatorConsole
     from .transport.api import COMMAND_QOS
@@ -119,7 +121,7 @@ def _run_dds(profile: Any, args: argparse.Namespace, overrides: dict[str, dict[s
         ready_deadline = time.monotonic() + args.startup_timeout
         while console.status.header.stamp.sec == 0 and console.status.header.stamp.nanosec == 0 and not console.history:
             ctx.spin_once(0.1)
-            if launcher.dead():
+            if report_deaths(launcher, launcher.poll(), _latch(console, ctx)):
                 return _abort_dead(launcher, console, ctx)
             if time.monotonic() > ready_deadline:
                 print(f"error: the graph did not come up within {args.startup_timeout} s; see logs in {run_dir}")
@@ -133,7 +135,7 @@ def _run_dds(profile: Any, args: argparse.Namespace, overrides: dict[str, dict[s
         wall0, sim0 = time.monotonic(), ctx.now()
         while not console.finished(1):
             ctx.spin_once(0.05)
-            if launcher.dead():
+            if report_deaths(launcher, launcher.poll(), _latch(console, ctx)):
                 return _abort_dead(launcher, console, ctx)
             _operator_keys(console)
             st = console.status
@@ -154,11 +156,17 @@ def _run_dds(profile: Any, args: argparse.Namespace, overrides: dict[str, dict[s
             print(f"note: node exit codes {bad}", flush=True)
 
 
+def _latch(console: Any, ctx: Any):
+    """The e-stop callback for launcher.report_deaths: latch, and say when (graph time)."""
+    def estop(reason: str) -> None:
+        console.estop(reason)
+        print(f"e-stop latched at graph time {ctx.now():.3f} s: {reason}", flush=True)
+    return estop
+
+
 def _abort_dead(launcher: Any, console: Any, ctx: Any) -> None:
+    """The e-stop is latched (report_deaths): let it reach every node, then show the dead nodes' last words."""
     dead = launcher.dead()
-    names = ", ".join(f"{n} (exit {c})" for n, c in dead)
-    print(f"error: node process died: {names}; latching e-stop and bringing the graph down", flush=True)
-    console.estop(f"node process died: {names}")
     for _ in range(5):
         ctx.spin_once(0.05)
     for n, _ in dead:
@@ -187,7 +195,7 @@ def _operator_keys(console: Any) -> None:
 
 def cmd_launch(args: argparse.Namespace) -> int:
     from .launch import load_profile
-    from .launcher import GraphLauncher
+    from .launcher import GraphLauncher, report_deaths
     from .operator import OperatorConsole
 
     profile = load_profile(args.profile)
@@ -199,15 +207,15 @@ def cmd_launch(args: argparse.Namespace) -> int:
                              log_level=args.log_level)
     print(f"launching {profile.name}: {', '.join(profile.nodes)} (logs in {run_dir}); Ctrl-C stops", flush=True)
     print(launcher.network_summary(), flush=True)
-    launcher.start(stream_logs=True)
-    ctx = launcher.context()
-    console = OperatorConsole(ctx.create_node("launch_console"))
-    code = 0
-    try:
+    code, ctx = 0, None
+    try:  # from the first process on: a Ctrl-C at any moment still stops the graph in order
+        launcher.start(stream_logs=True)
+        ctx = launcher.context(use_sim_time=profile.use_sim_time)
+        console = OperatorConsole(ctx.create_node("launch_console"))
         while True:
             ctx.spin_once(0.1)
             _operator_keys(console)
-            if launcher.dead():
+            if report_deaths(launcher, launcher.poll(), _latch(console, ctx)):
                 _abort_dead(launcher, console, ctx)
                 code = 3
                 break
@@ -215,13 +223,19 @@ def cmd_launch(args: argparse.Namespace) -> int:
         print("\nCtrl-C: stopping the graph (actuators last)", flush=True)
     finally:
         launcher.shutdown()
-        ctx.shutdown()
+        if ctx is not None:
+            ctx.shutdown()
     return code
 
 
 def doctor_args_from_profile(profile: Any) -> list[str]:
     """Map a launch profile's device settings onto `being_h0_runtime.doctor` arguments."""
-    out = ["--calibration-dir", f"calibration/{profile.name}", "--dds-interface", profile.dds.interface]
+    from .launch import REPO_ROOT
+
+    cal = next((e.params["calibration_dir"] for e in profile.nodes.values() if e.params.get("calibration_dir")),
+               str(REPO_ROOT / "calibration" / profile.name))  # relative: to the profile file, as the nodes read it
+    out = ["--calibration-dir", str(Path(profile.base_dir) / cal) if "${" not in cal else cal,
+           "--dds-interface", profile.dds.interface]
     for entry in profile.nodes.values():
         opts = entry.params.get("options", {})
         backend = entry.params.get("backend")
@@ -237,7 +251,6 @@ def doctor_args_from_profile(profile: Any) -> list[str]:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from .doctor import main as doctor_main
     from .launch import load_profile
-
     from .user_config import default_profile
 
     name = args.profile or default_profile()
@@ -265,7 +278,8 @@ def _delegate(module: str, argv: list[str]) -> int:
 BENCHES = {
     "latency": ("being_h0_runtime.bench.latency", "policy inference latency per backend (p50/p99)"),
     "dds": ("being_h0_runtime.bench.dds_images", "640x480 image latency/throughput over DDS vs stock serialisation"),
-    "hand-link": ("being_h0_runtime.bench.hand_link", "Inspire serial read+write rate over a pty"),
+    "hand-link": ("being_h0_runtime.bench.hand_link", "Inspire serial read+write rate over a pty, legacy vs fast cycle"),
+    "e2e": ("being_h0_runtime.bench.e2e", "camera frame -> first action applied, per stage, inproc vs DDS (plot)"),
     "control-loop": ("being_h0_runtime.bench.control_loop", "control loop period and e-stop-to-hold latency"),
     "strategies": ("being_h0_runtime.bench.strategies", "chunk execution strategies compared on the virtual rig"),
     "teleop": ("being_h0_runtime.bench.teleop_latency", "teleop input-to-command latency"),
@@ -362,16 +376,46 @@ DELEGATED = {
 }
 
 
+#: top-level options that take a value: `being-h0 --log-level INFO record ...` must not read INFO as the command
+GLOBAL_VALUE_OPTIONS = ("--log-level",)
+
+
+def _command_index(argv: list[str]) -> int | None:
+    """Index of the subcommand in argv, skipping global options and their values."""
+    i = 0
+    while i < len(argv):
+        if argv[i] in GLOBAL_VALUE_OPTIONS:
+            i += 2
+        elif argv[i].startswith("-"):
+            i += 1
+        else:
+            return i
+    return None
+
+
+def _pop_global_options(rest: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Global options written after a delegated subcommand (`record ... --log-level INFO`), taken out."""
+    found: dict[str, str] = {}
+    out: list[str] = []
+    i = 0
+    while i < len(rest):
+        opt, eq, value = rest[i].partition("=")
+        if opt in GLOBAL_VALUE_OPTIONS and (eq or i + 1 < len(rest)):
+            found[opt] = value if eq else rest[i + 1]
+            i += 1 if eq else 2
+        else:
+            out.append(rest[i])
+            i += 1
+    return found, out
+
+
 def _split_delegated(argv: list[str]) -> tuple[list[str], str | None, list[str]]:
     """argparse cannot pass `being-h0 bench run --trials 5` through REMAINDER; route those by hand."""
-    for i, tok in enumerate(argv):
-        if tok.startswith("-"):
-            continue
-        if tok in DELEGATED:
-            return argv[:i], DELEGATED[tok], argv[i + 1:]
-        if tok == "bench" and i + 1 < len(argv) and argv[i + 1] in BENCHES:
-            return argv[:i], BENCHES[argv[i + 1]][0], argv[i + 2:]
-        break
+    i = _command_index(argv)
+    if i is not None and argv[i] in DELEGATED:
+        return argv[:i], DELEGATED[argv[i]], argv[i + 1:]
+    if i is not None and argv[i] == "bench" and i + 1 < len(argv) and argv[i + 1] in BENCHES:
+        return argv[:i], BENCHES[argv[i + 1]][0], argv[i + 2:]
     return argv, None, []
 
 
@@ -400,14 +444,15 @@ def main(argv: list[str] | None = None) -> int:
         top = argparse.ArgumentParser(add_help=False)
         top.add_argument("--log-level", default="WARNING")
         ns, _ = top.parse_known_args(head)
-        logging.basicConfig(level=ns.log_level, format="%(name)s %(levelname)s %(message)s")
+        late, rest = _pop_global_options(rest)
+        logging.basicConfig(level=late.get("--log-level", ns.log_level), format="%(name)s %(levelname)s %(message)s")
         os.environ.setdefault("MUJOCO_GL", "egl")
         try:
             return _delegate(module, rest)
         except ConfigError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
-    first = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
+    first = _command_index(argv)
     if first is not None and argv[first] == "doctor":
         # doctor options pass through to being_h0_runtime.doctor (argparse REMAINDER cannot take leading --flags)
         dp = argparse.ArgumentParser(add_help=False)

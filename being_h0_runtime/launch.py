@@ -4,19 +4,32 @@ by launch/being_h0.launch.py on a ROS 2 machine (one source of truth).
 A profile names the nodes of the graph, their types and parameters.  String
 parameters may use ``${run_dir}`` (a fresh directory per launch) and
 ``${profile_dir}`` (the directory of the profile file) and ``${repo_dir}`` (this
-checkout, for files shipped with it such as calibration/virtual).
+checkout, for files shipped with it such as calibration/virtual).  Relative
+paths in path parameters (calibration_dir, engine_dir, output_dir, ...) resolve
+against the profile file's folder, never against the working directory.
+
+`Profile.validate` checks every node's parameters (and `--set` overrides)
+before anything starts: a typo is one error naming the file and key path, with
+the closest valid key.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
-from .config import ConfigError, StrictModel, load_yaml_model
-from .nodes.base import NODE_TYPES, RuntimeNode, build_node
+from .config import (
+    ConfigError,
+    StrictModel,
+    did_you_mean,
+    load_yaml_model,
+    model_in_annotation,
+)
+from .nodes.base import NODE_TYPES, RuntimeNode, node_class, validate_params
 from .transport.api import Context
 from .transport.dds_network import RIG_DOMAINS, SIM_DOMAINS, DdsNetwork, pick_sim_domain
 
@@ -31,6 +44,11 @@ class NodeEntry(StrictModel):
     wait_for_files: list[str] = Field(default_factory=list)
     #: sim-time nodes follow /clock; the virtual rig itself drives it
     use_sim_time: bool | None = None
+    #: when this node's process dies on its own, the launcher always latches the e-stop first (every
+    #: actuator holds), then: never = stops the whole graph (actuators last); on-failure = starts the
+    #: node again (up to max_restarts times), the graph stays up and an operator resets the e-stop
+    restart: Literal["never", "on-failure"] = "never"
+    max_restarts: int = Field(3, ge=0)
 
     @field_validator("type")
     @classmethod
@@ -90,6 +108,32 @@ class Profile(StrictModel):
     def resolved_params(self, node: str, run_dir: Path) -> dict[str, Any]:
         return _substitute(self.nodes[node].params, self._variables(run_dir))
 
+    @property
+    def base_dir(self) -> str:
+        """Relative paths in this profile resolve against its folder."""
+        return str(Path(self.source).resolve().parent) if self.source else str(Path.cwd())
+
+    def node_params(self, node: str, run_dir: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The node's parameters with ${variables} substituted and `overrides` (--set) applied."""
+        return apply_overrides(self.resolved_params(node, run_dir), overrides or {})
+
+    def validate_nodes(self, run_dir: Path, overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, BaseModel]:
+        """Validate every node's parameters before anything starts; all problems in one ConfigError."""
+        overrides = overrides or {}
+        errors = check_overrides(self, overrides)
+        if errors:  # the full validation would only repeat them, with less helpful paths
+            raise ConfigError("\n".join(errors))
+        out: dict[str, BaseModel] = {}
+        for name, entry in self.nodes.items():
+            try:
+                out[name] = validate_params(entry.type, self.node_params(name, run_dir, overrides.get(name)),
+                                            self.source, self.base_dir, prefix=f"nodes.{name}.params")
+            except ConfigError as err:
+                errors.append(str(err))
+        if errors:
+            raise ConfigError("\n".join(errors))
+        return out
+
     def resolved_files(self, node: str, run_dir: Path) -> list[str]:
         return _substitute(self.nodes[node].wait_for_files, self._variables(run_dir))
 
@@ -120,6 +164,47 @@ def _substitute(value: Any, env: dict[str, str]) -> Any:
     return value
 
 
+def apply_overrides(params: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `params` with `overrides` set; a dotted key (``safety.margins.position_rad``) sets one
+    nested value and keeps its siblings, a plain key replaces the whole value."""
+    out = copy.deepcopy(params)
+    for key, value in overrides.items():
+        *parents, leaf = key.split(".")
+        target = out
+        for part in parents:
+            if not isinstance(target.get(part), dict):
+                target[part] = {}
+            target = target[part]
+        target[leaf] = value
+    return out
+
+
+def check_overrides(profile: Profile, overrides: dict[str, dict[str, Any]]) -> list[str]:
+    """`--set NODE.KEY=VALUE` problems: a node or key that does not exist, with the closest real one."""
+    errors = []
+    for node, params in overrides.items():
+        if node not in profile.nodes:
+            errors.append(f"--set {node}.{next(iter(params), '')}: profile {profile.name!r} has no node {node!r}"
+                          f"{did_you_mean(node, profile.nodes)}")
+            continue
+        model: type[BaseModel] | None = node_class(profile.nodes[node].type).Params
+        for key in params:
+            walked = []
+            for part in key.split("."):
+                if model is None:
+                    break  # a free-form value (options, executor params): the full validation checks it
+                if part not in model.model_fields:
+                    where = f"{node}.{'.'.join(walked)}" if walked else f"node {node!r} ({profile.nodes[node].type})"
+                    errors.append(f"--set {node}.{key}: {where} has no parameter {part!r}"
+                                  f"{did_you_mean(part, model.model_fields)}")
+                    break
+                walked.append(part)
+                sub, skip = model_in_annotation(model.model_fields[part].annotation)
+                model = sub if skip == 0 else None
+            model = node_class(profile.nodes[node].type).Params
+    return errors
+
+
 def find_profile(name_or_path: str) -> Path:
     p = Path(name_or_path)
     if p.suffix in (".yaml", ".yml") or p.exists():
@@ -142,16 +227,15 @@ def load_profile(name_or_path: str) -> Profile:
 
 def build_graph(profile: Profile, ctx: Context, run_dir: Path, overrides: dict[str, dict[str, Any]] | None = None,
                 only: list[str] | None = None) -> dict[str, RuntimeNode]:
-    """Construct the profile's nodes in one context (in-process graph)."""
+    """Construct the profile's nodes in one context (in-process graph); every node's parameters are
+    validated before the first node is built."""
+    validated = profile.validate_nodes(run_dir, overrides)
     nodes: dict[str, RuntimeNode] = {}
     for name, entry in profile.nodes.items():
         if only is not None and name not in only:
             continue
-        params = profile.resolved_params(name, run_dir)
-        for key, value in (overrides or {}).get(name, {}).items():
-            params[key] = value
-        handle = ctx.create_node(name, params)
-        nodes[name] = build_node(entry.type, handle, params, f"{profile.source}: nodes.{name}.params")
+        handle = ctx.create_node(name, profile.node_params(name, run_dir, (overrides or {}).get(name)))
+        nodes[name] = node_class(entry.type)(handle, validated[name])
     return nodes
 
 

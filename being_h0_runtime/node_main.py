@@ -21,6 +21,9 @@ from .config import ConfigError
 from .launch import load_profile
 from .nodes.base import build_node
 
+#: how long a node waits for its profile's `wait_for_files` before giving up
+WAIT_FOR_FILES_S = 120.0
+
 
 def _die_with_parent() -> None:
     """Ask Linux to send us SIGTERM when the launcher dies (prctl PR_SET_PDEATHSIG), even mid start-up."""
@@ -78,13 +81,14 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"{profile.source}: no node named {args.node!r}; nodes: {list(profile.nodes)}")
         run_dir = Path(args.run_dir)
         entry = profile.nodes[args.node]
-        params = profile.resolved_params(args.node, run_dir)
-        params.update(json.loads(args.params_json))
-        deadline = time.monotonic() + 30.0
+        params = profile.node_params(args.node, run_dir, json.loads(args.params_json))
+        # generous: the file's maker (the virtual rig's pty) may start slowly on a loaded machine;
+        # the wait ends as soon as the file appears
+        deadline = time.monotonic() + WAIT_FOR_FILES_S
         for f in profile.resolved_files(args.node, run_dir):
             while not Path(f).exists():
                 if time.monotonic() > deadline:
-                    raise ConfigError(f"{args.node}: waited 30 s for {f} to appear")
+                    raise ConfigError(f"{args.node}: waited {WAIT_FOR_FILES_S:.0f} s for {f} to appear")
                 time.sleep(0.05)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -99,9 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     ctx = create_context(args.transport, domain_id=args.domain_id, use_sim_time=profile.node_uses_sim_time(args.node),
                          **kwargs)
     node = None
+    from .tracing import install_from_env
+
+    install_from_env()  # `being-h0 bench e2e` sets BEING_H0_TRACE_DIR; a no-op otherwise
     try:
         handle = ctx.create_node(args.node, params)
-        node = build_node(entry.type, handle, params, f"{profile.source}: nodes.{args.node}.params")
+        node = build_node(entry.type, handle, params, f"{profile.source}: nodes.{args.node}.params",
+                          base_dir=profile.base_dir)
         log.info("%s (%s) up", args.node, entry.type)
         stop["running"] = True
         while not stop["flag"]:

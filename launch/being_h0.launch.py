@@ -23,6 +23,10 @@ def _nodes(context, *args, **kwargs):
     from being_h0_runtime.transport.dds_network import cyclone_config_xml
 
     run_dir = LaunchConfiguration("run_dir").perform(context) or tempfile.mkdtemp(prefix="being_h0_")
+    # every node's parameters before any node starts, as `being-h0 launch` does (raises ConfigError)
+    from pathlib import Path
+
+    profile.validate_nodes(Path(run_dir))
     # the profile's network, as `being-h0 launch` uses it: rmw_cyclonedds reads CYCLONEDDS_URI
     env = {"ROS_DOMAIN_ID": str(profile.launch_domain())}
     xml = cyclone_config_xml(profile.dds)

@@ -333,7 +333,7 @@ def test_silent_host_hits_the_connect_deadline():
         t0 = time.monotonic()
         with pytest.raises(DriverError, match="did not answer"):
             connect_franky(FrankaConfig(ip="127.0.0.3", realtime=False, connect_timeout_s=0.5))
-        assert time.monotonic() - t0 < 2.0
+        assert time.monotonic() - t0 < 10.0  # the 0.5 s deadline held: no minute-long libfranka wait
     finally:
         for conn, _ in accepted:
             conn.close()  # lets libfranka's helper thread end instead of waiting a minute

@@ -176,11 +176,13 @@ def test_short_delay_tolerated_long_delay_faults(emu: InspireEmulator) -> None:
     emu.faults.reply_delay_s = 0.01
     assert hand.read().fault is None
     # far beyond deadline x attempts (a reply late by less may still answer the retry of the same request)
-    emu.faults.reply_delay_s = 0.25
+    emu.faults.reply_delay_s = 2.0
     t0 = time.monotonic()
     hand.read()
     state = hand.read()  # never raises
-    assert time.monotonic() - t0 < 0.25
+    # nominal 2 reads x 2 attempts x 0.03 s; waiting for even one late reply would take 2 s (a loaded
+    # machine adds scheduling delay, never a second and a half)
+    assert time.monotonic() - t0 < 1.0
     assert state.fault is not None and "no valid reply" in state.fault
     assert hand.stats.timeouts >= 4
     assert _diag(hand, "link").level == Diagnostic.ERROR
@@ -223,7 +225,8 @@ def test_silent_device_faults_and_recovers(emu: InspireEmulator) -> None:
     emu.faults.silent = True
     t0 = time.monotonic()
     states = [hand.read() for _ in range(3)]
-    assert time.monotonic() - t0 < 3 * 3 * 0.04 + 0.5  # bounded: reads x attempts x deadline, never a hang
+    # bounded (nominal: reads x attempts x deadline = 0.36 s), never a hang; generous for a loaded machine
+    assert time.monotonic() - t0 < 5.0
     assert states[-1].fault is not None
     np.testing.assert_array_equal(states[-1].position, good.position)  # last known, not invented
     hand.write(HandCommand(position=np.full(6, 0.9)))  # refused, no exception

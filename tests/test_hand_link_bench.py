@@ -15,17 +15,29 @@ def test_help_teaches() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "being_h0_runtime.bench.hand_link", "--help"], capture_output=True, text=True, check=True
     ).stdout
-    assert "--baud" in out and "baseline" in out and "turnaround" in out
+    assert "--baud" in out and "baseline" in out and "turnaround" in out and "--mode" in out and "--duplex" in out
 
 
-def test_tiny_run_reports_both_strategies(capsys: pytest.CaptureFixture[str]) -> None:
-    rc = hand_link.main(["--cycles", "20", "--warmup", "2", "--no-wire-time", "--turnaround-ms", "0", "--json"])
+def test_tiny_run_reports_legacy_and_fast_in_one_run(capsys: pytest.CaptureFixture[str]) -> None:
+    rc = hand_link.main(
+        ["--cycles", "20", "--warmup", "2", "--no-wire-time", "--turnaround-ms", "0", "--json", "--per-register",
+         "--target-hz", "0", "--change-every", "2"]
+    )
     report = json.loads(capsys.readouterr().out)
     assert rc == 0
-    assert report["batched"]["txn_per_cycle"] == pytest.approx(2.0)
-    assert report["baseline"]["txn_per_cycle"] == pytest.approx(7.0)
-    for key in ("hz", "cycle_p50_ms", "cycle_p99_ms", "txn_p50_ms", "txn_p99_ms"):
-        assert report["batched"][key] > 0
+    modes = report["modes"]
+    assert modes["legacy"]["txn_per_cycle"] == pytest.approx(2.0)  # transactions, not attempts
+    assert modes["per-register"]["txn_per_cycle"] == pytest.approx(7.0)
+    # full span + ANGLE_SET (a retry on a very busy host adds a few bytes)
+    assert modes["legacy"]["bytes_per_cycle"] == pytest.approx(9 + 86 + 20 + 9, abs=2.0)
+    # fast: the target changes every 2nd cycle, so about every 2nd write is skipped
+    assert 4 <= modes["fast"]["skipped_writes"] <= 11  # 10, less any 0.25 s refresh on a slow machine
+    assert modes["fast"]["txn_per_cycle"] < 2.0
+    assert report["fast_over_legacy"] > 0
+    for mode in modes.values():
+        assert mode["collisions"] == 0 and mode["fault"] == ""
+        for key in ("hz", "cycle_p50_ms", "cycle_p99_ms", "wire_bound_hz"):
+            assert mode[key] > 0
 
 
 def test_bad_arguments_are_rejected() -> None:
@@ -33,3 +45,5 @@ def test_bad_arguments_are_rejected() -> None:
         hand_link.main(["--cycles", "3"])
     with pytest.raises(SystemExit):
         hand_link.main(["--baud", "12345"])
+    with pytest.raises(SystemExit):
+        hand_link.main(["--change-every", "0"])

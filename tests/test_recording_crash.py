@@ -8,12 +8,16 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
-from being_h0_runtime.recording.bag import WriterStopped, load_metadata, recover_episode, scan
+from being_h0_runtime.recording.bag import (
+    WriterStopped,
+    load_metadata,
+    recover_episode,
+    scan,
+)
 from being_h0_runtime.recording.recorder import RecorderNode, RecorderParams
 from being_h0_runtime.recording.synthetic import SyntheticRig
 from being_h0_runtime.transport.inproc import InprocContext
@@ -34,6 +38,7 @@ CHILD = textwrap.dedent("""
     print("started", flush=True)
     while True:
         ctx.run_for(0.02)
+        print(f"alive {ctx.now():.6f}", flush=True)  # the child's own clock: what the loss is measured against
         lag = ctx.now() - time.time()
         if lag > 0:
             time.sleep(lag)
@@ -54,10 +59,16 @@ def test_sigkill_mid_episode_loses_at_most_the_last_flush(tmp_path: Path) -> Non
     try:
         line = proc.stdout.readline()
         assert line.strip() == "started", proc.stderr.read()
-        time.sleep(2.0)
-        t_kill = time.time()
+        t0 = None
+        for line in proc.stdout:  # 2 s of recording on the child's own clock (a loaded machine only slows it)
+            t = float(line.split()[1])
+            t0 = t if t0 is None else t0
+            if t - t0 >= 2.0:
+                break
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
+        # the last moment the child was alive, on the clock that stamped the recording
+        t_kill = max([t, *(float(ln.split()[1]) for ln in proc.stdout.read().splitlines() if ln.startswith("alive"))])
     finally:
         if proc.poll() is None:
             proc.kill()

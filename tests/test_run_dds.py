@@ -6,11 +6,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import sim_domain
+from conftest import (
+    node_pids,
+    sim_domain,
+    spawn_cli,
+    stop_process,
+    wait_no_node_processes,
+)
 
 pytest.importorskip("cyclonedds")
 pytestmark = pytest.mark.slow
@@ -18,14 +23,15 @@ pytestmark = pytest.mark.slow
 ENV = {**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl"), "PYTHONUNBUFFERED": "1"}
 
 
-def being_h0(*args: str, timeout: float = 240, **kw) -> subprocess.CompletedProcess:
+def being_h0(*args: str, timeout: float = 540, **kw) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "being_h0_runtime.cli", *args], capture_output=True, text=True,
                           timeout=timeout, env=ENV, **kw)
 
 
 def test_episode_over_dds_processes_succeeds(tmp_path: Path) -> None:
     res = being_h0("run", "--profile", "sim", "--expert", "--seed", "1", "--run-dir", str(tmp_path),
-                   "--domain-id", str(sim_domain(0)), "--set", "virtual_rig.camera_rate_hz=5")
+                   "--domain-id", str(sim_domain(0)), "--set", "virtual_rig.camera_rate_hz=5",
+                   "--startup-timeout", "240")
     assert res.returncode == 0, res.stdout + res.stderr
     assert "outcome: SUCCESS" in res.stdout
     assert "running" in res.stdout  # progress was printed
@@ -33,87 +39,53 @@ def test_episode_over_dds_processes_succeeds(tmp_path: Path) -> None:
         assert (tmp_path / f"{node}.log").exists()
 
 
+SIM_NODES = ("virtual_rig", "camera", "hand", "arm", "inference", "task")
+
+
 def test_dead_node_brings_the_graph_down_to_a_hold_not_a_hang(tmp_path: Path) -> None:
-    domain = str(sim_domain(31))
-    proc = subprocess.Popen([sys.executable, "-m", "being_h0_runtime.cli", "run", "--profile", "sim", "--expert", "--seed", "2",
-                             "--run-dir", str(tmp_path), "--domain-id", domain, "--time-limit", "120"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
+    domain = sim_domain(31)
+    proc, out = spawn_cli("run", "--profile", "sim", "--expert", "--seed", "2", "--run-dir", str(tmp_path),
+                          "--domain-id", str(domain), "--time-limit", "120", "--startup-timeout", "240")
     try:
-        # wait until the task is running, then kill the inference node's process hard
-        deadline = time.monotonic() + 120
-        lines = []
-        assert proc.stdout is not None
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            lines.append(line)
-            if "running" in line:
-                break
-        else:
-            pytest.fail("episode never started:\n" + "".join(lines))
-        out = subprocess.run(["pgrep", "-f", f"node_main .*--node inference .*--domain-id {domain}"],
-                             capture_output=True, text=True)
-        pids = [int(p) for p in out.stdout.split()]
-        assert pids, "inference node process not found"
-        os.kill(pids[0], signal.SIGKILL)
-        rest, _ = proc.communicate(timeout=60)  # must exit on its own: no hang
+        out.wait_for(r"\] running ")  # the task is running: kill the inference node's process hard
+        (pid,) = node_pids(tmp_path, "inference")
+        os.kill(pid, signal.SIGKILL)
+        code = out.wait_exit()  # must exit on its own: no hang
     finally:
-        if proc.poll() is None:
-            proc.kill()
-    text = "".join(lines) + rest
-    assert proc.returncode == 3, text
-    assert "node process died: inference" in text and "latching e-stop" in text
+        stop_process(proc)
+    text = out.text()
+    assert code == 3, text
+    assert "node process died: inference (killed by SIGKILL)" in text and "latching e-stop" in text
     arm_log = (tmp_path / "arm.log").read_text()
     assert "Traceback" not in arm_log
+    assert wait_no_node_processes(tmp_path) == []
 
 
 def test_launch_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
-    domain = str(sim_domain(62))
-    proc = subprocess.Popen([sys.executable, "-m", "being_h0_runtime.cli", "launch", "sim", "--run-dir", str(tmp_path),
-                             "--domain-id", domain, "--log-level", "INFO"], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=ENV)
-    seen = []
+    domain = sim_domain(62)
+    proc, out = spawn_cli("launch", "sim", "--run-dir", str(tmp_path), "--domain-id", str(domain), "--log-level", "INFO")
     try:
-        deadline = time.monotonic() + 90
-        assert proc.stdout is not None
-        while time.monotonic() < deadline:  # node logs stream to the launcher's stdout
-            line = proc.stdout.readline()
-            seen.append(line)
-            if "task (task) up" in line or not line:
-                break
-        time.sleep(2.0)
+        for name in SIM_NODES:  # node logs stream to the launcher's stdout: every node is up, then Ctrl-C
+            out.wait_for(rf"\[{name}\] INFO {name} \({name}\) up")
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=60)
-        out = "".join(seen) + out
+        # exit of the launcher itself (not end of its output: a node's helper may hold the pipe a moment longer)
+        code = out.wait_exit()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, out
-    assert "stopping the graph" in out
-    left = subprocess.run(["pgrep", "-f", f"node_main .*--domain-id {domain}"], capture_output=True, text=True)
-    assert left.stdout.strip() == "", "node processes left behind"
+        stop_process(proc)
+    assert code == 0, out.text()
+    assert "stopping the graph" in out.text()
+    assert wait_no_node_processes(tmp_path) == [], "node processes left behind"
 
 
 def test_nodes_exit_when_the_launcher_is_killed(tmp_path: Path) -> None:
-    domain = str(sim_domain(93))
-    proc = subprocess.Popen([sys.executable, "-m", "being_h0_runtime.cli", "launch", "sim", "--run-dir", str(tmp_path),
-                             "--domain-id", domain, "--log-level", "INFO"], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=ENV)
+    domain = sim_domain(93)
+    proc, out = spawn_cli("launch", "sim", "--run-dir", str(tmp_path), "--domain-id", str(domain), "--log-level", "INFO")
     try:
-        deadline = time.monotonic() + 90
-        assert proc.stdout is not None
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if "task (task) up" in line or not line:
-                break
+        out.wait_for(r"\[task\] INFO task \(task\) up")
         proc.kill()  # SIGKILL: the launcher gets no chance to stop its children
-        proc.wait(timeout=10)
-        pattern = f"node_main .*--domain-id {domain}"
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode != 0:
-                break
-            time.sleep(0.2)
-        left = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
+        proc.wait(timeout=30)
+        left = wait_no_node_processes(tmp_path, timeout=60)  # each node notices its parent is gone (PDEATHSIG)
     finally:
-        subprocess.run(["pkill", "-f", f"node_main .*--domain-id {domain}"])
+        for pid in node_pids(tmp_path):  # clean-up only: this graph's node processes, by pid
+            os.kill(pid, signal.SIGKILL)
     assert left == [], "node processes outlived their launcher"

@@ -1,8 +1,12 @@
 """`being-h0 calibrate ...`: camera intrinsics, hand-eye (fixed camera), Inspire hand ranges, checks.
 
-Every subcommand writes one validated file under --rig-dir (default
-calibration/virtual) and prints what it did; `check` tells whether a task
-may start. See calibration/README.md for the file formats.
+Every subcommand writes one validated file and prints where: into --out, else
+into --rig-dir when you name one, else into your data folder
+(~/.local/share/being-h0/calibration/virtual, or $XDG_DATA_HOME/being-h0/...),
+never into the checkout by accident (its calibration/virtual is the shipped
+virtual rig's).  Existing files are read from --rig-dir (default: the shipped
+calibration/virtual).  `check` tells whether a task may start.  See
+calibration/README.md for the file formats.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..paths import SHIPPED_DIR, user_data_dir
+
 EPILOG = """\
 typical order on a new rig:
   being-h0 calibrate intrinsics --rig-dir calibration/rig1 --serial 123456789012 --resolution 640x480
@@ -21,8 +27,9 @@ typical order on a new rig:
   being-h0 calibrate hand-range --rig-dir calibration/rig1 --port /dev/ttyUSB0
   being-h0 calibrate check      --rig-dir calibration/rig1 --needs hand_eye intrinsics
 
-on the virtual rig (no hardware), the whole hand-eye procedure end to end, compared with ground truth:
-  being-h0 calibrate hand-eye --sim --rig-dir calibration/virtual
+on the virtual rig (no hardware), the whole hand-eye procedure end to end, compared with ground truth
+(writes ~/.local/share/being-h0/calibration/virtual/hand_eye.yaml; --out DIR to choose):
+  being-h0 calibrate hand-eye --sim
 """
 
 
@@ -55,9 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True, metavar="{intrinsics,hand-eye,hand-range,check}")
 
-    def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--rig-dir", default="calibration/virtual",
-                       help="folder of this rig's calibration files (default: calibration/virtual)")
+    def common(p: argparse.ArgumentParser, writes: bool = True) -> None:
+        p.add_argument("--rig-dir", default=None,
+                       help="folder of this rig's calibration files, read (default: the shipped calibration/virtual)"
+                            + ("; results go here too when you name it and give no --out" if writes else ""))
+        if writes:
+            p.add_argument("--out", default=None, metavar="DIR",
+                           help="folder to write the result into (default: --rig-dir if given, else "
+                                f"{user_data_dir('calibration', 'virtual')})")
 
     it = sub.add_parser("intrinsics", help="store camera intrinsics (RealSense factory values, or ChArUco refinement)",
                         description="Read each requested resolution's colour intrinsics from the RealSense (or a "
@@ -115,12 +127,23 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Malformed files are always errors; missing or stale ones are errors only for "
                                     "the kinds listed in --needs (a Cartesian policy needs hand_eye, a joint one "
                                     "does not) and warnings otherwise.")
-    common(ck)
+    common(ck, writes=False)
     ck.add_argument("--needs", nargs="*", default=[], choices=["intrinsics", "hand_eye", "hand_ranges"],
                     help="calibrations the task cannot run without")
     ck.add_argument("--max-age-days", type=float, default=30.0, help="older files are stale (default 30)")
     ck.set_defaults(func=cmd_check)
     return ap
+
+
+def _read_dir(a: argparse.Namespace) -> Path:
+    return Path(a.rig_dir) if a.rig_dir else SHIPPED_DIR / "calibration" / "virtual"
+
+
+def _write_dir(a: argparse.Namespace) -> Path:
+    """--out, else an explicitly named --rig-dir, else the user data folder: never the checkout by default."""
+    if getattr(a, "out", None):
+        return Path(a.out)
+    return Path(a.rig_dir) if a.rig_dir else user_data_dir("calibration", "virtual")
 
 
 def _version() -> str:
@@ -140,7 +163,9 @@ def cmd_intrinsics(a: argparse.Namespace) -> int:
     from .sim_verify import SIM_BOARD
 
     res = a.resolution or [(640, 480)]
-    existing = load_intrinsics(a.rig_dir) if (Path(a.rig_dir) / "intrinsics.yaml").exists() else None
+    # entries for other resolutions are kept: from the file being replaced, else from the rig folder read
+    src = next((d for d in (_write_dir(a), _read_dir(a)) if (d / "intrinsics.yaml").exists()), None)
+    existing = load_intrinsics(src) if src is not None else None
     if a.sim:
         camera, entries = "virtual rig head camera", [intr.from_sim(r) for r in res]
     elif a.refine_from:
@@ -160,7 +185,7 @@ def cmd_intrinsics(a: argparse.Namespace) -> int:
         entries = [e for e in entries if (e.width, e.height) != (w, h)] + [
             intr.refine_charuco(images, make_board(a.board or SIM_BOARD), init, a.fix_distortion)]
     out = intr.merge(existing, entries, camera)
-    path = save(out, a.rig_dir)
+    path = save(out, _write_dir(a))
     for e in entries:
         extra = f" rms {e.rms_px:.3f} px over {e.n_images} images" if e.rms_px is not None else ""
         print(f"{e.key}: fx {e.fx:.2f} fy {e.fy:.2f} cx {e.cx:.2f} cy {e.cy:.2f} ({e.source}){extra}")
@@ -200,7 +225,7 @@ def cmd_hand_eye(a: argparse.Namespace) -> int:
 
             si = from_sim((w, h))
         else:
-            si = load_intrinsics(a.rig_dir).find("color", w, h)
+            si = load_intrinsics(_read_dir(a)).find("color", w, h)
         samples = load_views(a.from_dir, make_board(board_spec), si.matrix(), si.dist_coeffs())
         sols = solve_eye_to_hand(samples, si.matrix(), si.dist_coeffs())
         n_used, intr_key = len(samples), f"{si.key} ({si.source})"
@@ -224,7 +249,7 @@ def cmd_hand_eye(a: argparse.Namespace) -> int:
                       provenance=Provenance(software=_version(), opencv=cv2.__version__, board=board_spec,
                                             intrinsics=intr_key,
                                             notes="virtual rig (sim_verify)" if a.sim else f"views: {a.from_dir}"))
-    print(f"wrote {save(out, a.rig_dir)}")
+    print(f"wrote {save(out, _write_dir(a))}")
     return 0
 
 
@@ -248,14 +273,14 @@ def cmd_hand_range(a: argparse.Namespace) -> int:
     else:
         cfg = InspireHandConfig(port=a.port, hand_id=a.hand_id)
         res = calibrate_hand(cfg, force_limit=a.force_limit, confirm=confirm)
-    print(f"wrote {save(res, a.rig_dir)}")
+    print(f"wrote {save(res, _write_dir(a))}")
     return 0
 
 
 def cmd_check(a: argparse.Namespace) -> int:
     from .schema import check_calibration
 
-    findings = check_calibration(a.rig_dir, a.needs, a.max_age_days)
+    findings = check_calibration(_read_dir(a), a.needs, a.max_age_days)
     for f in findings:
         print(f)
     return 1 if any(f.level == "error" for f in findings) else 0

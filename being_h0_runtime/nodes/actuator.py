@@ -36,13 +36,14 @@ import abc
 import math
 import time
 from collections import Counter, deque
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from ..config import StrictModel
 from ..drivers.base import Diagnostic, DriverError
+from ..drivers.options import options_model, validate_options
 from ..msgs import ActionChunk, Bool, EStop, JointState, TaskStatus
 from ..msgs.convert import chunk_to_array, header, joint_state
 from ..policy.execution import make_executor
@@ -63,9 +64,12 @@ class ExecutorConfig(StrictModel):
 
 
 class ActuatorParams(StrictModel):
+    #: backend name -> "module:Class" of its options model (drivers/options.py)
+    OPTIONS: ClassVar[dict[str, str]] = {}
+
     backend: str = "sim"
-    #: backend options passed to the driver's config model
-    options: dict[str, Any] = Field(default_factory=dict)
+    #: the backend's options, validated by its own model (FrankaConfig, InspireHandConfig, ...)
+    options: Any = Field(default_factory=dict)
     rate_hz: float = Field(100.0, gt=0, le=2000)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
@@ -81,6 +85,18 @@ class ActuatorParams(StrictModel):
     report_period_s: float = Field(1.0, gt=0)
     #: a foot switch's held/released state is re-published on /estop this often (nodes that missed it catch up)
     estop_reassert_period_s: float = Field(0.2, gt=0)
+
+    @field_validator("options")
+    @classmethod
+    def _typed_options(cls, value: Any, info: ValidationInfo) -> Any:
+        return validate_options(cls.OPTIONS, value, info)
+
+    @classmethod
+    def submodel_for(cls, field: str, data: Any) -> Any:
+        """For error messages: the model behind `options` (see config.model_at)."""
+        if field == "options" and isinstance(data, dict):
+            return options_model(cls.OPTIONS, data.get("backend", cls.model_fields["backend"].default))
+        return None
 
 
 #: accepted chunk step periods (s): outside, time arithmetic in the executors overflows or means nothing

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Literal
 
 import numpy as np
 from pydantic import Field
 
 from ..drivers.base import ARM_JOINT_NAMES, READY_Q, ArmCommand, ArmDriver
+from ..drivers.options import ARM_OPTIONS
 from ..safety.limits import JointLimits, WorkspaceBox, franka_fr3_limits
 from .actuator import ActuatorNode, ActuatorParams
 
 
 class ArmParams(ActuatorParams):
+    OPTIONS = ARM_OPTIONS
+    backend: Literal["sim", "franka"] = "sim"
     home_q: list[float] = Field(default_factory=lambda: list(READY_Q),
                                 min_length=7, max_length=7)
 
@@ -27,9 +31,9 @@ class ArmNode(ActuatorNode):
 
             return SimArm(self.handle)
         if self.p.backend == "franka":
-            from ..drivers.arm.franka import FrankaArm, FrankaConfig
+            from ..drivers.arm.franka import FrankaArm
 
-            return FrankaArm(FrankaConfig(**self.p.options))
+            return FrankaArm(self.p.options)  # a FrankaConfig, validated with the profile
         raise ValueError(f"arm backend {self.p.backend!r} unknown; use 'sim' or 'franka'")
 
     def make_limits(self) -> JointLimits:

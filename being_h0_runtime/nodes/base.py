@@ -69,7 +69,15 @@ def node_class(type_name: str) -> type[RuntimeNode]:
     return getattr(importlib.import_module(module), cls)
 
 
-def build_node(type_name: str, handle: NodeHandle, params: dict[str, Any] | None, source: str) -> RuntimeNode:
-    cls = node_class(type_name)
-    validated = validate_model(cls.Params, params or {}, source)
-    return cls(handle, validated)
+def validate_params(type_name: str, params: dict[str, Any] | None, source: str, base_dir: str | None = None,
+                    prefix: str = "") -> StrictModel:
+    """A node's parameters, validated by its Params model; relative paths resolve against `base_dir`
+    (the profile file's folder), errors name `source` and the key path under `prefix`."""
+    context = {"base_dir": base_dir} if base_dir is not None else None
+    return validate_model(node_class(type_name).Params, params or {}, source, context=context, prefix=prefix)
+
+
+def build_node(type_name: str, handle: NodeHandle, params: dict[str, Any] | None, source: str,
+               base_dir: str | None = None) -> RuntimeNode:
+    validated = validate_params(type_name, params, source, base_dir)
+    return node_class(type_name)(handle, validated)

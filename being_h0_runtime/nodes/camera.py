@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from ..config import StrictModel
 from ..drivers.base import CameraDriver, Diagnostic, DriverError
+from ..drivers.options import CAMERA_OPTIONS, options_model, validate_options
 from ..msgs import CameraInfo, Image
 from ..msgs.convert import camera_info, image_from_array
 from ..transport.api import LATCHED_QOS, SENSOR_PUB_QOS, NodeHandle
@@ -17,13 +18,25 @@ from .base import RuntimeNode
 
 class CameraParams(StrictModel):
     backend: Literal["sim", "realsense"] = "sim"
-    #: backend options (RealSenseConfig fields for realsense: serial, width, height, fps, playback_file, ...)
-    options: dict[str, Any] = Field(default_factory=dict)
+    #: backend options, validated by the backend's model (RealSenseConfig for realsense: serial, width, height,
+    #: fps, playback_file, ...; none for sim)
+    options: Any = Field(default_factory=dict)
     poll_rate_hz: float = Field(60.0, gt=0)
     namespace: str = "/camera"
     publish_depth: bool = True
     #: no new frame for this long => STALE diagnostic (the inference node refuses stale frames itself)
     stale_after_s: float = Field(0.5, gt=0)
+
+    @field_validator("options")
+    @classmethod
+    def _typed_options(cls, value: Any, info: ValidationInfo) -> Any:
+        return validate_options(CAMERA_OPTIONS, value, info)
+
+    @classmethod
+    def submodel_for(cls, field: str, data: Any) -> Any:
+        if field == "options" and isinstance(data, dict):
+            return options_model(CAMERA_OPTIONS, data.get("backend", "sim"))
+        return None
 
 
 def make_camera(params: CameraParams, handle: NodeHandle) -> CameraDriver:
@@ -31,9 +44,9 @@ def make_camera(params: CameraParams, handle: NodeHandle) -> CameraDriver:
         from ..drivers.camera.sim import SimCamera
 
         return SimCamera(handle)
-    from ..drivers.camera.realsense import RealSenseCamera, RealSenseConfig
+    from ..drivers.camera.realsense import RealSenseCamera
 
-    return RealSenseCamera(RealSenseConfig(**params.options))
+    return RealSenseCamera(params.options)  # a RealSenseConfig, validated with the profile
 
 
 class CameraNode(RuntimeNode):

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from pydantic import Field
 
+from ..config import FilePath
 from ..drivers.base import HAND_DOF_NAMES, HandCommand, HandDriver
+from ..drivers.options import HAND_OPTIONS
 from ..safety.limits import HandLimits
 from .actuator import ActuatorNode, ActuatorParams
 
 
 class HandParams(ActuatorParams):
-    backend: str = "inspire"
+    OPTIONS = HAND_OPTIONS
+    backend: Literal["inspire"] = "inspire"
     rate_hz: float = Field(50.0, gt=0, le=200)
     #: largest closure change per cycle (the hand's own speed is the real limit)
     max_step: float = Field(0.05, gt=0, le=1)
     open_on_home: bool = True
     #: rig calibration folder (calibration/<rig>) whose hand_ranges.yaml sets the per-DoF open/closed raw values;
     #: "" = use the driver's defaults (documented sources disagree on which end is open: calibrate!)
-    calibration_dir: str = ""
+    #: (a relative path resolves against the profile file's folder)
+    calibration_dir: FilePath = ""
 
 
 class HandNode(ActuatorNode):
@@ -28,9 +34,9 @@ class HandNode(ActuatorNode):
 
     def make_driver(self) -> HandDriver:
         if self.p.backend == "inspire":
-            from ..drivers.hand.inspire import InspireHand, InspireHandConfig
+            from ..drivers.hand.inspire import InspireHand
 
-            config = InspireHandConfig(**self.p.options)
+            config = self.p.options  # an InspireHandConfig, validated with the profile
             if self.p.calibration_dir:
                 from ..calibration.schema import load_hand_ranges
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from typing import Literal
 
 import numpy as np
 from pydantic import Field
@@ -33,6 +34,11 @@ class InferenceParams(StrictModel):
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     #: None = half a chunk (asynchronous execution); the executor in the arm/hand nodes merges chunks
     replan_period_s: float | None = Field(None, gt=0)
+    #: timer: infer every replan period on the newest frame (it is up to one camera period old);
+    #: frame: infer as soon as a fresh frame arrives once a replan period has (nearly) passed, so the frame
+    #: waits for nothing (camera -> action latency minus up to a camera period); the timer still runs as a
+    #: fallback when frames stop coming
+    trigger: Literal["timer", "frame"] = "timer"
     max_image_age_s: float = Field(0.5, gt=0)
     max_proprio_age_s: float = Field(0.2, gt=0)
     image_topic: str = "/camera/color/image_raw"
@@ -68,8 +74,10 @@ class InferenceNode(RuntimeNode):
         # while an operator has taken over by teleop, the policy must not fight them for the arm
         self.teleop_active = False
         handle.create_subscription(Bool, "/teleop/intervention", self.on_intervention, LATCHED_QOS)
-        period = params.replan_period_s or self.spec.chunk_len * self.spec.step_dt / 2
-        handle.create_timer(period, self.tick)
+        self.period = params.replan_period_s or self.spec.chunk_len * self.spec.step_dt / 2
+        self.last_infer_time = -float("inf")
+        self.last_frame_trigger = -float("inf")
+        handle.create_timer(self.period, self.on_timer)
 
     def on_image(self, msg: Image) -> None:
         try:
@@ -77,6 +85,17 @@ class InferenceNode(RuntimeNode):
             self.image_stamp = msg.header.stamp.to_sec()
         except ValueError as err:
             self.publish_diagnostics([Diagnostic(Diagnostic.ERROR, "image", f"malformed image: {err}")])
+            return
+        # a quarter period of slack: a frame due "at" the period, arriving a little early, still triggers
+        now = self.handle.now()
+        if self.p.trigger == "frame" and now - self.last_infer_time >= 0.75 * self.period:
+            self.last_frame_trigger = now
+            self.tick()
+
+    def on_timer(self) -> None:
+        if self.p.trigger == "frame" and self.handle.now() - self.last_frame_trigger < 1.5 * self.period:
+            return  # frames are driving inference
+        self.tick()
 
     def on_joint_state(self, msg: JointState) -> None:
         stamp = msg.header.stamp.to_sec()
@@ -131,6 +150,7 @@ class InferenceNode(RuntimeNode):
         obs = self.observation(now)
         if obs is None:
             return
+        self.last_infer_time = now
         t0 = time.perf_counter()
         try:
             actions = self.policy.infer(obs)

@@ -17,11 +17,23 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field
 
-from ..config import StrictModel
-from ..drivers.arm.sim import SIM_ARM_COMMAND_TOPIC, SIM_ARM_EE_TOPIC, SIM_ARM_STATE_TOPIC
+from ..config import FilePath, StrictModel
+from ..drivers.arm.sim import (
+    SIM_ARM_COMMAND_TOPIC,
+    SIM_ARM_EE_TOPIC,
+    SIM_ARM_STATE_TOPIC,
+)
 from ..drivers.base import ARM_JOINT_NAMES
 from ..drivers.camera.sim import SIM_DEPTH_TOPIC, SIM_IMAGE_TOPIC, SIM_INFO_TOPIC
-from ..msgs import CameraInfo, Clock, Image, JointState, PoseStamped, SimState, TaskCommand
+from ..msgs import (
+    CameraInfo,
+    Clock,
+    Image,
+    JointState,
+    PoseStamped,
+    SimState,
+    TaskCommand,
+)
 from ..msgs.convert import camera_info, header, image_from_array, joint_state, pose
 from ..transport.api import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS, NodeHandle, QoS
 from .base import RuntimeNode
@@ -38,11 +50,11 @@ class VirtualRigParams(StrictModel):
     state_rate_hz: float = Field(20.0, gt=0)
     publish_clock: bool = True
     #: path of a symlink to the emulated Inspire hand's pty ("" = no serial emulator)
-    hand_port_link: str = ""
+    hand_port_link: FilePath = ""
     hand_baudrate: int | None = 115200
     #: calibration folder whose hand_ranges.yaml gives the emulated hand's raw open/closed stops
     #: (so the driver, calibrated with the same file, maps closure 1:1 onto the simulated hand)
-    hand_calibration_dir: str = ""
+    hand_calibration_dir: FilePath = ""
 
 
 class _ThreadSafeHand:

@@ -6,14 +6,15 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..config import StrictModel
+from ..config import FilePath, StrictModel
 from .base import Policy
 
 
 class PolicyConfig(StrictModel):
     #: "expert" = scripted virtual-rig expert; "engine" = an engine directory (models/...)
     kind: Literal["expert", "engine"] = "expert"
-    engine_dir: str | None = None
+    #: relative: to the profile file's folder
+    engine_dir: FilePath | None = None
     #: engine backend: auto picks TensorRT > ONNX Runtime > PyTorch as the manifest allows
     backend: Literal["auto", "tensorrt", "onnxruntime", "torch"] = "auto"
     device: Literal["auto", "cpu", "cuda"] = "auto"

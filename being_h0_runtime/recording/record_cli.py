@@ -30,7 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="being-h0 record", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--episodes", type=int, default=10, help="how many episodes to record")
-    ap.add_argument("--out", required=True, help="folder for the episode folders (created if missing)")
+    ap.add_argument("--out", default=None, help="folder for the episode folders (created if missing; default: "
+                    "recordings/ in your data folder, ~/.local/share/being-h0 or $XDG_DATA_HOME/being-h0)")
     ap.add_argument("--profile", default="sim", help="launch profile (virtual rig)")
     ap.add_argument("--variation", default=None, help="scene variation: seen | unseen | clutter")
     ap.add_argument("--seed-base", type=int, default=0, help="episode i uses seed seed-base + i")
@@ -132,6 +133,11 @@ def record_episodes(out: Path, episodes: int, profile: str = "sim", seed_base: i
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.out is None:
+        from ..paths import user_data_dir
+
+        args.out = str(user_data_dir("recordings"))
+        print(f"recording into {args.out} (--out to choose)", flush=True)
     from ..logs import add_run_log
 
     add_run_log(Path(args.out))  # the session's log beside its episodes

@@ -28,6 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..config import PathField
 from ..msgs import (
     Bool,
     CameraInfo,
@@ -72,7 +73,8 @@ class RecorderParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    output_dir: Path
+    #: relative: to the profile file's folder when it comes from a profile
+    output_dir: PathField
     #: "/topic" (type from DEFAULT_TOPIC_TYPES) or "/topic:pkg/msg/Type"
     topics: list[str] = Field(default_factory=lambda: list(DEFAULT_TOPICS))
     compress_images: bool = True

@@ -31,6 +31,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ...config import FilePath
 from ...msgs.convert import camera_info
 from ...msgs.sensor import CameraInfo
 from ..base import CameraDriver, CameraFrame, CameraIntrinsics, Diagnostic, DriverError
@@ -60,7 +61,8 @@ class RealSenseConfig(BaseModel):
     stale_after_s: float = Field(0.5, gt=0, description="diagnostics turn STALE after this long without a frame")
     reconnect_initial_s: float = Field(0.2, gt=0)
     reconnect_max_s: float = Field(5.0, gt=0)
-    playback_file: str | None = Field(None, description="a .db3/.bag recording to play instead of a device")
+    playback_file: FilePath | None = Field(None, description="a .db3/.bag recording to play instead of a device "
+                                                             "(relative: to the profile file's folder)")
     playback_real_time: bool = Field(False, description="pace playback as recorded (else every frame, in order)")
     frame_id: str = "camera_color_optical_frame"
     queue_size: int = Field(8, ge=1, description="frames buffered for non-real-time playback")

@@ -20,12 +20,14 @@ import termios
 import threading
 import time
 import tty
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 
 from .protocol import (
+    BROADCAST_ID,
     CMD_READ,
     CMD_WRITE,
     NUM_DOF,
@@ -34,7 +36,6 @@ from .protocol import (
     RAW_UNCHANGED,
     REGISTERS,
     WRITE_ACK_OK,
-    BROADCAST_ID,
     Frame,
     FrameParser,
     Register,
@@ -238,6 +239,9 @@ class EmulatorStats:
     ignored: int = 0  # requests for another id or of an unknown command
     parser_garbage: int = 0
     parser_bad_checksums: int = 0
+    rx_bytes: int = 0  # request bytes received (host -> hand)
+    tx_bytes: int = 0  # reply bytes sent (hand -> host)
+    collisions: int = 0  # half duplex: the host talked while the hand was answering (both garbled)
 
 
 class InspireEmulator:
@@ -248,10 +252,19 @@ class InspireEmulator:
         with InspireEmulator() as emu:
             hand = InspireHand(InspireHandConfig(port=emu.port))
 
-    ``baudrate`` (None = as fast as the pty goes) makes every request and reply
-    cost the time its bytes take on a real 8N1 line (10 bits per byte), so link
-    benchmarks measure what a real RS-485 bus would allow. ``turnaround_s`` is
-    the hand's processing time per request.
+    ``baudrate`` (None = as fast as the pty goes) paces the line: every request
+    and reply byte costs 10 bits of time (8N1; 86.8 us at 115200), so link
+    benchmarks measure what a real bus allows, not what a pty allows. A request
+    counts as received when its last byte would have arrived, the hand answers
+    ``turnaround_s`` after that (requests are served one at a time, in order),
+    and the reply is delivered when its last byte would have arrived. Times are
+    absolute (a line clock), so a late wake-up on a busy host does not add up.
+
+    ``duplex``: ``"half"`` (2-wire RS-485, the RH56's default) is one shared
+    line: a request that arrives while a reply is on the wire is a collision -
+    the reply is garbled and the request lost (``stats.collisions``).
+    ``"full"`` (RS-232 / RS-422) has one line per direction, so a host may
+    send the next request while the hand is still answering (pipelining).
     """
 
     def __init__(
@@ -262,7 +275,11 @@ class InspireEmulator:
         baudrate: int | None = None,
         turnaround_s: float = 0.0,
         faults: FaultConfig | None = None,
+        duplex: str = "half",
     ) -> None:
+        if duplex not in ("half", "full"):
+            raise ValueError(f"duplex must be 'half' or 'full', got {duplex!r}")
+        self.duplex = duplex
         self.plant: HandPlant = plant if plant is not None else FirstOrderHandPlant()
         self.hand_id = hand_id
         self.baudrate = baudrate
@@ -460,12 +477,46 @@ class InspireEmulator:
         return bytes(out)
 
     def _serve(self) -> None:
+        """Event loop on a line clock: receive requests, serve them in order, deliver replies when due."""
         parser = FrameParser(replies=False)
         assert self._master is not None
         master = self._master
+        inbound: deque[tuple[float, Frame]] = deque()  # (time its last byte arrived, request)
+        rx_free = 0.0  # host -> hand line busy until (the only line in half duplex: see tx_free)
+        tx_free = 0.0  # hand -> host line busy until
+        reply: tuple[float, float, bytearray] | None = None  # (start on the wire, due, bytes)
         while not self._stop.is_set():
+            now = time.perf_counter()
+            if reply is not None and now >= reply[1]:
+                try:
+                    os.write(master, bytes(reply[2]))
+                    self.stats.replies += 1
+                    self.stats.tx_bytes += len(reply[2])
+                except OSError:
+                    pass
+                reply = None
+            if reply is None and inbound:
+                arrived, req = inbound[0]
+                start = max(arrived, tx_free) + self.turnaround_s + self.faults.reply_delay_s
+                if now >= start:
+                    inbound.popleft()
+                    out = self.handle(req)  # the plant is sampled when the hand answers
+                    if out is not None:
+                        begin = max(now, start)
+                        due = begin + self._wire_time(len(out))
+                        wire = bytearray(self._mangle(out))
+                        if self.duplex == "half" and rx_free > begin:
+                            # the host is still sending a later request: both talk at once
+                            self.stats.collisions += 1
+                            wire[len(wire) // 2 :] = bytes(len(wire) - len(wire) // 2)
+                        reply = (begin, due, wire)
+                        tx_free = due
+                    continue
+                wake = start
+            else:
+                wake = reply[1] if reply is not None else now + 0.5
             try:
-                ready, _, _ = select.select([master, self._wake_r], [], [], 0.5)
+                ready, _, _ = select.select([master, self._wake_r], [], [], max(0.0, wake - now))
             except (OSError, ValueError):
                 return
             if self._wake_r in ready or self._stop.is_set():
@@ -478,28 +529,22 @@ class InspireEmulator:
                 # EIO: no client has the slave open right now; wait and retry
                 time.sleep(0.01)
                 continue
+            t = time.perf_counter()
+            self.stats.rx_bytes += len(chunk)
+            if self.duplex == "half" and reply is not None and t < reply[1]:
+                # the host talked over the hand's answer: the reply is garbled, the request lost
+                self.stats.collisions += 1
+                reply[2][len(reply[2]) // 2 :] = bytes(len(reply[2]) - len(reply[2]) // 2)
+                parser.feed(chunk)
+                parser.reset()
+                continue
+            line_free = max(rx_free, tx_free) if self.duplex == "half" else rx_free
             for req in parser.feed(chunk):
                 self.stats.requests += 1
-                self.stats.parser_garbage = parser.garbage_bytes
-                self.stats.parser_bad_checksums = parser.bad_checksums
                 if self.faults.silent:
                     continue
-                reply = self.handle(req)
-                if reply is None:
-                    continue
-                delay = (
-                    self._wire_time(len(req.encode()))
-                    + self.turnaround_s
-                    + self.faults.reply_delay_s
-                    + self._wire_time(len(reply))
-                )
-                if delay > 0:
-                    time.sleep(delay)
-                wire = self._mangle(reply)
-                try:
-                    os.write(master, wire)
-                    self.stats.replies += 1
-                except OSError:
-                    pass
+                arrived = max(t, line_free) + self._wire_time(len(req.encode()))
+                line_free = rx_free = arrived
+                inbound.append((arrived, req))
             self.stats.parser_garbage = parser.garbage_bytes
             self.stats.parser_bad_checksums = parser.bad_checksums

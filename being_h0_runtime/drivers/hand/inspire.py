@@ -1,11 +1,28 @@
 """Inspire RH56 hand driver over RS-485 (pyserial), speaking the register protocol.
 
-One control cycle costs two transactions at most:
+One control cycle costs two transactions at most. ``cycle`` picks how:
 
-* ``read()``  - one read spanning ANGLE_ACT .. TEMP (78 bytes: angle, force,
-  current, error, status, temperature);
-* ``write()`` - one write of ANGLE_SET, extended over FORCE_SET (adjacent)
-  only when the force limit changed; SPEED_SET only when the speed changed.
+* ``legacy`` - ``read()`` is one read spanning ANGLE_ACT .. TEMP (78 bytes:
+  angle, force, current, error, status, temperature); ``write()`` sends
+  ANGLE_SET every call.
+* ``fast`` (default) - ``read()`` reads the whole 78-byte span only when the
+  status registers are older than ``status_period_s`` (0 = every read, the
+  default, so fault detection is as prompt as ``legacy``), otherwise just
+  ANGLE_ACT (12 bytes); ``write()`` sends ANGLE_SET only when the target
+  differs from what the hand acknowledged (and at least every
+  ``rewrite_period_s``). With ``duplex: full`` (RS-232 / RS-422 / 4-wire
+  RS-485) the write's acknowledgement is collected while the next request is
+  already on the wire (pipelined); on 2-wire RS-485 (half duplex, the RH56's
+  default) that would talk over the hand, so the driver waits for it.
+
+Byte budget at 115200 baud (86.8 us/byte, 8N1): a full-span read costs 9 + 86
+bytes, an angle-only read 9 + 20, an ANGLE_SET write 20 + 9, plus the hand's
+turnaround per transaction. ANGLE_ACT and FORCE_ACT are not adjacent (24
+reserved bytes between them at 1558..1581), so reading both costs a 48-byte
+span; forces come with the periodic status span instead, unless ``fast_forces``
+asks for that span on every read. In both modes
+SPEED_SET / FORCE_SET are written only when they change (FORCE_SET extends an
+ANGLE_SET write: adjacent registers, one transaction).
 
 Link failures never raise out of ``read``/``write``: every transaction has a
 reply deadline (wire time + ``timeout_s``) and ``retries`` retries after
@@ -24,7 +41,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Callable
+from typing import Annotated, Callable, Literal
 
 import numpy as np
 import serial
@@ -41,6 +58,7 @@ from .protocol import (
     MAX_DATA_BYTES,
     NUM_DOF,
     RAW_MAX,
+    RAW_UNCHANGED,
     REGISTERS,
     WRITE_ACK_OK,
     ErrorBit,
@@ -53,6 +71,7 @@ from .protocol import (
     encode_read,
     encode_write,
     pack_u16,
+    unpack_u16,
 )
 
 #: Register groups one state read needs, in the order they sit in memory.
@@ -85,7 +104,27 @@ class InspireHandConfig(BaseModel):
     closed_raw: RawVector = (0,) * NUM_DOF
     default_speed: Unit = 1.0
     default_force: Unit = 0.5
-    batch_read: bool = Field(True, description="read all state registers in one transaction")
+    batch_read: bool = Field(True, description="legacy cycle: read all state registers in one transaction")
+    cycle: Literal["legacy", "fast"] = Field(
+        "fast", description="legacy: full state span + write every cycle; fast: see the module docstring"
+    )
+    duplex: Literal["half", "full"] = Field(
+        "half", description="half: 2-wire RS-485 (one talker at a time); full: RS-232/RS-422, requests pipelined"
+    )
+    status_period_s: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="fast cycle: re-read force/current/error/status/temperature at most this old (0 = every read)",
+    )
+    rewrite_period_s: float = Field(
+        0.25, gt=0.0, description="fast cycle: re-send an unchanged angle target at least this often"
+    )
+    fast_forces: bool = Field(
+        False,
+        description="fast cycle: fresh FORCE_ACT on every read too (one ANGLE_ACT..FORCE_ACT span, 48 bytes: "
+        "the 24 reserved bytes between them ride along) instead of with the status span",
+    )
     max_read_bytes: int = Field(96, ge=12, le=MAX_DATA_BYTES)
     temp_warn_c: float = 60.0
     temp_fault_c: float = 75.0
@@ -136,6 +175,8 @@ class LinkStats:
     unexpected_frames: int = 0
     rejected_writes: int = 0  # hand answered a write with a non-OK ack
     refused_writes: int = 0  # not sent because a fault is latched / not active
+    skipped_writes: int = 0  # fast cycle: target unchanged since the hand acknowledged it
+    angle_only_reads: int = 0  # fast cycle: status registers still fresh, read ANGLE_ACT alone
     io_errors: int = 0
     consecutive_failures: int = 0
     last_ok: float | None = None
@@ -163,6 +204,11 @@ class InspireHand(HandDriver):
         self._sent_force: np.ndarray | None = None
         self._notes: deque[str] = deque(maxlen=8)
         self._read_plan = self._plan_reads()
+        self._status_read_at = -np.inf  # perf_counter of the last full-span read (fast cycle)
+        self._acked_angle: np.ndarray | None = None  # raw ANGLE_SET the hand acknowledged (NaN = unknown)
+        self._acked_at = -np.inf
+        self._pending_write: _PendingWrite | None = None  # full duplex: ack not collected yet
+        self._inbox: list[Frame] = []  # received frames not yet matched to a request
 
     # ================================================================ lifecycle
     def configure(self) -> None:
@@ -195,9 +241,17 @@ class InspireHand(HandDriver):
             self.hold()
             self._active = False
 
+    def flush(self) -> bool:
+        """Collect the acknowledgement of a pipelined write still on the wire; False if it was lost."""
+        with self._lock:
+            failed = self.stats.failed_transactions
+            self._settle_pending_write()
+            return self.stats.failed_transactions == failed
+
     def close(self) -> None:
         with self._lock:
             self._active = False
+            self._settle_pending_write()
             if self._ser is not None:
                 try:
                     self._ser.close()
@@ -211,7 +265,18 @@ class InspireHand(HandDriver):
         with self._lock:
             regs = self._read_state_registers()
             now = self._clock()
-            if regs is not None:
+            if regs is not None and Register.STATUS not in regs:  # fast cycle, status still fresh
+                angle = regs[Register.ANGLE_ACT].astype(float)
+                self._last_raw = angle
+                fresh_force = regs.get(Register.FORCE_ACT)
+                self._state = HandState(
+                    stamp=now,
+                    position=self.cal.to_closure(angle),
+                    force=self._state.force if fresh_force is None else fresh_force.astype(float),
+                    error=self._state.error,
+                    temperature=self._state.temperature,
+                )
+            elif regs is not None:
                 angle = regs[Register.ANGLE_ACT].astype(float)
                 self._last_raw = angle
                 self._status = regs[Register.STATUS]
@@ -253,7 +318,18 @@ class InspireHand(HandDriver):
             raw = self.cal.to_raw(pos)
             if np.all(np.isnan(raw)):
                 return  # every DoF "unchanged": nothing to send
-            self._write_block(Register.ANGLE_SET, pack_u16(raw))
+            if self.config.cycle == "legacy":
+                self._write_block(Register.ANGLE_SET, pack_u16(raw))
+                return
+            raw = np.where(np.isnan(raw), np.nan, np.round(raw))
+            fresh = time.perf_counter() - self._acked_at < self.config.rewrite_period_s
+            if fresh and _same(raw, self._acked_angle):
+                self.stats.skipped_writes += 1
+                return
+            if self.config.duplex == "full":
+                self._send_write_pipelined(Register.ANGLE_SET, pack_u16(raw))
+            else:
+                self._write_block(Register.ANGLE_SET, pack_u16(raw))
 
     def hold(self) -> None:
         """Target the measured pose now (allowed even while faulted: it stops motion)."""
@@ -281,6 +357,7 @@ class InspireHand(HandDriver):
                     self._fault = str(e)
                     return
             self.stats.consecutive_failures = 0
+            self._status_read_at = -np.inf  # judge health on a full read, not on cached status
             if not self._write_block(Register.CLEAR_ERROR, b"\x01"):
                 self._fault = self._fault or "recover: CLEAR_ERROR not acknowledged"
                 return
@@ -471,12 +548,29 @@ class InspireHand(HandDriver):
     def _read_state_registers(self) -> dict[Register, np.ndarray] | None:
         if self._ser is None:
             return None
+        if self.config.cycle == "fast":
+            t = time.perf_counter()
+            if t - self._status_read_at < self.config.status_period_s:
+                angle, force = REGISTERS[Register.ANGLE_ACT], REGISTERS[Register.FORCE_ACT]
+                end = force.end if self.config.fast_forces else angle.end
+                frame = self._transact_read(angle.address, end - angle.address)
+                if frame is None:
+                    return None
+                self.stats.angle_only_reads += 1
+                out = {Register.ANGLE_ACT: decode_register_values(Register.ANGLE_ACT, frame.data[: angle.size])}
+                if self.config.fast_forces:
+                    out[Register.FORCE_ACT] = decode_register_values(
+                        Register.FORCE_ACT, frame.data[force.address - angle.address :]
+                    )
+                return out
         mem: dict[int, bytes] = {}
         for addr, n in self._read_plan:
             frame = self._transact_read(addr, n)
             if frame is None:
                 return None
             mem[addr] = frame.data
+        if self.config.cycle == "fast":
+            self._status_read_at = t
         out: dict[Register, np.ndarray] = {}
         for reg in STATE_REGISTERS:
             info = REGISTERS[reg]
@@ -554,25 +648,148 @@ class InspireHand(HandDriver):
 
     def _write_block(self, address: int, data: bytes) -> bool:
         frame = self._transact(encode_write(self.config.hand_id, address, data), CMD_WRITE, address, 1)
-        if frame is None:
-            return False
-        if frame.data[0] != WRITE_ACK_OK:
+        return self._on_write_reply(address, data, frame)
+
+    def _on_write_reply(self, address: int, data: bytes, frame: Frame | None) -> bool:
+        """Account for a write's acknowledgement (None: never came); track the acknowledged angle target."""
+        ok = frame is not None and frame.data[0] == WRITE_ACK_OK
+        if frame is not None and not ok:
             self.stats.rejected_writes += 1
             self._note(f"hand rejected write to {address} (ack 0x{frame.data[0]:02x})")
-            return False
-        return True
+        if address == Register.ANGLE_SET:
+            if ok:
+                sent = unpack_u16(data[: REGISTERS[Register.ANGLE_SET].size], signed=False).astype(float)
+                sent[sent == RAW_UNCHANGED] = np.nan
+                self._acked_angle = _merge(self._acked_angle, sent)
+                self._acked_at = time.perf_counter()
+            else:
+                self._acked_angle = None  # unknown: the next command is sent whatever it is
+        return ok
 
     def _transact_read(self, address: int, nbytes: int) -> Frame | None:
         return self._transact(encode_read(self.config.hand_id, address, nbytes), CMD_READ, address, nbytes)
 
+    def _send_write_pipelined(self, address: int, data: bytes) -> None:
+        """Full duplex: send a write and return; its ack is collected with the next transaction."""
+        self._settle_pending_write()
+        ser = self._ser
+        if ser is None:
+            return
+        request = encode_write(self.config.hand_id, address, data)
+        self.stats.transactions += 1
+        t0 = time.perf_counter()
+        try:
+            self._flush_input()
+            ser.write(request)
+        except (serial.SerialException, OSError, termios.error) as e:
+            self.stats.io_errors += 1
+            self._note(f"serial I/O error: {e}")
+            self._finish_failed_transaction()
+            self._on_write_reply(address, data, None)
+            return
+        deadline = t0 + self.config.timeout_s + self._wire_time(len(request) + FRAME_OVERHEAD + 1)
+        self._pending_write = _PendingWrite(request, address, data, t0, deadline)
+
+    def _settle_pending_write(self, *, extra_wire_bytes: int = 0) -> None:
+        """Collect the outstanding pipelined write's ack (retrying the write if it does not come)."""
+        pending, self._pending_write = self._pending_write, None
+        if pending is None or self._ser is None:
+            return
+        try:
+            frame = self._receive(
+                CMD_WRITE, pending.address, 1, pending.t0, pending.deadline + self._wire_time(extra_wire_bytes)
+            )
+        except (serial.SerialException, OSError, termios.error) as e:
+            self.stats.io_errors += 1
+            self._note(f"serial I/O error: {e}")
+            self._finish_failed_transaction()
+            self._on_write_reply(pending.address, pending.data, None)
+            return
+        if frame is None:  # the remaining attempts, one at a time (a write is idempotent)
+            frame = self._transact_sync(pending.request, CMD_WRITE, pending.address, 1, first_attempt=1)
+        self._on_write_reply(pending.address, pending.data, frame)
+
     def _transact(self, request: bytes, cmd: int, address: int, ndata: int) -> Frame | None:
         """Send ``request``, wait for the matching reply; retry; account for failures."""
+        if self._pending_write is not None:
+            if self.config.duplex == "full" and self._ser is not None:
+                # pipelined: this request goes out now, while the hand is still acknowledging the write
+                t0 = time.perf_counter()
+                try:
+                    self._ser.write(request)
+                except (serial.SerialException, OSError, termios.error):
+                    self._settle_pending_write()
+                    self.stats.transactions += 1
+                    return self._transact_sync(request, cmd, address, ndata)
+                self.stats.transactions += 1
+                self._settle_pending_write(extra_wire_bytes=len(request))
+                deadline = t0 + self.config.timeout_s + self._wire_time(2 * FRAME_OVERHEAD + 1 + len(request) + ndata)
+                try:
+                    frame = self._receive(cmd, address, ndata, t0, deadline)
+                except (serial.SerialException, OSError, termios.error) as e:
+                    self.stats.io_errors += 1
+                    self._note(f"serial I/O error: {e}")
+                    self._finish_failed_transaction()
+                    return None
+                if frame is not None:
+                    return frame
+                return self._transact_sync(request, cmd, address, ndata, first_attempt=1)
+            self._settle_pending_write()
+        self.stats.transactions += 1
+        return self._transact_sync(request, cmd, address, ndata)
+
+    def _flush_input(self) -> None:
+        """Drop stale bytes and frames: they must not match a new request."""
+        assert self._ser is not None
+        self._ser.reset_input_buffer()
+        self._parser.reset()
+        self.stats.unexpected_frames += len(self._inbox)
+        self._inbox.clear()
+
+    def _receive(self, cmd: int, address: int, ndata: int, t0: float, deadline: float) -> Frame | None:
+        """Wait until ``deadline`` for the reply to (cmd, address); other valid frames wait in the inbox."""
+        ser = self._ser
+        assert ser is not None
+        expect = FRAME_OVERHEAD + ndata
+        while True:
+            frame = self._take_reply(cmd, address, ndata)
+            if frame is None:
+                need = max(1, expect - self._parser.pending)
+                chunk = ser.read(need)  # at least one read, even past the deadline: the reply may be waiting
+                if chunk:
+                    g0, c0 = self._parser.garbage_bytes, self._parser.bad_checksums
+                    self._inbox.extend(self._parser.feed(chunk))
+                    self.stats.garbage_bytes += self._parser.garbage_bytes - g0
+                    self.stats.bad_checksums += self._parser.bad_checksums - c0
+                    frame = self._take_reply(cmd, address, ndata)
+            if frame is not None:
+                self.stats.latencies_s.append(time.perf_counter() - t0)
+                self.stats.consecutive_failures = 0
+                self.stats.last_ok = self._clock()
+                return frame
+            if time.perf_counter() >= deadline:
+                self.stats.timeouts += 1
+                return None
+
+    def _take_reply(self, cmd: int, address: int, ndata: int) -> Frame | None:
+        for i, f in enumerate(self._inbox):
+            if f.cmd == cmd and f.address == address and f.hand_id == self.config.hand_id and len(f.data) == ndata:
+                del self._inbox[i]
+                return f
+        if len(self._inbox) > 4:  # frames nobody asked for (late replies to abandoned requests)
+            self.stats.unexpected_frames += len(self._inbox) - 4
+            del self._inbox[:-4]
+        return None
+
+    def _transact_sync(
+        self, request: bytes, cmd: int, address: int, ndata: int, *, first_attempt: int = 0
+    ) -> Frame | None:
+        """Attempts ``first_attempt`` .. ``retries`` of one request, one at a time."""
         ser = self._ser
         if ser is None:
             return None
         expect = FRAME_OVERHEAD + ndata
-        self.stats.transactions += 1
-        for attempt in range(self.config.retries + 1):
+        for attempt in range(first_attempt, self.config.retries + 1):
             if attempt:
                 self.stats.retries += 1
             t0 = time.perf_counter()
@@ -580,37 +797,20 @@ class InspireHand(HandDriver):
                 if attempt == 0:
                     # stale bytes from an earlier transaction must not match this one; on a retry
                     # keep them: a late reply to the same (idempotent) request is still the answer
-                    ser.reset_input_buffer()
-                    self._parser.reset()
+                    self._flush_input()
                 ser.write(request)
                 deadline = t0 + self.config.timeout_s + self._wire_time(len(request) + expect)
-                while True:
-                    need = max(1, expect - self._parser.pending)
-                    chunk = ser.read(need)
-                    if chunk:
-                        g0, c0 = self._parser.garbage_bytes, self._parser.bad_checksums
-                        frames = self._parser.feed(chunk)
-                        self.stats.garbage_bytes += self._parser.garbage_bytes - g0
-                        self.stats.bad_checksums += self._parser.bad_checksums - c0
-                        for f in frames:
-                            if (
-                                f.cmd == cmd
-                                and f.address == address
-                                and f.hand_id == self.config.hand_id
-                                and len(f.data) == ndata
-                            ):
-                                self.stats.latencies_s.append(time.perf_counter() - t0)
-                                self.stats.consecutive_failures = 0
-                                self.stats.last_ok = self._clock()
-                                return f
-                            self.stats.unexpected_frames += 1
-                    if time.perf_counter() >= deadline:
-                        self.stats.timeouts += 1
-                        break
+                frame = self._receive(cmd, address, ndata, t0, deadline)
+                if frame is not None:
+                    return frame
             except (serial.SerialException, OSError, termios.error) as e:
                 self.stats.io_errors += 1
                 self._note(f"serial I/O error: {e}")
                 break
+        self._finish_failed_transaction()
+        return None
+
+    def _finish_failed_transaction(self) -> None:
         self.stats.failed_transactions += 1
         self.stats.consecutive_failures += 1
         if self.stats.consecutive_failures >= self.config.fault_after and self._fault is None:
@@ -618,7 +818,17 @@ class InspireHand(HandDriver):
                 f"link: no valid reply from Inspire hand id {self.config.hand_id} on {self.config.port} "
                 f"for {self.stats.consecutive_failures} consecutive transactions"
             )
-        return None
+
+
+@dataclass
+class _PendingWrite:
+    """A write sent on a full-duplex link whose acknowledgement has not been read yet."""
+
+    request: bytes
+    address: int
+    data: bytes
+    t0: float
+    deadline: float
 
 
 def _same(new: np.ndarray, sent: np.ndarray | None) -> bool:

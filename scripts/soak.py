@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Soak the virtual-rig graph: one long-lived graph, episode after episode, and watch for growth.
+
+    .venv/bin/python scripts/soak.py --sim-minutes 30            # the README figure
+    .venv/bin/python scripts/soak.py --sim-minutes 2 --json out.json
+
+All nodes run in one process under the deterministic in-process executor (simulated clock, as fast as
+the CPU allows), with the scripted expert as the policy (the engine is not what is being soaked; the
+nodes, executors, supervisor, drivers and the emulated Inspire serial link are).  Every
+`--sample-s` simulated seconds it records the process's RSS, thread count and open file descriptors.
+Growth is judged after a warm-up (the first episode loads MuJoCo, allocators settle): RSS growth
+below `--max-rss-growth-mb` and no thread or file-descriptor growth, else exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sim-minutes", type=float, default=30.0, help="simulated time to run (default 30)")
+    ap.add_argument("--sample-s", type=float, default=10.0, help="simulated seconds between samples")
+    ap.add_argument("--warmup-episodes", type=int, default=2, help="episodes before the baseline sample")
+    ap.add_argument("--max-rss-growth-mb", type=float, default=5.0)
+    ap.add_argument("--camera-rate-hz", type=float, default=2.0, help="virtual camera rate (renders cost CPU)")
+    ap.add_argument("--json", help="write the samples and the verdict here")
+    args = ap.parse_args(argv)
+
+    from being_h0_runtime.launch import build_graph, close_graph, load_profile
+    from being_h0_runtime.msgs import TaskStatus
+    from being_h0_runtime.operator import OperatorConsole
+    from being_h0_runtime.policy.expert import with_expert
+    from being_h0_runtime.transport.inproc import InprocContext
+
+    profile = load_profile("sim")
+    ctx = InprocContext()
+    run_dir = Path(tempfile.mkdtemp(prefix="being_h0_soak_"))
+    nodes = build_graph(profile, ctx, run_dir, with_expert({"virtual_rig": {"camera_rate_hz": args.camera_rate_hz}}))
+    console = OperatorConsole(ctx.create_node("operator_console"))
+    total = args.sim_minutes * 60.0
+    samples: list[dict[str, float]] = []
+    outcomes: dict[str, int] = {}
+    baseline: dict[str, float] | None = None
+    wall0 = time.perf_counter()
+    episode = 0
+    try:
+        ctx.run_for(0.2)
+        t0 = ctx.now()
+        next_sample = t0
+        while ctx.now() - t0 < total:
+            episode += 1
+            console.start(profile.task.task_id, profile.task.instruction, episode, 1000 + episode)
+            end = ctx.now() + 120.0
+            while not console.finished(episode) and ctx.now() < end:
+                ctx.run_for(1.0)
+                if ctx.now() >= next_sample:
+                    s = {"sim_s": round(ctx.now() - t0, 1), "wall_s": round(time.perf_counter() - wall0, 1),
+                         "rss_mb": round(rss_mb(), 2), "threads": threading.active_count(),
+                         "os_threads": len(os.listdir("/proc/self/task")), "fds": open_fds(), "episode": episode}
+                    samples.append(s)
+                    next_sample += args.sample_s
+                    if baseline is None and episode > args.warmup_episodes:
+                        baseline = s
+                    print(f"\r[{s['sim_s']:7.1f}/{total:.0f} sim s] episode {episode}  RSS {s['rss_mb']:.1f} MB  "
+                          f"threads {s['os_threads']}  fds {s['fds']}", end="", file=sys.stderr, flush=True)
+            state = console.status.state if console.finished(episode) else "stuck"
+            outcomes[state] = outcomes.get(state, 0) + 1
+            ctx.run_for(1.0)  # between episodes, as an operator would
+    finally:
+        close_graph(nodes)
+    print(file=sys.stderr)
+    last = samples[-1]
+    base = baseline or samples[0]
+    growth = {"rss_mb": round(last["rss_mb"] - base["rss_mb"], 2), "os_threads": last["os_threads"] - base["os_threads"],
+              "fds": last["fds"] - base["fds"]}
+    ok = growth["rss_mb"] < args.max_rss_growth_mb and growth["os_threads"] <= 0 and growth["fds"] <= 0
+    report = {"sim_minutes": round((last["sim_s"]) / 60.0, 2), "wall_s": last["wall_s"], "episodes": episode,
+              "outcomes": outcomes, "baseline": base, "last": last, "growth": growth, "ok": ok,
+              "samples": samples, "terminal_states": sorted(TaskStatus.TERMINAL)}
+    print(f"soak: {report['sim_minutes']} sim min in {report['wall_s']} s wall, {episode} episodes {outcomes}")
+    print(f"growth after warm-up (episode {base['episode']} -> {last['episode']}): RSS {growth['rss_mb']:+.2f} MB "
+          f"({base['rss_mb']:.1f} -> {last['rss_mb']:.1f}), threads {growth['os_threads']:+d}, fds {growth['fds']:+d}"
+          f"  -> {'OK' if ok else 'GROWTH'}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
