@@ -139,9 +139,10 @@ def test_dagger_takeover_cuts_the_policy_chunk_and_is_recorded(tmp_path: Path, t
     # the expert was moving just before the takeover ...
     before = [q for t, q in arm if a - 0.3 <= t < a]
     assert np.abs(before[-1] - before[0]).max() > 1e-3
-    # ... and from a moment after it the arm holds where the operator (not moving) left it
-    during = np.array([q for t, q in arm if a + 0.15 <= t < b])
-    assert np.abs(during - during[0]).max() < 2e-3
+    # ... and from a moment after it the arm holds where the operator (not moving) left it (settling from the
+    # motion it had is a few mrad; without the cut the expert's blended chunk moves it by ~0.09 rad here)
+    during = np.array([q for t, q in arm if a + 0.2 <= t < b])
+    assert np.abs(during - during[0]).max() < 1e-2
     assert all(e == "teleop" for t, e in log.chunks if a + 0.05 < t < b)
     # after the release the policy drives again
     assert any(e != "teleop" for t, e in log.chunks if t > b + 0.1)
