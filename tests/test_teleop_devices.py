@@ -1,4 +1,4 @@
-"""Teleop devices: keyboard through a real pty, SpaceMouse HID reports from recorded bytes, video through OpenCV.
+"""Teleop devices: keyboard through a real pty, SpaceMouse HID report bytes (documented layout), video through OpenCV.
 
 The video test renders its own video with OpenCV.  MediaPipe cannot find a
 hand in anything we can render here, and its pip package ships neither the
@@ -84,7 +84,8 @@ def test_jog_wrist_stays_inside_its_workspace_box() -> None:
     assert not jog.at_limit
 
 
-# -- SpaceMouse: reports as hidapi returns them (report id first), recorded from a SpaceMouse Compact ----------
+# -- SpaceMouse: reports as hidapi returns them (report id first), built byte by byte in the documented
+# 3Dconnexion layout (no device here to capture from) ---------------------------------------------------------
 def _report(rid: int, *vals: int) -> list[int]:
     return list(bytes([rid]) + struct.pack(f"<{len(vals)}h", *vals))
 
@@ -104,7 +105,7 @@ def test_spacemouse_report_parsing() -> None:
 
 
 class RecordedHid:
-    """Replays recorded HID reports in hidapi's non-blocking `read()` shape (an empty list when none wait)."""
+    """Replays HID reports in hidapi's non-blocking `read()` shape (an empty list when none wait)."""
 
     def __init__(self) -> None:
         self.queue: list[list[int]] = []

@@ -11,7 +11,7 @@ What is measured (one process, real sockets, the real TeleopNode):
   device:NAME   an operator input on a real device path -> the same published command:
                 keyboard     a key written into a pty -> the device reads the terminal (cbreak)
                              -> jogged wrist -> packet -> UDP -> node -> command
-                spacemouse   a recorded HID report handed to the device (hidapi's read())
+                spacemouse   an HID report (documented byte layout) handed to the device (hidapi's read())
                              -> velocity integration -> packet -> UDP -> node -> command
                 video        a video frame decoded by OpenCV -> the detector boundary (landmarks
                              injected: MediaPipe's model is not shipped, so its inference time,

@@ -48,7 +48,7 @@ class SpaceMouseDevice(TeleopDevice):
     name = "spacemouse"
 
     def __init__(self, config: SpaceMouseConfig | None = None, hid_device: Any = None) -> None:
-        """`hid_device`: anything with hidapi's `read(size) -> list[int]` (tests replay recorded reports)."""
+        """`hid_device`: anything with hidapi's `read(size) -> list[int]` (tests replay report bytes)."""
         super().__init__()
         self.config = config or SpaceMouseConfig()
         self.dev = hid_device if hid_device is not None else open_hid(self.config)

@@ -1,4 +1,4 @@
-"""3Dconnexion HID input reports -> axes and buttons (pure; tested on recorded bytes).
+"""3Dconnexion HID input reports -> axes and buttons (pure; tested on report bytes in this layout).
 
 The devices send (hidapi `read()` returns the report id as the first byte):
 
