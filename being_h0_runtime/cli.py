@@ -66,6 +66,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     profile = load_profile(args.profile)
     overrides = _overrides_for_policy(args)
+    if getattr(args, "teleop", None):
+        from .teleop.cli import run_with_teleop
+
+        return run_with_teleop(args, overrides)
     if args.time_limit:
         overrides.setdefault("task", {})["time_limit_s"] = args.time_limit
     print(f"being-h0 run: profile {profile.name} ({profile.rig} rig), task {profile.task.task_id!r}, "
@@ -335,7 +339,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--verbose", "-v", action="store_true", help="stream node logs to the terminal")
     add_policy_args(run)
     add_view_args(run)
+    from .teleop.cli import add_run_args, register as register_teleop
+
+    add_run_args(run)  # --teleop DEVICE: the operator may take over from the policy (DAgger)
     run.set_defaults(func=cmd_run)
+    register_teleop(sub, [common])
 
     la = sub.add_parser("launch", parents=[common], help="start a profile's node graph (one process per node over DDS)")
     la.add_argument("profile", help="launch profile name (launch/NAME.yaml) or path")

@@ -44,7 +44,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from ..config import StrictModel
 from ..drivers.base import Diagnostic, DriverError
 from ..drivers.options import options_model, validate_options
-from ..msgs import ActionChunk, EStop, JointState, TaskStatus
+from ..msgs import ActionChunk, Bool, EStop, JointState, TaskStatus
 from ..msgs.convert import chunk_to_array, header, joint_state
 from ..policy.execution import make_executor
 from ..safety.cadence import CadenceMonitor
@@ -101,6 +101,8 @@ class ActuatorParams(StrictModel):
 
 #: accepted chunk step periods (s): outside, time arithmetic in the executors overflows or means nothing
 CHUNK_STEP_DT_RANGE = (1e-4, 10.0)
+#: ActionChunk.engine_id of the teleop node's commands (nodes/teleop.py)
+TELEOP_ENGINE_ID = "teleop"
 #: most steps in one chunk (a policy's horizon is tens of steps; this bounds a corrupt header's allocation)
 MAX_CHUNK_STEPS = 10_000
 #: entries kept in the node's hold and safety-event logs (oldest dropped)
@@ -163,6 +165,9 @@ class ActuatorNode(RuntimeNode):
         # end latched, the safe side: the operator resets again)
         handle.create_subscription(EStop, "/estop", self.on_estop, ESTOP_QOS)
         handle.create_subscription(TaskStatus, "/task/status", self.on_task_status, LATCHED_QOS)
+        # an operator's takeover (teleop clutch) cuts the policy's chunk: see on_teleop_intervention
+        self.teleop_takeover = False
+        handle.create_subscription(Bool, "/teleop/intervention", self.on_teleop_intervention, LATCHED_QOS)
         handle.create_timer(self.dt, self.control_cycle)
         handle.create_timer(params.report_period_s, self.report)
 
@@ -216,6 +221,9 @@ class ActuatorNode(RuntimeNode):
             return  # chunks computed before homing finished are not for us
         if self.estop.is_latched or self.gate.faults:
             self.chunks_dropped["stopped"] += 1  # computed for a world that stopped; never stored
+            return
+        if self.teleop_takeover and msg.engine_id != TELEOP_ENGINE_ID:
+            self.chunks_dropped["teleop_takeover"] += 1  # a policy chunk in flight when the operator took over
             return
         obs = msg.source_stamp.to_sec()
         if not obs > self.reset_stamp:
@@ -288,6 +296,12 @@ class ActuatorNode(RuntimeNode):
         else:
             # a hardware source's release (not a reset): the latch stays set until an operator resets
             self.estop.set_asserted(source, False, msg.reason or "released", now)
+
+    def on_teleop_intervention(self, msg: Bool) -> None:
+        """DAgger takeover: cut the policy's chunk at once; only the operator's commands run until release."""
+        if msg.data and not self.teleop_takeover:
+            self.executor.reset()
+        self.teleop_takeover = bool(msg.data)
 
     def on_task_status(self, msg: TaskStatus) -> None:
         if msg.state == TaskStatus.HOMING and self.task_state != TaskStatus.HOMING:

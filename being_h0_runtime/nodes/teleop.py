@@ -57,6 +57,9 @@ class TeleopParams(BaseModel):
     tracker_to_robot: list[float] = Field(default_factory=lambda: [1, 0, 0, 0, 1, 0, 0, 0, 1])
     publish_when_released: bool = False
     stale_timeout_s: float = Field(0.5, gt=0)
+    #: how long each published command stays valid (the 1-step chunk's step_dt): a little longer than the
+    #: gap between device frames, so the arm holds the target until the next one instead of starving
+    command_hold_s: float = Field(0.1, gt=0, le=1.0)
     hand_min_cutoff: float = Field(1.5, gt=0)
     hand_beta: float = Field(0.5, ge=0)
 
@@ -143,7 +146,7 @@ class TeleopNode:
         if f.clutch or self.p.publish_when_released:
             now = self.h.now()
             action = np.concatenate([q_arm, self.closures])[None, :]
-            self.chunk_pub.publish(chunk_from_array(action, self.names, 1.0 / self.p.poll_rate_hz, now, now,
+            self.chunk_pub.publish(chunk_from_array(action, self.names, self.p.command_hold_s, now, now,
                                                     engine_id="teleop", sequence=self.sequence))
             self.sequence += 1
             self.last_published = (f.t, time.time())

@@ -5,7 +5,7 @@
     meta/tasks.parquet                      task string (index) -> task_index
     meta/episodes/chunk-000/file-000.parquet  one row per episode: length, tasks, data/video file + ranges
     data/chunk-000/file-000.parquet         one row per frame: observation.state, action, timestamp,
-                                            frame_index, episode_index, index, task_index
+                                            frame_index, episode_index, index, task_index, intervention (DAgger)
     videos/observation.images.<cam>/chunk-000/file-000.mp4   all episodes back to back
 
 v3 packs many episodes into one file and locates each by row range
@@ -66,7 +66,7 @@ def export_lerobot(episode_paths: Iterable[Path | str], out_dir: Path | str, fps
 
     tasks: dict[str, int] = {}
     rows: dict[str, list] = {k: [] for k in ("observation.state", "action", "timestamp", "frame_index",
-                                             "episode_index", "index", "task_index")}
+                                             "episode_index", "index", "task_index", "intervention")}
     ep_rows: list[dict[str, Any]] = []
     all_state, all_action, all_frames = [], [], []
     writer = None
@@ -96,6 +96,7 @@ def export_lerobot(episode_paths: Iterable[Path | str], out_dir: Path | str, fps
         rows["episode_index"] += [ep_idx] * n
         rows["index"] += list(range(index, index + n))
         rows["task_index"] += [t_idx] * n
+        rows["intervention"] += [bool(x) for x in a["intervention"]]  # a human took over (DAgger), per frame
         ep_rows.append({
             "episode_index": ep_idx, "tasks": [task], "length": n,
             "data/chunk_index": 0, "data/file_index": 0,
@@ -124,6 +125,7 @@ def export_lerobot(episode_paths: Iterable[Path | str], out_dir: Path | str, fps
         "episode_index": pa.array(rows["episode_index"], pa.int64()),
         "index": pa.array(rows["index"], pa.int64()),
         "task_index": pa.array(rows["task_index"], pa.int64()),
+        "intervention": pa.array(rows["intervention"], pa.bool_()),
     })
     pq.write_table(table, out / DATA_PATH.format(chunk_index=0, file_index=0))
     # LeRobot reads tasks.parquet with pandas: the task string is the DataFrame index
@@ -147,7 +149,7 @@ def export_lerobot(episode_paths: Iterable[Path | str], out_dir: Path | str, fps
 
     stats = {"observation.state": _stats(np.concatenate(all_state)), "action": _stats(np.concatenate(all_action)),
              camera_key: _image_stats(np.concatenate(all_frames))}
-    for key in ("timestamp", "frame_index", "episode_index", "index", "task_index"):
+    for key in ("timestamp", "frame_index", "episode_index", "index", "task_index", "intervention"):
         stats[key] = _stats(np.asarray(rows[key], np.float64)[:, None])
     h, w = shape
     scalar = lambda dt: {"dtype": dt, "shape": [1], "names": None}
@@ -176,6 +178,8 @@ def export_lerobot(episode_paths: Iterable[Path | str], out_dir: Path | str, fps
             "episode_index": scalar("int64"),
             "index": scalar("int64"),
             "task_index": scalar("int64"),
+            # True where an operator had taken over from the policy (DAgger); a bool like LeRobot's next.done
+            "intervention": scalar("bool"),
         },
     }
     atomic_write_text(out / "meta" / "info.json", json.dumps(info, indent=4) + "\n")

@@ -6,8 +6,12 @@ with a human teleoperating the real rig; the scripted expert takes the
 operator's place.  Episodes are rosbag2/MCAP folders; `--export` turns the
 successful ones into a post-training dataset.
 
+With --teleop DEVICE a person drives instead (keyboard, spacemouse, webcam,
+video:FILE; see `being-h0 teleop --help`), one task episode per demonstration.
+
 Examples:
   being-h0 record --episodes 20 --out demos/pick_place
+  being-h0 record --teleop keyboard --episodes 3 --out demos/human
   being-h0 record --episodes 5 --out demos/pp --variation unseen --seed-base 1000 --export data/pp
 """
 
@@ -37,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--control-rate", type=float, default=10.0, help="dataset rate (Hz) for --export")
     ap.add_argument("--jobs", type=int, default=1, help="record in this many processes (the rig is CPU-bound: "
                     "use the number of cores)")
+    from ..teleop.cli import add_device_args
+
+    add_device_args(ap, "--teleop", required=False)  # a person drives instead of the scripted expert
+    ap.add_argument("--time-limit", type=float, default=None, help="with --teleop: task time limit (s)")
+    ap.add_argument("--max-seconds", type=float, default=None, help="with --teleop: end each episode after this")
+    ap.add_argument("--as-fast-as-possible", action="store_true", help=argparse.SUPPRESS)  # video files, tests
     return ap
 
 
@@ -131,8 +141,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ..logs import add_run_log
 
     add_run_log(Path(args.out))  # the session's log beside its episodes
-    kept = record_episodes(Path(args.out), args.episodes, args.profile, args.seed_base, args.variation,
-                           args.camera_rate, args.keep_failures, jobs=args.jobs)
+    if args.teleop:
+        from ..teleop.cli import record_teleop
+        from ..teleop.devices import DeviceError
+
+        try:
+            kept = record_teleop(args)
+        except DeviceError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+    else:
+        kept = record_episodes(Path(args.out), args.episodes, args.profile, args.seed_base, args.variation,
+                               args.camera_rate, args.keep_failures, jobs=args.jobs)
     print(f"kept {len(kept)} of {args.episodes} episodes in {args.out}")
     if args.export:
         if not kept:

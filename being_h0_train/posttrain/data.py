@@ -46,9 +46,16 @@ class Episode:
     actions: np.ndarray  # (T, A) float: command issued after observing step t
     instruction: str
     episode_id: str = ""
+    #: (T,) bool: step t was driven by a human who took over from the policy (DAgger), or None (no labels)
+    intervention: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.images)
+        if self.intervention is not None:
+            self.intervention = np.asarray(self.intervention, dtype=bool)
+            if self.intervention.shape != (n,):
+                raise ValueError(f"episode {self.episode_id!r}: intervention must be ({n},) like the images, "
+                                 f"got {self.intervention.shape}")
         if self.images.ndim != 4 or self.images.shape[-1] != 3:
             raise ValueError(f"episode {self.episode_id!r}: images must be (T, H, W, 3), got {self.images.shape}")
         if len(self.proprio) != n or len(self.actions) != n:
@@ -115,6 +122,7 @@ def _from_recorder(ds: Any, source: str, image_size: int | None = None) -> Episo
             actions=np.asarray(e["action"], np.float32),
             instruction=str(e.get("instruction", "")),
             episode_id=str(e.get("episode_id", "") or ds.episodes[i].get("episode_id", i)),
+            intervention=np.asarray(e["intervention"], bool) if "intervention" in e else None,
         ))
     return EpisodeSet(eps, list(ds.action_names), list(ds.proprio_names), float(ds.fps), source=source)
 
@@ -136,7 +144,8 @@ def load_episodes(path: str | Path, image_size: int | None = None) -> EpisodeSet
             for name in meta["episodes"]:
                 z = np.load(p / name)
                 eps.append(Episode(compact_images(z["images"], image_size), z["proprio"].astype(np.float32), z["actions"].astype(np.float32),
-                                   str(z["instruction"]), Path(name).stem))
+                                   str(z["instruction"]), Path(name).stem,
+                                   z["intervention"] if "intervention" in z.files else None))
             return EpisodeSet(eps, meta["action_names"], meta["proprio_names"], float(meta["control_rate_hz"]),
                               meta.get("action_units", []), source=str(p))
     if (p / "meta.json").exists():  # the recorder's export (recording/export.py)
@@ -173,8 +182,9 @@ def save_episodes(eset: EpisodeSet, path: str | Path) -> Path:
     names = []
     for i, ep in enumerate(eset.episodes):
         name = f"episode_{i:05d}.npz"
+        extra = {} if ep.intervention is None else {"intervention": ep.intervention}
         np.savez_compressed(p / name, images=ep.images, proprio=ep.proprio, actions=ep.actions,
-                            instruction=np.asarray(ep.instruction))
+                            instruction=np.asarray(ep.instruction), **extra)
         names.append(name)
     meta = {"format": "being_h0_posttrain_npz", "episodes": names, "action_names": list(eset.action_names),
                 "proprio_names": list(eset.proprio_names), "control_rate_hz": eset.control_rate_hz,
@@ -296,9 +306,14 @@ class WindowDataset:
         prompt: PromptEncoder,
         stats: NormStats,
         augment: ImageAugment | None = None,
+        intervention_weight: float = 1.0,
     ) -> None:
         if not episodes:
             raise ValueError("WindowDataset needs at least one episode")
+        if not intervention_weight > 0:
+            raise ValueError(f"intervention_weight must be > 0, got {intervention_weight}")
+        #: loss weight of target steps a human drove after taking over (DAgger corrections), others weigh 1
+        self.intervention_weight = float(intervention_weight)
         self.episodes = list(episodes)
         self.chunk_len = chunk_len
         self.tiles = tiles
@@ -315,6 +330,14 @@ class WindowDataset:
         valid = idx < len(ep)
         return ep.actions[np.minimum(idx, len(ep) - 1)].astype(np.float32), valid
 
+    def weights(self, ep: Episode, t: int, valid: np.ndarray) -> np.ndarray:
+        """Per chunk step loss weight: 0 past the end, `intervention_weight` on human-corrected targets, else 1."""
+        w = valid.astype(np.float32)
+        if ep.intervention is not None and self.intervention_weight != 1.0:
+            idx = np.minimum(np.arange(t, t + self.chunk_len), len(ep) - 1)
+            w = np.where(ep.intervention[idx], w * self.intervention_weight, w).astype(np.float32)
+        return w
+
     def get(self, i: int, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
         e, t = self.index[i]
         ep = self.episodes[e]
@@ -329,6 +352,7 @@ class WindowDataset:
             "proprio": ((ep.proprio[t] - s.proprio_mean) / s.proprio_std).astype(np.float32),
             "actions": ((actions - s.action_mean) / s.action_std).astype(np.float32),
             "valid": valid,
+            "weight": self.weights(ep, t, valid),
         }
 
     def batch(self, indices: Sequence[int], rng: np.random.Generator | None = None, pad_id: int = 0) -> dict[str, torch.Tensor]:
@@ -354,4 +378,5 @@ def collate(items: Sequence[dict[str, np.ndarray]], pad_id: int = 0) -> dict[str
         "proprio": torch.from_numpy(np.stack([it["proprio"] for it in items])),
         "actions": torch.from_numpy(np.stack([it["actions"] for it in items])),
         "valid": torch.from_numpy(np.stack([it["valid"] for it in items])),
+        **({"weight": torch.from_numpy(np.stack([it["weight"] for it in items]))} if "weight" in items[0] else {}),
     }

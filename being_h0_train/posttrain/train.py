@@ -72,6 +72,8 @@ class TrainSettings:
     log_every: int = 10
     #: learning-rate multiplier for the vision tower + projector (below 1 keeps a warmed-up tower's features)
     vision_lr_scale: float = 1.0
+    #: loss weight of action targets a human drove after taking over from the policy (DAgger); others weigh 1
+    intervention_weight: float = 1.0
 
 
 def make_preprocessors(model: PostTrainModel) -> tuple[TilePreprocessor, PromptEncoder]:
@@ -212,7 +214,8 @@ def train(cfg: PostTrainConfig, eset: EpisodeSet, out: str | Path, s: TrainSetti
         opt.load_state_dict(torch.load(ck / "optimizer.pt", map_location=s.device))
         start = int(json.loads((ck / "trainer_state.json").read_text())["step"])
     tiles, prompt = make_preprocessors(model)
-    ds = WindowDataset(train_eps, cfg.chunk_len, tiles, prompt, stats, ImageAugment(crop=s.crop) if s.augment else None)
+    ds = WindowDataset(train_eps, cfg.chunk_len, tiles, prompt, stats, ImageAugment(crop=s.crop) if s.augment else None,
+                       intervention_weight=s.intervention_weight)
     pad = model.backbone.token_map.pad_id
     meta = {"settings": asdict(s), "config": cfg.to_dict(), "train_episodes": [e.episode_id for e in train_eps],
             "val_episodes": [e.episode_id for e in val_eps], "dataset": eset.source}
@@ -229,7 +232,7 @@ def train(cfg: PostTrainConfig, eset: EpisodeSet, out: str | Path, s: TrainSetti
         for g in opt.param_groups:
             g["lr"] = _lr_at(step, s) * g.get("lr_scale", 1.0)
         pred = model(b["pixel_values"], b["input_ids"], b["proprio"], b["text_mask"])
-        loss = model.loss(pred, b["actions"], b["valid"])
+        loss = model.loss(pred, b["actions"], b.get("weight", b["valid"]))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if s.grad_clip > 0:
@@ -296,6 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vision-lr-scale", type=float, default=1.0,
                    help="lr multiplier for the vision tower + projector in --train-mode full "
                         "(e.g. 0.1 after a vision warm-up, to keep what it learned)")
+    p.add_argument("--intervention-weight", type=float, default=1.0, metavar="W",
+                   help="loss weight of steps a human drove after taking over from the policy (DAgger "
+                        "corrections, the dataset's `intervention` column); 1 = like every other step")
     p.add_argument("--warmup-steps", type=int, default=0)
     p.add_argument("--seed", type=int, default=0, help="seeds init, split, batches and augmentation")
     p.add_argument("--val-fraction", type=float, default=0.2, help="fraction of EPISODES held out for evaluation")
@@ -327,7 +333,10 @@ def _compact_size(a: argparse.Namespace) -> int | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    a = build_parser().parse_args(argv)
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    if not a.intervention_weight > 0:
+        parser.error(f"--intervention-weight must be > 0, got {a.intervention_weight}")
     eset = synthetic_episodes(a.synthetic, seed=a.seed) if a.synthetic else load_episodes(a.data, _compact_size(a))
     cfg = PostTrainConfig(backbone=a.backbone, action_names=tuple(eset.action_names),
                           proprio_names=tuple(eset.proprio_names), chunk_len=a.chunk_len, loss=a.loss,
@@ -336,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     s = TrainSettings(steps=a.steps, batch_size=a.batch_size, lr=a.lr, weight_decay=a.weight_decay,
                       warmup_steps=a.warmup_steps, seed=a.seed, val_fraction=a.val_fraction,
                       eval_every=a.eval_every, save_every=a.save_every, augment=not a.no_augment, crop=not a.no_crop,
-                      device=a.device, vision_lr_scale=a.vision_lr_scale)
+                      device=a.device, vision_lr_scale=a.vision_lr_scale, intervention_weight=a.intervention_weight)
     summary = train(cfg, eset, a.out, s, resume=a.resume, progress=not a.quiet)
     losses = summary["losses"]
     if losses:
