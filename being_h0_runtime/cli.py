@@ -309,6 +309,11 @@ def build_parser() -> argparse.ArgumentParser:
     cal = sub.add_parser("calibrate", help="camera intrinsics, hand-eye and hand-range calibration")
     cal.add_argument("rest", nargs=argparse.REMAINDER, help="calibration subcommand and arguments (try: --help)")
     cal.set_defaults(func=lambda a: _delegate("being_h0_runtime.calibration.cli", a.rest))
+    for name, help_ in (("convert", "convert released artefacts (convert vla: official Being-H0 checkpoints)"),
+                        ("engine", "engine infer (one observation -> action chunk) / engine build (ONNX, TensorRT)")):
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("rest", nargs=argparse.REMAINDER, help="subcommand and arguments (try: --help)")
+        p.set_defaults(func=lambda a, n=name: _delegate(DELEGATED[n], a.rest))
     return ap
 
 
@@ -316,6 +321,8 @@ DELEGATED = {
     "dataset": "being_h0_runtime.recording.dataset_cli",
     "record": "being_h0_runtime.recording.record_cli",
     "calibrate": "being_h0_runtime.calibration.cli",
+    "convert": "being_h0_runtime.convert_cli",
+    "engine": "being_h0_runtime.engine_cli",
 }
 
 
