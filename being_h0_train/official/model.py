@@ -143,11 +143,10 @@ class OfficialAlignModel(nn.Module):
         for layer in vt.encoder.layer[: self.vision_layers]:
             x = layer(x)
         x = x[:, 1:, :]
-        n, p, c = x.shape
-        side = int(round(p ** 0.5))
-        x = x.reshape(n, side, side, c)
+        side = self.spec.vision.image_size // self.spec.vision.patch_size  # static: keeps the trace shape-free
+        x = x.reshape(x.shape[0], side, side, x.shape[-1])
         x = self.vlm.pixel_shuffle(x, scale_factor=self.spec.downsample_ratio)
-        x = x.reshape(n, -1, x.shape[-1])
+        x = x.reshape(x.shape[0], -1, x.shape[-1])
         return self.vlm.multi_modal_projector(x)
 
     @staticmethod
