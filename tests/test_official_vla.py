@@ -180,6 +180,13 @@ def test_pretrained_checkpoint_converts_to_a_posttraining_backbone(tmp_path: Pat
     pv = torch.randn(1, 3, 448, 448)
     with torch.no_grad():
         assert torch.allclose(m.image_features(pv), hf.model.get_image_features(pixel_values=pv).pooler_output, atol=1e-5)
+    # post-training starts from it (--init-from DIR): the project's backbone class loads it with the official tokenizer
+    from being_h0_train.vla import BeingH0Model
+
+    bb = BeingH0Model.from_pretrained(out)
+    assert bb.token_map.num_motion_tokens == 64 and bb.token_map.img_context_id == REF["prompt_token_ids"][1]
+    assert torch.equal(bb.get_input_embeddings().weight[:512].float(),
+                       src["vlm_adapter._language_model.model.embed_tokens.weight"].float())
 
 
 # ----------------------------------------------------------------------------- bad input: exit 2, nothing left

@@ -217,7 +217,7 @@ def _dtype(name: str) -> Any:
 
 def _stream_weights(shards: list[Shard], spec: OfficialVLASpec, expected: dict[str, tuple[int, ...]], out_dir: Path,
                     dtype: Any, rename: Callable[[str], str], log: Callable[[str], None], progress: bool,
-                    src: Path) -> tuple[dict[str, str], int, list[str]]:
+                    src: Path, pad_vocab_to: int | None = None) -> tuple[dict[str, str], int, list[str]]:
     """Read, map, check and write every tensor; returns (weight_map, bytes, dropped names)."""
     from safetensors.torch import save_file
     from tqdm import tqdm
@@ -282,6 +282,12 @@ def _stream_weights(shards: list[Shard], spec: OfficialVLASpec, expected: dict[s
                 t = part.to(dtype).contiguous()
                 if not bool(t.isfinite().all()):
                     raise CheckpointError(f"{shard.path}: tensor {name!r} holds NaN/Inf values")
+                if pad_vocab_to and tname in ("vlm.language_model.embed_tokens.weight", "lm_head.weight") \
+                        and t.shape[0] < pad_vocab_to:  # room for the tokens post-training adds; mean-initialised
+                    import torch
+
+                    extra = t.float().mean(0, keepdim=True).expand(pad_vocab_to - t.shape[0], -1).to(dtype)
+                    t = torch.cat([t, extra], 0).contiguous()
                 pending[rename(tname)] = t
                 pending_bytes += t.numel() * t.element_size()
                 if pending_bytes >= OUT_SHARD_BYTES:
@@ -469,13 +475,28 @@ def _convert_backbone(src: Path, work: Path, spec: OfficialVLASpec, shards: list
     """Pre-trained checkpoint -> transformers InternVL folder + official tokenizer (post-training backbone)."""
     from .model import make_internvl_config
 
+    from dataclasses import replace
+
+    from ..vla.config import BeingH0Config
+    from ..vla.tokenizer import IMG_CONTEXT, IMG_END, IMG_START, MOT_END, MOT_START
+
+    tok, _, _ = read_tokenizer(src, spec)
+    vocab = tok.get_vocab(with_added_tokens=True)
+    n_motion = sum(1 for t in vocab if t.startswith("<motion_id_"))
+    # this project's post-training names the motion-block markers <MOT> </MOT> (official: <mot> </mot>)
+    need = len(vocab) + sum(1 for t in (IMG_START, IMG_END, IMG_CONTEXT, MOT_START, MOT_END) if t not in vocab)
+    pad_to = ((need + 63) // 64) * 64 if need > spec.text.vocab_size else None
     expected = expected_shapes(spec, with_lm_head=True)
     rename = lambda n: "model." + n[len("vlm."):] if n.startswith("vlm.") else n  # noqa: E731
-    wm, nbytes, dropped = _stream_weights(shards, spec, expected, work, dtype, rename, log, progress, src)
+    wm, nbytes, dropped = _stream_weights(shards, spec, expected, work, dtype, rename, log, progress, src, pad_to)
+    if pad_to:
+        spec = replace(spec, text=replace(spec.text, vocab_size=pad_to))
     cfg = make_internvl_config(spec, "sdpa")
     cfg.architectures = ["InternVLForConditionalGeneration"]
     cfg.save_pretrained(str(work))
     _copy_tokenizer(src, work, built)
+    if n_motion:
+        BeingH0Config.from_internvl_config(cfg, num_motion_tokens=n_motion, name=src.resolve().name).save(work)
     (work / "being_h0_official_source.json").write_text(json.dumps(
         {"source": str(src.resolve()), "sha256": _source_hashes(src, shards), "spec": spec.to_dict(),
          "dropped_tensors": dropped[:50], "note": "official pre-trained Being-H0 backbone; post-training adds new "
