@@ -74,6 +74,10 @@ def cmd_infer(args: argparse.Namespace) -> int:
     from .policy.spec import Observation
 
     opts = {"dtype": args.dtype} if args.dtype else {}
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     policy = load_engine_policy(args.engine, backend=args.backend, device=args.device, **opts)
     names = list(policy.manifest.proprio.names)
     state = parse_state(args.state, names)
@@ -82,14 +86,27 @@ def cmd_infer(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     actions = policy.infer(obs)
     dt = time.perf_counter() - t0
+    lat = None
+    if args.repeat > 0:  # the first call above is the warm-up; these are timed like the node's control cycles
+        times = []
+        for _ in range(args.repeat):
+            t = time.perf_counter()
+            policy.infer(obs)
+            times.append(time.perf_counter() - t)
+        ms = np.asarray(times) * 1e3
+        lat = {"n": len(ms), "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
+               "mean_ms": float(ms.mean())}
     if args.json:
         print(json.dumps({"engine_id": policy.engine_id, "backend": policy.backend_name,
                           "action_names": list(policy.spec.names), "chunk_len": int(actions.shape[0]),
                           "actions": actions.astype(float).tolist(), "latency_s": dt,
-                          "timings": policy.last_timings}))
+                          "timings": policy.last_timings, "latency": lat}))
         return 0
     print(f"engine {policy.engine_id} backend {policy.backend_name}: chunk {actions.shape[0]} x {actions.shape[1]} "
-          f"in {dt * 1e3:.1f} ms")
+          f"in {dt * 1e3:.1f} ms (first call)")
+    if lat:
+        print(f"chunk latency over {lat['n']} calls: p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms, "
+              f"mean {lat['mean_ms']:.1f} ms")
     print("step " + " ".join(f"{n[:10]:>10}" for n in policy.spec.names))
     for i, row in enumerate(actions):
         print(f"{i:4d} " + " ".join(f"{v:10.4f}" for v in row))
@@ -118,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"],
                      help="torch backend compute dtype (default: the manifest's)")
     inf.add_argument("--json", action="store_true", help="print JSON (key 'actions': chunk_len x dims)")
+    inf.add_argument("--repeat", type=int, default=0, metavar="N",
+                     help="after the first (warm-up) call, time N more and print p50/p99 chunk latency")
+    inf.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: library default)")
     inf.set_defaults(func=cmd_infer)
     b = sub.add_parser("build", help="add an ONNX model or TensorRT plan to a converted engine (parity-checked)")
     b.add_argument("--engine", required=True, help="engine folder (from being-h0 convert vla)")

@@ -27,8 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.description = DESCRIPTION
     p.add_argument("src", help="official checkpoint folder")
     p.add_argument("--out", required=True, help="output engine (Align) or backbone (pre-trained) folder")
-    p.add_argument("--weights-dtype", default="bfloat16", choices=["bfloat16", "float16", "float32"],
-                   help="dtype of the stored weights (default bfloat16: what the official server loads)")
+    p.add_argument("--weights-dtype", default="declared", choices=["declared", "bfloat16", "float16", "float32"],
+                   help="dtype of the stored weights (default: what config.json torch_dtype declares; the releases "
+                        "declare bfloat16, which is also what the official server runs)")
     p.add_argument("--compute-dtype", default="float32", choices=["float32", "bfloat16", "float16"],
                    help="dtype the torch backend runs in (default float32 for CPU; bfloat16 on a GPU)")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")

@@ -55,8 +55,6 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "mer
                    "added_tokens.json", "generation_config.json")
 NORM_FILES = ("stats.json", "norm_stats.json", "normalization.json")
 OUT_SHARD_BYTES = 2 << 30
-#: the official server builds the model in bfloat16, so transformers 4.43 holds its RoPE cos/sin tables in bf16
-ROPE_TABLE_DTYPE = "bfloat16"
 CONTROL_RATE_HZ = 20.0  # the official Align data: chunk of 16 at 20 fps
 
 
@@ -346,7 +344,19 @@ def _action_names(dim: int) -> tuple[list[str], list[str]]:
     return [f"a{i}" for i in range(dim)], [""] * dim
 
 
-def convert_vla(src: str | Path, out: str | Path, weights_dtype: str = "bfloat16", compute_dtype: str = "float32",
+def declared_dtypes(spec: OfficialVLASpec) -> tuple[str, str]:
+    """(weights dtype, RoPE table dtype) as the checkpoint declares them (config.json ``torch_dtype``).
+
+    Weights keep the declared dtype ("keep what the checkpoint declares"; the releases declare bfloat16,
+    which is also what the official server casts everything to). The official code can only build its
+    language model in a half dtype (building in float32 raises), so transformers 4.43's precomputed RoPE
+    tables always carry bf16 (or fp16) precision, even in a checkpoint saved after ``.float()``.
+    """
+    declared = spec.source_dtype if spec.source_dtype in ("bfloat16", "float16", "float32") else "bfloat16"
+    return declared, declared if declared in ("bfloat16", "float16") else "bfloat16"
+
+
+def convert_vla(src: str | Path, out: str | Path, weights_dtype: str = "declared", compute_dtype: str = "float32",
                 force: bool = False, progress: bool = True, log: Callable[[str], None] = print) -> ConvertResult:
     """Convert an official checkpoint folder; see the module docstring. Raises CheckpointError on bad input."""
     import time
@@ -363,6 +373,9 @@ def convert_vla(src: str | Path, out: str | Path, weights_dtype: str = "bfloat16
                               f"vision_config.image_size {spec.vision.pos_image_size}; not supported")
     shards = find_shards(src)
     tok, token_ids, built = read_tokenizer(src, spec)
+    declared, rope_dtype = declared_dtypes(spec)
+    weights_dtype = declared if weights_dtype == "declared" else weights_dtype
+    spec.extra["rope_table_dtype"] = rope_dtype
     dtype = _dtype(weights_dtype)
     _dtype(compute_dtype)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -395,8 +408,7 @@ def _convert_align(src: Path, work: Path, spec: OfficialVLASpec, shards: list[Sh
     tdir.mkdir()
     expected = expected_shapes(spec, with_lm_head=False)
     wm, nbytes, dropped = _stream_weights(shards, spec, expected, tdir, dtype, lambda n: n, log, progress, src)
-    spec.extra.update({"token_ids": token_ids, "weights_dtype": weights_dtype, "with_lm_head": False,
-                       "rope_table_dtype": ROPE_TABLE_DTYPE})
+    spec.extra.update({"token_ids": token_ids, "weights_dtype": weights_dtype, "with_lm_head": False})
     spec.save(tdir)
     tok_files = _copy_tokenizer(src, work / TOKENIZER_DIR, built)
     stats_files = []
@@ -426,7 +438,7 @@ def _convert_align(src: Path, work: Path, spec: OfficialVLASpec, shards: list[Sh
             "weights_dtype": weights_dtype,
             "source_dtype": spec.source_dtype,
             "compute_dtype": compute_dtype,
-            "rope_table_dtype": ROPE_TABLE_DTYPE,
+            "rope_table_dtype": spec.extra["rope_table_dtype"],
             "token_ids": token_ids,
             "heads": {"proprio_encoder": [spec.proprio_dim, spec.head_hidden, spec.text.hidden_size],
                       "action_decoder": [spec.text.hidden_size, spec.head_hidden, spec.action_dim],
