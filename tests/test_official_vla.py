@@ -268,3 +268,21 @@ def test_pickle_with_code_executing_payload_is_refused(tmp_path: Path, capsys: p
     torch.save(sd, src / "pytorch_model.bin")
     _assert_refused(src, tmp_path, capsys, str(src / "pytorch_model.bin"), "refused to unpickle")
     assert not marker.exists()
+
+
+def test_weights_keep_the_declared_dtype(tmp_path: Path) -> None:
+    """A checkpoint saved after .float() declares float32: weights stay fp32, RoPE tables keep bf16 precision."""
+    src = tmp_path / "fp32"
+    shutil.copytree(ALIGN, src)
+    cfg = json.loads((src / "config.json").read_text())
+    cfg["torch_dtype"] = "float32"
+    (src / "config.json").write_text(json.dumps(cfg))
+    out = tmp_path / "engine"
+    assert _convert(src, out) == 0
+    m = json.loads((out / "manifest.json").read_text())["model"]
+    assert m["weights_dtype"] == "float32" and m["rope_table_dtype"] == "bfloat16"
+    sd = {}
+    for f in (out / "torch").glob("*.safetensors"):
+        sd.update(load_file(str(f)))
+    heads = load_file(str(ALIGN / "model.safetensors"))["action_decoder.2.weight"]
+    assert sd["action_decoder.2.weight"].dtype == torch.float32 and torch.equal(sd["action_decoder.2.weight"], heads)
