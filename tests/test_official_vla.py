@@ -58,6 +58,18 @@ def test_torch_engine_reproduces_the_official_action_chunk(engine: Path, capsys:
     assert got["backend"] == "torch"
 
 
+def test_vit6b_style_checkpoint_reproduces_the_official_action_chunk(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """InternVisionConfig defaults (RMSNorm, QK-norm, no qkv bias), as a checkpoint built without overrides has."""
+    ref = json.loads((FIX / "vla_align_tiny_reference" / "reference_vit6b.json").read_text())
+    out = tmp_path / "engine"
+    assert _convert(FIX / "vla_align_tiny_vit6b", out) == 0
+    capsys.readouterr()
+    got = _infer_json(out, capsys, "--backend", "torch")
+    err = np.abs(np.asarray(got["actions"]) - np.asarray(ref["actions"])).max()
+    assert err < ATOL, err
+
+
 def test_engine_prompt_and_pixels_match_the_official_preprocessing(engine: Path) -> None:
     from being_h0_runtime.engine_cli import load_image
     from being_h0_runtime.policy.engine import load_engine_policy

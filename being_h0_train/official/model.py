@@ -108,6 +108,10 @@ class OfficialAlignModel(nn.Module):
         self.spec = spec
         self.hf_config = make_internvl_config(spec, attn_implementation)
         self.vlm = InternVLModel(self.hf_config)
+        if spec.vision.qk_normalization:  # InternViT's QK-norm uses layer_norm_eps; transformers fixes it at 1e-6
+            for layer in self.vlm.vision_tower.encoder.layer:
+                layer.attention.q_norm.variance_epsilon = spec.vision.layer_norm_eps
+                layer.attention.k_norm.variance_epsilon = spec.vision.layer_norm_eps
         t = spec.text
         self.lm_head = nn.Linear(t.hidden_size, t.vocab_size, bias=False) if with_lm_head else None
         if spec.align:
