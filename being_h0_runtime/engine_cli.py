@@ -70,15 +70,20 @@ def load_image(path: str) -> np.ndarray:
 def cmd_infer(args: argparse.Namespace) -> int:
     import time
 
-    from .policy.engine import load_engine_policy
+    from .policy.engine import EnginePolicy, load_engine_policy
+    from .policy.factory import PolicyConfig, make_policy
     from .policy.spec import Observation
 
-    opts = {"dtype": args.dtype} if args.dtype else {}
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
-    policy = load_engine_policy(args.engine, backend=args.backend, device=args.device, **opts)
+    if args.dtype:  # an override the node does not offer; same loader, one backend option more
+        policy = load_engine_policy(args.engine, backend=args.backend, device=args.device, dtype=args.dtype)
+    else:  # exactly what the inference node builds from its PolicyConfig
+        policy = make_policy(PolicyConfig(kind="engine", engine_dir=args.engine, backend=args.backend,
+                                          device=args.device))
+    assert isinstance(policy, EnginePolicy)
     names = list(policy.manifest.proprio.names)
     state = parse_state(args.state, names)
     image = load_image(args.image)

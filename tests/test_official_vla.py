@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-from safetensors.torch import load_file, save_file  # noqa: E402
+from safetensors.torch import load_file, save_file
 
-from being_h0_runtime.cli import main as cli_main  # noqa: E402
+from being_h0_runtime.cli import main as cli_main
 
 FIX = Path(__file__).parent / "fixtures" / "official"
 ALIGN = FIX / "vla_align_tiny"
@@ -169,9 +169,10 @@ def test_sharded_and_bin_checkpoints_convert_to_the_same_engine(tmp_path: Path, 
 
 
 def test_pretrained_checkpoint_converts_to_a_posttraining_backbone(tmp_path: Path) -> None:
+    from transformers import InternVLForConditionalGeneration
+
     from being_h0_train.official.layout import read_official_config
     from being_h0_train.official.model import OfficialAlignModel
-    from transformers import InternVLForConditionalGeneration
 
     out = tmp_path / "backbone"
     assert _convert(PRETRAINED, out) == 0
@@ -267,7 +268,7 @@ class _Payload:
     def __init__(self, marker: Path) -> None:
         self.marker = marker
 
-    def __reduce__(self):  # noqa: ANN204
+    def __reduce__(self):
         return (os.system, (f"touch {self.marker}",))
 
 

@@ -26,18 +26,24 @@ import resource
 import shutil
 import sys
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
 from being_h0_runtime.drivers.base import ARM_JOINT_NAMES, HAND_DOF_NAMES
-from being_h0_runtime.policy.engine import FORMAT_VERSION, MANIFEST_FILE, EngineManifest, sha256_file, verify_engine_dir
+from being_h0_runtime.policy.engine import (
+    FORMAT_VERSION,
+    MANIFEST_FILE,
+    EngineManifest,
+    sha256_file,
+    verify_engine_dir,
+)
 from being_h0_runtime.policy.preprocess import IMAGENET_MEAN, IMAGENET_STD
 
 from .layout import (
-    RUNTIME_CONFIG_FILE,
     CheckpointError,
     OfficialVLASpec,
     expected_shapes,
@@ -372,7 +378,7 @@ def convert_vla(src: str | Path, out: str | Path, weights_dtype: str = "declared
         raise CheckpointError(f"{src / 'config.json'}: force_image_size {spec.vision.image_size} differs from "
                               f"vision_config.image_size {spec.vision.pos_image_size}; not supported")
     shards = find_shards(src)
-    tok, token_ids, built = read_tokenizer(src, spec)
+    _tok, token_ids, built = read_tokenizer(src, spec)
     declared, rope_dtype = declared_dtypes(spec)
     weights_dtype = declared if weights_dtype == "declared" else weights_dtype
     spec.extra["rope_table_dtype"] = rope_dtype
@@ -485,12 +491,11 @@ def _convert_align(src: Path, work: Path, spec: OfficialVLASpec, shards: list[Sh
 def _convert_backbone(src: Path, work: Path, spec: OfficialVLASpec, shards: list[Shard], built: Any, dtype: Any,
                       progress: bool, log: Callable[[str], None]) -> ConvertResult:
     """Pre-trained checkpoint -> transformers InternVL folder + official tokenizer (post-training backbone)."""
-    from .model import make_internvl_config
-
     from dataclasses import replace
 
     from ..vla.config import BeingH0Config
     from ..vla.tokenizer import IMG_CONTEXT, IMG_END, IMG_START, MOT_END, MOT_START
+    from .model import make_internvl_config
 
     tok, _, _ = read_tokenizer(src, spec)
     vocab = tok.get_vocab(with_added_tokens=True)
@@ -499,7 +504,7 @@ def _convert_backbone(src: Path, work: Path, spec: OfficialVLASpec, shards: list
     need = len(vocab) + sum(1 for t in (IMG_START, IMG_END, IMG_CONTEXT, MOT_START, MOT_END) if t not in vocab)
     pad_to = ((need + 63) // 64) * 64 if need > spec.text.vocab_size else None
     expected = expected_shapes(spec, with_lm_head=True)
-    rename = lambda n: "model." + n[len("vlm."):] if n.startswith("vlm.") else n  # noqa: E731
+    rename = lambda n: "model." + n[len("vlm."):] if n.startswith("vlm.") else n
     wm, nbytes, dropped = _stream_weights(shards, spec, expected, work, dtype, rename, log, progress, src, pad_to)
     if pad_to:
         spec = replace(spec, text=replace(spec.text, vocab_size=pad_to))

@@ -18,13 +18,20 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from being_h0_runtime.config import ConfigError
-from being_h0_runtime.policy.engine import MANIFEST_FILE, PARITY_FILE, read_manifest, sha256_file, verify_engine_dir
+from being_h0_runtime.policy.engine import (
+    MANIFEST_FILE,
+    PARITY_FILE,
+    read_manifest,
+    sha256_file,
+    verify_engine_dir,
+)
 
 from .convert import ARCHITECTURE
 
@@ -179,7 +186,11 @@ def build_backend(engine: str | Path, backend: str, opset: int = 17, atol: float
                 return 0
             from being_h0_runtime.policy.backends.tensorrt import TensorRTRunner
 
-            from ..export.tensorrt_build import build_tensorrt_engine, info_dict, make_profile
+            from ..export.tensorrt_build import (
+                build_tensorrt_engine,
+                info_dict,
+                make_profile,
+            )
 
             n_ids = max(int(c[1].shape[1]) for c in cases)
             prof = make_profile(m.image.size, 1, False, len(m.proprio.names), 1, max_text_len=n_ids + 256,
