@@ -299,3 +299,19 @@ def test_weights_keep_the_declared_dtype(tmp_path: Path) -> None:
         sd.update(load_file(str(f)))
     heads = load_file(str(ALIGN / "model.safetensors"))["action_decoder.2.weight"]
     assert sd["action_decoder.2.weight"].dtype == torch.float32 and torch.equal(sd["action_decoder.2.weight"], heads)
+
+
+def test_slow_tokenizer_files_and_an_existing_empty_out_folder(tmp_path: Path) -> None:
+    """No tokenizer.json (vocab.json + merges.txt + tokenizer_config.json only): same prompt ids as the official."""
+    from being_h0_runtime.engine_cli import load_image
+    from being_h0_runtime.policy.engine import load_engine_policy
+    from being_h0_runtime.policy.spec import Observation
+
+    src = tmp_path / "slow"
+    shutil.copytree(ALIGN, src, ignore=shutil.ignore_patterns("tokenizer.json"))
+    out = tmp_path / "engine"
+    out.mkdir()  # e.g. a freshly made temporary folder
+    assert _convert(src, out) == 0
+    pol = load_engine_policy(out, backend="torch", device="cpu")
+    obs = Observation(0.0, np.asarray(REF["state"]), list(pol.manifest.proprio.names), REF["task"], load_image(str(PNG)))
+    assert pol.prepare(obs)[1][0].tolist() == REF["prompt_token_ids"]

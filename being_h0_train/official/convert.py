@@ -371,8 +371,8 @@ def convert_vla(src: str | Path, out: str | Path, weights_dtype: str = "declared
     src, out = Path(src), Path(out)
     if not src.is_dir():
         raise CheckpointError(f"{src}: not a directory (expected an official Being-H0 checkpoint folder)")
-    if out.exists() and not force:
-        raise CheckpointError(f"{out}: already exists (pass --force to replace it)")
+    if out.exists() and not force and not (out.is_dir() and not any(out.iterdir())):
+        raise CheckpointError(f"{out}: already exists and is not empty (pass --force to replace it)")
     spec = read_official_config(src)
     if spec.vision.pos_image_size != spec.vision.image_size:
         raise CheckpointError(f"{src / 'config.json'}: force_image_size {spec.vision.image_size} differs from "
