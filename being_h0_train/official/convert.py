@@ -161,8 +161,8 @@ def iter_tensors(shard: Shard) -> Iterator[tuple[str, Any]]:
 
 
 # ----------------------------------------------------------------------------- tokenizer
-def read_tokenizer(src: Path, spec: OfficialVLASpec) -> tuple[Any, dict[str, Any], Path | None]:
-    """(tokenizers.Tokenizer, token ids, tokenizer.json path or None when it has to be generated)."""
+def read_tokenizer(src: Path, spec: OfficialVLASpec) -> tuple[Any, dict[str, Any], Any]:
+    """(tokenizers.Tokenizer, token ids, the tokenizer to save as tokenizer.json when the checkpoint has none, else None)."""
     from tokenizers import Tokenizer
 
     tj = src / "tokenizer.json"
