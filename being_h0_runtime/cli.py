@@ -388,15 +388,14 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("rest", nargs=argparse.REMAINDER, help="calibration subcommand and arguments (try: --help)")
     cal.set_defaults(func=lambda a: _delegate("being_h0_runtime.calibration.cli", a.rest))
 
-    from being_h0_runtime.tokenizer_cli import (
-        register_convert_tokenizer,
-        register_tokenizer,
-    )
+    from being_h0_runtime.tokenizer_cli import register_tokenizer
 
-    conv = sub.add_parser("convert", help="convert released Being-H0 artefacts (official layout) for this runtime")
-    conv_sub = conv.add_subparsers(dest="convert_what", required=True, metavar="WHAT")
-    register_convert_tokenizer(conv_sub)
-    register_tokenizer(sub)
+    register_tokenizer(sub)  # being-h0 tokenizer encode|decode
+    for name, help_ in (("convert", "convert released Being-H0 artefacts (vla checkpoints, GRVQ tokenizer)"),
+                        ("engine", "engine infer (one observation -> action chunk) / engine build (ONNX, TensorRT)")):
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("rest", nargs=argparse.REMAINDER, help="subcommand and arguments (try: --help)")
+        p.set_defaults(func=lambda a, n=name: _delegate(DELEGATED[n], a.rest))
     return ap
 
 
@@ -405,6 +404,8 @@ DELEGATED = {
     "record": "being_h0_runtime.recording.record_cli",
     "calibrate": "being_h0_runtime.calibration.cli",
     "view": "being_h0_runtime.view.live",
+    "convert": "being_h0_runtime.convert_cli",
+    "engine": "being_h0_runtime.engine_cli",
 }
 
 

@@ -63,7 +63,9 @@ class ImageSpec(StrictModel):
     num_image_tokens: int = Field(gt=0)
     mean: list[float] = Field(default_factory=lambda: list(IMAGENET_MEAN), min_length=3, max_length=3)
     std: list[float] = Field(default_factory=lambda: list(IMAGENET_STD), min_length=3, max_length=3)
-    resize: Literal["bilinear"] = "bilinear"
+    #: "bilinear": float half-pixel bilinear (this project's engines); "pil_bicubic": PIL BICUBIC on the uint8
+    #: image, as torchvision's Resize on PIL input (official Being-H0 checkpoints)
+    resize: Literal["bilinear", "pil_bicubic"] = "bilinear"
     channel_order: Literal["RGB"] = "RGB"
     #: camera (height, width) used for warm-up / TensorRT opt profile; None = one tile
     warmup_hw: list[int] | None = None
@@ -74,6 +76,8 @@ class PromptSpec(StrictModel):
     suffix: str
     tokenizer_file: str
     tokenizer_files: list[str] = Field(default_factory=list)
+    #: tokenise like ``tokenizer(prompt)`` (post-processor specials added); official checkpoints
+    add_special_tokens: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> PromptSpec:
@@ -255,8 +259,9 @@ class EnginePolicy(Policy):
         self.spec = manifest.action_spec
         self.engine_id = manifest.engine_id
         im = manifest.image
-        self.tiles = TilePreprocessor(im.size, im.max_tiles, im.use_thumbnail, tuple(im.mean), tuple(im.std))
-        self.prompt = PromptEncoder(engine_dir / manifest.prompt.tokenizer_file, manifest.prompt.suffix)
+        self.tiles = TilePreprocessor(im.size, im.max_tiles, im.use_thumbnail, tuple(im.mean), tuple(im.std), im.resize)
+        self.prompt = PromptEncoder(engine_dir / manifest.prompt.tokenizer_file, manifest.prompt.suffix,
+                                    add_special_tokens=manifest.prompt.add_special_tokens)
         self._a_mean = np.asarray(self.spec.mean, np.float32)
         self._a_std = np.asarray(self.spec.std, np.float32)
         self._p_mean = np.asarray(manifest.proprio.mean, np.float32)

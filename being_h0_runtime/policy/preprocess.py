@@ -102,6 +102,19 @@ def resize_bilinear(img: np.ndarray, width: int, height: int) -> np.ndarray:
     return rows[:, x0] * (1.0 - wx)[None, :, None] + rows[:, x1] * wx[None, :, None]
 
 
+def resize_pil_bicubic(img: np.ndarray, width: int, height: int) -> np.ndarray:
+    """(H, W, 3) uint8 -> (height, width, 3) float32 via PIL BICUBIC on the uint8 image.
+
+    What torchvision's ``Resize((h, w), BICUBIC)`` does to a PIL image (the official Being-H0
+    ``build_transform``): PIL's antialiased bicubic, rounded back to uint8.
+    """
+    from PIL import Image
+
+    arr = np.ascontiguousarray(img if img.dtype == np.uint8 else np.clip(np.rint(img), 0, 255).astype(np.uint8))
+    out = Image.fromarray(arr, "RGB").resize((width, height), Image.BICUBIC)
+    return np.asarray(out, dtype=np.float32)
+
+
 @dataclass
 class TilePreprocessor:
     """RGB uint8 image -> (num_tiles, 3, S, S) float32 normalised tiles."""
@@ -111,12 +124,17 @@ class TilePreprocessor:
     use_thumbnail: bool = True
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
+    #: "bilinear" (float half-pixel) or "pil_bicubic" (official Being-H0 checkpoints)
+    resize: str = "bilinear"
     _scale: np.ndarray = field(init=False, repr=False)
     _offset: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.image_size <= 0 or self.max_tiles < 1:
             raise ValueError(f"image_size must be > 0 and max_tiles >= 1, got {self.image_size}, {self.max_tiles}")
+        if self.resize not in ("bilinear", "pil_bicubic"):
+            raise ValueError(f"resize must be 'bilinear' or 'pil_bicubic', got {self.resize!r}")
+        self._resize = resize_bilinear if self.resize == "bilinear" else resize_pil_bicubic
         std = np.asarray(self.std, np.float32)
         # (x / 255 - mean) / std  ==  x * scale + offset, one fused pass
         self._scale = (1.0 / (255.0 * std)).reshape(1, 3, 1, 1).astype(np.float32)
@@ -135,10 +153,10 @@ class TilePreprocessor:
         h, w = image.shape[:2]
         s = self.image_size
         cols, rows = self.grid(w, h)
-        big = resize_bilinear(image, cols * s, rows * s)  # (rows*S, cols*S, 3)
+        big = self._resize(image, cols * s, rows * s)  # (rows*S, cols*S, 3)
         tiles = big.reshape(rows, s, cols, s, 3).transpose(0, 2, 4, 1, 3).reshape(rows * cols, 3, s, s)
         if self.use_thumbnail and rows * cols > 1:
-            thumb = resize_bilinear(image, s, s).transpose(2, 0, 1)[None]
+            thumb = self._resize(image, s, s).transpose(2, 0, 1)[None]
             tiles = np.concatenate([tiles, thumb], axis=0)
         out = tiles * self._scale
         out += self._offset
@@ -153,7 +171,8 @@ class PromptEncoder:
     ``tokenizer.json``.
     """
 
-    def __init__(self, tokenizer: Any, suffix_template: str = PROMPT_SUFFIX, cache_size: int = 256) -> None:
+    def __init__(self, tokenizer: Any, suffix_template: str = PROMPT_SUFFIX, cache_size: int = 256,
+                 add_special_tokens: bool = False) -> None:
         if isinstance(tokenizer, (str, Path)):
             from tokenizers import Tokenizer
 
@@ -165,11 +184,12 @@ class PromptEncoder:
             raise ValueError("suffix_template must contain '{instruction}'")
         self.tokenizer = tokenizer
         self.suffix_template = suffix_template
+        self.add_special_tokens = add_special_tokens
         self._cache: dict[str, np.ndarray] = {}
         self._cache_size = cache_size
 
     def encode_text(self, text: str) -> list[int]:
-        return list(self.tokenizer.encode(text, add_special_tokens=False).ids)
+        return list(self.tokenizer.encode(text, add_special_tokens=self.add_special_tokens).ids)
 
     def __call__(self, instruction: str) -> np.ndarray:
         """(1, L) int64 ids; the returned array is shared, do not modify it."""

@@ -281,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--data", help="dataset directory (recorder export, or save_episodes .npz format)")
     src.add_argument("--synthetic", type=int, metavar="N", help="train on N synthetic episodes (demo / smoke test)")
     p.add_argument("--out", required=True, help="output directory (checkpoints/, final/, eval/)")
-    p.add_argument("--backbone", default="tiny",
+    p.add_argument("--backbone", "--init-from", dest="backbone", default="tiny",
                    help="BeingH0Config preset (tiny, internvl3-1b, internvl3-8b, ...) or a local checkpoint dir")
     p.add_argument("--chunk-len", type=int, default=16, help="actions per chunk (one action query each)")
     p.add_argument("--loss", choices=["l1", "l2", "smooth_l1"], default="l1", help="regression loss (Being-H0: l1)")

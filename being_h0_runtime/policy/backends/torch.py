@@ -38,7 +38,12 @@ class TorchBackend:
         d = engine_dir / entry.dir
         tdtype = getattr(torch, dtype or entry.dtype)
         try:
-            model = PostTrainModel.from_pretrained(d, dtype=tdtype if tdtype != torch.float32 else None)
+            if (m.model or {}).get("architecture") == "being-h0-official-align":  # converted official checkpoint
+                from being_h0_train.official.model import OfficialAlignModel
+
+                model = OfficialAlignModel.from_pretrained(d, dtype=tdtype)
+            else:
+                model = PostTrainModel.from_pretrained(d, dtype=tdtype if tdtype != torch.float32 else None)
         except Exception as e:  # noqa: BLE001 - any load failure is a bad engine file
             raise ConfigError(f"{d}: cannot load the PyTorch model (manifest field 'backends.torch.dir'): "
                               f"{type(e).__name__}: {str(e)[:300]}") from None
