@@ -6,6 +6,12 @@ with a human teleoperating the real rig; the scripted expert takes the
 operator's place.  Episodes are rosbag2/MCAP folders; `--export` turns the
 successful ones into a post-training dataset.
 
+On a terminal the operator console runs (one status line, single keys: s start,
+a abort, e or space e-stop, r reset, y/n mark success/failure, x re-record, q
+quit, h help): after `a` it waits for `s` before the next episode; `x` throws
+the current episode away and records it again; `q` stops (an unfinished
+episode is discarded).
+
 Examples:
   being-h0 record --episodes 20 --out demos/pick_place
   being-h0 record --episodes 5 --out demos/pp --variation unseen --seed-base 1000 --export data/pp
@@ -17,7 +23,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from tqdm import tqdm
 
@@ -36,12 +42,20 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--control-rate", type=float, default=10.0, help="dataset rate (Hz) for --export")
     ap.add_argument("--jobs", type=int, default=1, help="record in this many processes (the rig is CPU-bound: "
                     "use the number of cores)")
+    ap.add_argument("--console", choices=["auto", "on", "off"], default="auto",
+                    help="operator console with status line and keys (auto: when stdin and stdout are terminals "
+                         "and --jobs is 1; keys are read from stdin lines when it is not a terminal)")
     return ap
 
 
 def record_one(out: Path, index: int, seed: int, profile: str = "sim", variation: str | None = None,
-               camera_rate_hz: float = 10.0, keep_failures: bool = False) -> tuple[bool, Path | None]:
-    """Record episode number `index` (scene `seed`) into `out`; returns (success, kept folder or None)."""
+               camera_rate_hz: float = 10.0, keep_failures: bool = False, console: Any = None,
+               position: int = 0) -> tuple[bool, Path | None]:
+    """Record episode number `index` (scene `seed`) into `out`; returns (success, kept folder or None).
+
+    With an operator `console` (console.EpisodeConsole) the episode shows as number `position` on its
+    status line and obeys its keys.
+    """
     from ..operator import run_episode_inproc
     from .recorder import RecorderNode, RecorderParams
 
@@ -52,9 +66,12 @@ def record_one(out: Path, index: int, seed: int, profile: str = "sim", variation
     holder: dict[str, RecorderNode] = {}
 
     def add_recorder(ctx, nodes):
-        holder["rec"] = RecorderNode(ctx.create_node("recorder"),
-                                     RecorderParams(output_dir=out, operator="scripted-expert", min_free_bytes=0,
-                                                    first_index=index))
+        holder["rec"] = rec = RecorderNode(ctx.create_node("recorder"),
+                                           RecorderParams(output_dir=out, operator="scripted-expert",
+                                                          min_free_bytes=0, first_index=index))
+        if console is not None:
+            console.attach(ctx, nodes, position, nodes["task"].p.task_id,
+                           recording_dir=lambda: rec.writer.dir if rec.writer is not None else rec.last_episode_dir)
 
     # the scripted expert is the operator, whatever policy the profile runs by default
     from ..policy.expert import with_expert
@@ -78,7 +95,7 @@ def _record_one_star(args: tuple) -> tuple[bool, Path | None]:
 
 def record_episodes(out: Path, episodes: int, profile: str = "sim", seed_base: int = 0,
                     variation: str | None = None, camera_rate_hz: float = 10.0, keep_failures: bool = False,
-                    progress: bool = True, jobs: int = 1) -> list[Path]:
+                    progress: bool = True, jobs: int = 1, console: Any = None) -> list[Path]:
     """Record `episodes` scripted episodes (episode i: scene seed seed_base + i); returns the kept folders in order.
 
     jobs > 1 records episodes in that many worker processes (each episode is
@@ -104,7 +121,9 @@ def record_episodes(out: Path, episodes: int, profile: str = "sim", seed_base: i
         bar.update(1)
         bar.set_postfix(success=f"{successes}/{bar.n}", kept=len(kept))
 
-    if jobs <= 1:
+    if console is not None:
+        _record_with_console(tasks, console, tally)
+    elif jobs <= 1:
         for t in tasks:
             tally(record_one(*t))
     else:
@@ -120,13 +139,39 @@ def record_episodes(out: Path, episodes: int, profile: str = "sim", seed_base: i
     return kept
 
 
+def _record_with_console(tasks: list[tuple], console: Any, tally: Any) -> None:
+    """One episode after another under the operator's keys: x records the same one again, q stops."""
+    import shutil
+
+    i = 0
+    while i < len(tasks) and not console.quit:
+        ok, folder = record_one(*tasks[i], console=console, position=i + 1)
+        if console.redo or (console.quit and not ok):
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+            if console.redo:
+                console.line.message(f"episode {i + 1} discarded; recording it again")
+                continue
+            break
+        tally((ok, folder))
+        i += 1
+        console.wait_between()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from ..logs import add_run_log
 
     add_run_log(Path(args.out))  # the session's log beside its episodes
-    kept = record_episodes(Path(args.out), args.episodes, args.profile, args.seed_base, args.variation,
-                           args.camera_rate, args.keep_failures, jobs=args.jobs)
+    from ..console import EpisodeConsole, console_wanted
+
+    if console_wanted(args.console, args.jobs):
+        with EpisodeConsole(args.episodes) as console:
+            kept = record_episodes(Path(args.out), args.episodes, args.profile, args.seed_base, args.variation,
+                                   args.camera_rate, args.keep_failures, progress=False, console=console)
+    else:
+        kept = record_episodes(Path(args.out), args.episodes, args.profile, args.seed_base, args.variation,
+                               args.camera_rate, args.keep_failures, jobs=args.jobs)
     print(f"kept {len(kept)} of {args.episodes} episodes in {args.out}")
     if args.export:
         if not kept:
