@@ -167,9 +167,10 @@ class ConsoleStatus:
     inference_hz: float | None = None
     recording_bytes: int | None = None  # None: not recording
     message: str = ""
+    what: str = "episode"  # or "trial" (`bench run`)
 
     def fields(self) -> list[str]:
-        ep = f"episode {self.episode}/{self.episodes}" if self.episodes else f"episode {self.episode}"
+        ep = f"{self.what} {self.episode}/{self.episodes}" if self.episodes else f"{self.what} {self.episode}"
         parts = [self.task or "-", self.state, ep, f"{self.elapsed_s:5.1f} s",
                  f"E-STOP LATCHED ({self.estop}) r=reset" if self.estop else "e-stop clear",
                  f"loop {_hz(self.loop_hz)}", f"infer {_hz(self.inference_hz)}",
@@ -654,7 +655,7 @@ class EpisodeConsole:
                              estop=self.estop, loop_hz=self._loop.rate(t) if running else None,
                              inference_hz=self._chunks.rate(t) if running else None,
                              recording_bytes=self._rec_bytes if self.recording_dir is not None else None,
-                             message=st.message if st else "")
+                             message=st.message if st else "", what=self.what)
 
     def poll(self) -> None:
         for action in self.keys.actions():
@@ -668,7 +669,7 @@ class EpisodeConsole:
         if action == "start":
             if self.paused:
                 self.paused = False
-                say(f"continuing with {self.what} {self.index + 1 if not self.redo else self.index}")
+                say("continuing")
             else:
                 say(f"{self.what} {self.index} is {st.state if st else 'starting'}: a aborts it, x re-records it")
         elif action == "abort":

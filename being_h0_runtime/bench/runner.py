@@ -619,8 +619,13 @@ def run_sweep(plan_: list[PlannedTrial], engine: EngineRef, profile: str, result
               ask: Ask | None = None, extra_overrides: dict[str, dict[str, Any]] | None = None,
               after_trial: Callable[[TrialResult], None] | None = None,
               on_status: Callable[[PlannedTrial, Any], None] | None = None, strategy: str | None = None,
-              setup: Callable[[PlannedTrial, Any, dict[str, Any]], None] | None = None) -> SweepSummary:
-    """Run the planned trials that are not in `results` yet, writing each as it finishes."""
+              setup: Callable[[PlannedTrial, Any, dict[str, Any]], None] | None = None,
+              console: Any = None) -> SweepSummary:
+    """Run the planned trials that are not in `results` yet, writing each as it finishes.
+
+    With an operator `console` (console.EpisodeConsole): `x` re-runs the current trial, `a` aborts it
+    (not written; the console waits for `s`), `q` stops after it.
+    """
     from ..launch import load_profile
 
     prof = load_profile(profile)
@@ -641,13 +646,31 @@ def run_sweep(plan_: list[PlannedTrial], engine: EngineRef, profile: str, result
         summary.skipped = len(plan_) - len(todo)
         bar = _progress(len(plan_), summary.skipped, progress)
         try:
-            for p in todo:
+            i = 0
+            while i < len(todo):
+                p = todo[i]
                 bar.set_description(f"{p.task.id}:{p.variation} seed {p.seed}")
+                position = i + 1 + summary.skipped
+
+                def hook(ctx: Any, nodes: dict[str, Any], p: PlannedTrial = p, position: int = position) -> None:
+                    if setup is not None:
+                        setup(p, ctx, nodes)
+                    if console is not None:
+                        console.attach(ctx, nodes, position, f"{p.task.id}:{p.variation} seed {p.seed}")
+
                 r = run_trial(profile, p.task, p.variation, p.trial_index, p.seed, engine, out_dir,
                               results.parent.resolve(), record=record, frames=frames, time_limit_s=time_limit_s,
                               ask=ask, extra_overrides=extra_overrides, strategy=strategy,
                               on_status=(lambda st, p=p: on_status(p, st)) if on_status else None,
-                              setup=(lambda ctx, nodes, p=p: setup(p, ctx, nodes)) if setup else None)
+                              setup=hook if setup is not None or console is not None else None)
+                if console is not None and _operator_discards(console, r, position):
+                    if console.quit:
+                        break
+                    if not console.redo:
+                        i += 1  # aborted with `a`: not written, so a later run of the same command retries it
+                        console.wait_between()
+                    continue
+                i += 1
                 db.record(r)
                 summary.ran += 1
                 summary.successes += r.success
@@ -658,9 +681,24 @@ def run_sweep(plan_: list[PlannedTrial], engine: EngineRef, profile: str, result
                 bar.update(1)
                 if after_trial:
                     after_trial(r)
+                if console is not None:
+                    if console.quit:
+                        break
+                    console.wait_between()
         finally:
             bar.close()
     return summary
+
+
+def _operator_discards(console: Any, r: TrialResult, position: int) -> bool:
+    """The operator re-ran (x), aborted (a) or quit (q) this trial: it is not a result and is not written."""
+    if console.redo:
+        console.line.message(f"trial {position} discarded; running it again")
+        return True
+    if r.state == "aborted" and (console.paused or console.quit):
+        console.line.message(f"trial {position} aborted by the operator: not written (the same command retries it)")
+        return True
+    return False
 
 
 class _NoBar:
@@ -761,6 +799,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--frames", type=int, default=3,
                     help="frames in each trial's strip (virtual rig; 0 = none; default 3: start, middle, end)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar (one line per trial instead)")
+    ap.add_argument("--console", choices=["auto", "on", "off"], default="auto",
+                    help="operator console (status line and keys: s a e r y n x q h) instead of the progress bar; "
+                         "auto: when stdin and stdout are terminals, on the virtual rig")
     return ap
 
 
@@ -798,10 +839,19 @@ def main(argv: list[str] | None = None) -> int:
     from ..logs import add_run_log
 
     add_run_log(args.out)  # the sweep's log beside its results and report
+    from contextlib import nullcontext
+
+    from ..console import EpisodeConsole, console_wanted
+
+    # the real rig asks its reset and verdict questions line by line: no single-key console there
+    use_console = prof.rig == "virtual" and console_wanted(args.console)
     try:
-        summary = run_sweep(trials, engine, args.profile, args.results, args.out, record=args.record,
-                            frames=args.frames, time_limit_s=args.time_limit, progress=not args.no_progress,
-                            ask=_stdin_ask if prof.rig == "real" else None, after_trial=line, strategy=args.strategy)
+        with EpisodeConsole(len(trials), what="trial") if use_console else nullcontext() as console:
+            summary = run_sweep(trials, engine, args.profile, args.results, args.out, record=args.record,
+                                frames=args.frames, time_limit_s=args.time_limit,
+                                progress=not args.no_progress and not use_console,
+                                ask=_stdin_ask if prof.rig == "real" else None, after_trial=line,
+                                strategy=args.strategy, console=console)
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished trials are in {args.results}; run the same command again to resume",
               file=sys.stderr)
