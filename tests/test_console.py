@@ -81,6 +81,14 @@ def test_help_line_names_every_key_once() -> None:
         assert f"{k.char}={k.action}" in help_line()
 
 
+def test_the_readme_key_table_is_the_console_s_keys() -> None:
+    text = (REPO / "README.md").read_text()
+    table = text[text.index("### The operator console"):]
+    first_columns = re.findall(r"^\| (`[^|]*)\|", table, re.M)
+    documented = [key for col in first_columns for key in re.findall(r"`(\w)`", col)]
+    assert sorted(documented) == sorted(k.char for k in KEYS)
+
+
 def test_estop_holds_the_episode_and_it_resumes_after_reset() -> None:
     os.environ.setdefault("MUJOCO_GL", "egl")
     from being_h0_runtime.msgs import EStop

@@ -39,6 +39,7 @@ class ProgressTracker:
     lifted: bool = False
     in_hand: bool = False
     dropped_at: float | None = None
+    released_over_box_at: float | None = None
     drop_box_m: float = 0.0
     in_box: bool = False
     box_m: float = float("nan")
@@ -100,6 +101,9 @@ class ProgressTracker:
             self.in_hand = False
             if self.in_box:
                 new = self._note(t, "released in box")
+            elif self.box_m < OVER_BOX_M:
+                self.released_over_box_at = t
+                new = self._note(t, "released over box")
             else:
                 self.dropped_at, self.drop_box_m = t, self.box_m
                 new = self._note(t, f"DROPPED {100 * self.box_m:.0f} cm from box")
@@ -163,6 +167,9 @@ def explain(state: str, message: str, tracker: ProgressTracker | None, safety_ev
                              f"but {how}; {limit}")
         if t.in_box:
             return "release", f"toy in the box but still touching the hand or moving at the end; {limit}"
+        if t.released_over_box_at is not None and not t.in_hand and t.box_m < OVER_BOX_M:
+            return "release", (f"released the toy over the box at {t.released_over_box_at:.1f} s but it had not "
+                               f"settled inside by the end; {limit}")
         if t.dropped_at is not None and not t.in_hand:
             return "carry", (f"dropped object at {t.dropped_at:.1f} s, {100 * t.drop_box_m:.0f} cm from the box "
                              f"(toy now {100 * t.box_m:.0f} cm from it); {limit}")

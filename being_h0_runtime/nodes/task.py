@@ -140,7 +140,7 @@ class TaskNode(RuntimeNode):
             elif now - self.state_since > self.p.homing_time_limit_s:
                 self._set(TaskStatus.FAILED, "arm did not reach home within the homing time limit" + self._held())
         elif self.state == TaskStatus.RUNNING and now - self.state_since > self.p.time_limit_s:
-            self._set(TaskStatus.TIMEOUT, f"time limit {self.p.time_limit_s:.0f} s reached" + self._held())
+            self._set(TaskStatus.TIMEOUT, f"time limit {self.p.time_limit_s:g} s reached" + self._held())
 
     def _held(self) -> str:
         return f" while held by e-stop from {self.estop_reason}" if self.estop_engaged else ""
