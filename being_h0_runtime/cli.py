@@ -13,7 +13,7 @@ Common commands:
 
 While `run`, `launch`, `record` or `bench run` is in the foreground, one key
 (no Enter on a terminal; Enter-terminated lines from a pipe) does:
-  s start   a abort episode   e/space E-STOP (arm and hand hold until r)   r reset
+  s start   a abort episode   e/space e-stop (arm and hand hold until r)   r reset
   y mark success   n mark failure   x re-record   q quit   h help
 """
 
