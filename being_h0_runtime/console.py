@@ -597,6 +597,7 @@ class EpisodeConsole:
         self.quit = False
         self.redo = False
         self.paused = False
+        self.aborted = False  # the operator aborted the current episode (a or q)
         self.marked: bool | None = None
         self.estop = ""
         self.index = 0
@@ -625,6 +626,7 @@ class EpisodeConsole:
 
         self.ctx, self.index, self.task_id, self.recording_dir = ctx, index, task_id, recording_dir
         self.redo = False
+        self.aborted = False
         self.marked = None
         self.estop = ""
         self._loop, self._chunks = RateMeter(window_s=1.0), RateMeter(window_s=3.0)  # each episode's clock starts at 0
@@ -660,6 +662,10 @@ class EpisodeConsole:
     def poll(self) -> None:
         for action in self.keys.actions():
             self.do(action)
+        st = self.operator.status if self.operator is not None else None
+        if (self.quit or self.redo) and not self.aborted and st is not None and st.state in ("homing", "running"):
+            self.operator.stop()  # q or x came before the episode started: stop it as soon as it has
+            self.aborted = True
         self.line.update(self.status())
 
     def do(self, action: str) -> None:
@@ -675,7 +681,7 @@ class EpisodeConsole:
         elif action == "abort":
             if active:
                 self.operator.stop()
-                self.paused = True
+                self.paused = self.aborted = True
                 say(f"aborting {self.what} {self.index}; s starts the next, x re-records this one, q quits")
             else:
                 say(f"no {self.what} running; s starts the next")
@@ -703,12 +709,14 @@ class EpisodeConsole:
             self.paused = False
             if active:
                 self.operator.stop()
+                self.aborted = True
             say(f"re-recording {self.what} {self.index}: this one is discarded")
         elif action == "quit":
             self.quit = True
             self.paused = False
             if active:
                 self.operator.stop()
+                self.aborted = True
             say(f"quitting after this {self.what} (it is discarded if unfinished)")
         elif action == "help":
             say(help_line())

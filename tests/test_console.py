@@ -201,3 +201,33 @@ def test_launch_console_in_a_real_terminal(tmp_path: Path) -> None:
         left = subprocess.run(["pgrep", "-f", f"node_main .*--domain-id {domain}"], capture_output=True, text=True)
         for pid in left.stdout.split():
             subprocess.run(["kill", "-9", pid], capture_output=True)
+
+
+def _sweep_with_keys(tmp_path: Path, keys: bytes, trials: int = 1):
+    from being_h0_runtime.bench import runner
+    from being_h0_runtime.console import EpisodeConsole
+
+    r, w = os.pipe()
+    os.write(w, keys)
+    os.close(w)
+    out = io.StringIO()
+    plan = runner.plan(["pick_place_toy:seen"], trials, base_seed=0)
+    with os.fdopen(r, "r") as rf, EpisodeConsole(trials, keys=KeyReader(rf), line=StatusLine(out, tty=False),
+                                                  what="trial") as console:
+        summary = runner.run_sweep(plan, runner.resolve_engine("expert"), "sim", tmp_path / "r.sqlite",
+                                   tmp_path / "out", frames=0, time_limit_s=2.0, progress=False, console=console)
+    return summary, runner.load_results(tmp_path / "r.sqlite"), out.getvalue()
+
+
+def test_bench_console_x_reruns_the_trial_and_writes_it_once(tmp_path: Path) -> None:
+    summary, rows, text = _sweep_with_keys(tmp_path, b"x\n")
+    assert "re-recording trial 1: this one is discarded" in text and "trial 1 discarded; running it again" in text
+    assert summary.ran == 1 and [r["seed"] for r in rows] == [0]
+    assert rows[0]["state"] == "timeout"  # the first attempt was stopped; the rerun ran to its time limit
+    assert "| trial 1/1 |" in text
+
+
+def test_bench_console_q_aborts_and_writes_nothing(tmp_path: Path) -> None:
+    summary, rows, text = _sweep_with_keys(tmp_path, b"q\n", trials=2)
+    assert "trial 1 aborted by the operator: not written" in text
+    assert summary.ran == 0 and rows == []

@@ -695,7 +695,7 @@ def _operator_discards(console: Any, r: TrialResult, position: int) -> bool:
     if console.redo:
         console.line.message(f"trial {position} discarded; running it again")
         return True
-    if r.state == "aborted" and (console.paused or console.quit):
+    if r.state == "aborted" and console.aborted:
         console.line.message(f"trial {position} aborted by the operator: not written (the same command retries it)")
         return True
     return False
