@@ -23,9 +23,10 @@ import shutil
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 # ---------------------------------------------------------------------------------------- the keys
 
@@ -83,7 +84,7 @@ class KeyReader:
         self._buf = b""
         self.eof = self.fd is None
 
-    def __enter__(self) -> "KeyReader":
+    def __enter__(self) -> KeyReader:
         if self.tty and self.fd is not None:
             import termios
             import tty
@@ -609,7 +610,7 @@ class EpisodeConsole:
         self._rec_bytes: int | None = None
         self._rec_at = 0.0
 
-    def __enter__(self) -> "EpisodeConsole":
+    def __enter__(self) -> EpisodeConsole:
         self.keys.__enter__()
         self.line.message(help_line())
         return self

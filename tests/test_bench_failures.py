@@ -11,9 +11,9 @@ import pytest
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-from being_h0_runtime.bench import report, runner  # noqa: E402
-from being_h0_runtime.bench.outcome import explain  # noqa: E402
-from being_h0_runtime.bench.tasks import load_task  # noqa: E402
+from being_h0_runtime.bench import report, runner
+from being_h0_runtime.bench.outcome import explain
+from being_h0_runtime.bench.tasks import load_task
 
 EXPERT = runner.resolve_engine("expert")
 V1_SCHEMA = """

@@ -16,7 +16,13 @@ from pathlib import Path
 import pytest
 
 from being_h0_runtime import console as con
-from being_h0_runtime.console import KEYS, ConsoleStatus, KeyReader, StatusLine, help_line
+from being_h0_runtime.console import (
+    KEYS,
+    ConsoleStatus,
+    KeyReader,
+    StatusLine,
+    help_line,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -84,7 +90,7 @@ def test_help_line_names_every_key_once() -> None:
 def test_the_readme_key_table_is_the_console_s_keys() -> None:
     text = (REPO / "README.md").read_text()
     table = text[text.index("### The operator console"):]
-    first_columns = re.findall(r"^\| (`[^|]*)\|", table, re.M)
+    first_columns = re.findall(r"^\| (`[^|]*)\|", table, re.MULTILINE)
     documented = [key for col in first_columns for key in re.findall(r"`(\w)`", col)]
     assert sorted(documented) == sorted(k.char for k in KEYS)
 
@@ -192,7 +198,7 @@ def test_launch_console_in_a_real_terminal(tmp_path: Path) -> None:
         tmux("send-keys", "q")
         screen = tmux.wait_for(r"EXIT=\d+", 30)
         assert "EXIT=0" in screen
-        assert re.search(r"^icanon", tmux.wait_for(r"icanon", 5), re.M), "terminal left in cbreak mode"
+        assert re.search(r"^icanon", tmux.wait_for(r"icanon", 5), re.MULTILINE), "terminal left in cbreak mode"
         left = subprocess.run(["pgrep", "-f", f"node_main .*--domain-id {domain}"], capture_output=True, text=True)
         assert left.stdout.strip() == "", "node processes left behind"
         (tmp_path / "screen.txt").write_text(screen)
