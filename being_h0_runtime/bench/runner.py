@@ -391,7 +391,9 @@ class TrialProbe:
         self.safety_events = events
 
     def _poll_keys(self) -> None:
-        """Real rig: s<Enter> marks success, f<Enter> failure, q<Enter> stops (stdin, non-blocking)."""
+        """Real rig: y<Enter> marks success, n<Enter> failure, a<Enter> (or q) stops: the console's keys, typed as
+        lines because the reset and verdict prompts around a trial are line prompts (stdin, non-blocking)."""
+        from ..console import ACTION_OF, ACTION_OF_WORD
         from ..msgs import TaskCommand
 
         try:
@@ -400,8 +402,10 @@ class TrialProbe:
             return
         if not ready:
             return
-        key = sys.stdin.readline().strip().lower()
-        cmd = {"s": TaskCommand.MARK_SUCCESS, "f": TaskCommand.MARK_FAILURE, "q": TaskCommand.STOP}.get(key)
+        word = sys.stdin.readline().strip().lower()
+        action = ACTION_OF_WORD.get(word) or (ACTION_OF.get(word) if len(word) == 1 else None)
+        cmd = {"success": TaskCommand.MARK_SUCCESS, "failure": TaskCommand.MARK_FAILURE, "abort": TaskCommand.STOP,
+               "quit": TaskCommand.STOP}.get(action or "")
         if cmd:
             self.marked_by_operator = cmd != TaskCommand.STOP
             self._cmd_pub.publish(TaskCommand(command=cmd, operator="bench"))
@@ -542,7 +546,7 @@ def run_trial(profile_name: str, task: TaskDef, variation: str, trial_index: int
     started = _utc_now()
     wall0 = time.perf_counter()
     if real:
-        print("running: type s<Enter> = success, f<Enter> = failure, q<Enter> = stop", flush=True)
+        print("running: type y<Enter> = success, n<Enter> = failure, a<Enter> = abort", flush=True)
     out = run_episode_inproc(profile_name, seed=seed, episode=trial_index + 1, overrides=over, time_limit_s=limit,
                              on_status=on_status, setup=setup_all, task_id=task.id, instruction=instruction)
     duration = time.perf_counter() - wall0
