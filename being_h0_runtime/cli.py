@@ -104,12 +104,16 @@ def _run_dds(profile: Any, args: argparse.Namespace, overrides: dict[str, dict[s
     print(f"starting {len(profile.nodes)} node processes (logs in {run_dir})", flush=True)
     print(launcher.network_summary(), flush=True)
     t0 = time.monotonic()
-    launcher.start(stream_logs=args.verbose)
+    from .console import LogTail, launch_streams_logs
+
+    launcher.start(stream_logs=args.verbose and launch_streams_logs())  # a terminal shows them above the status line
     ctx = launcher.context(use_sim_time=profile.use_sim_time)
     console = OperatorConsole(ctx.create_node("operator_console"), operator=os.environ.get("USER", "operator"))
     from .console import GraphConsole, graph_up
 
     gc = GraphConsole(console, profile.task.task_id, profile.task.instruction, episodes=1, base_seed=args.seed)
+    if args.verbose and not launch_streams_logs():
+        gc.tail = LogTail([c.log_path for c in launcher.children], logging.INFO)
     try:
         with gc.keys:
             # wait for the task node's latched status: the graph is up

@@ -333,6 +333,8 @@ class GraphConsole:
         self.chunks = RateMeter(window_s=3.0)
         self.chunk_count = 0
         self._restart_pending = False
+        #: node log lines to show above the status line (when node logs go to files, not the terminal)
+        self.tail: LogTail | None = None
         self._rec_bytes: int | None = None
         self._rec_at = 0.0
         h = console.handle
@@ -392,6 +394,9 @@ class GraphConsole:
         self.console.start(self.task_id, self.instruction, self.episode, self.base_seed + self.episode - 1)
 
     def poll(self) -> None:
+        if self.tail is not None:
+            for text in self.tail.new_lines():
+                self.line.message(text)
         for action in self.keys.actions():
             self.do(action)
         self.line.update(self.status())
