@@ -454,7 +454,8 @@ Ask = Callable[[str], str]
 
 
 def _trial_name(engine: EngineRef, task: str, variation: str, seed: int, strategy: str = "") -> str:
-    label = engine.engine_id if engine.sha256 == EXPERT_ID else f"{engine.engine_id}-{engine.sha256[:8]}"
+    name = engine.name or engine.engine_id
+    label = name if engine.sha256 == EXPERT_ID else f"{name}-{engine.sha256[:8]}"
     strat = f"_{strategy}" if strategy else ""
     return f"{label}{strat}_{task}_{variation}_seed{seed:04d}".replace("/", "_").replace(os.sep, "_")
 
