@@ -6,14 +6,16 @@ Common commands:
                                      (one process per node over Cyclone DDS)
   being-h0 run --transport inproc    the same episode in one deterministic process
   being-h0 run --profile rig         an episode on the real rig (operator judges success)
-  being-h0 launch sim                start the graph and keep it running (Ctrl-C stops)
+  being-h0 launch sim                start the graph and keep it running (s starts an episode, q quits)
   being-h0 doctor --profile rig      check devices, permissions, calibration, disk
   being-h0 bench ...                 benchmarks (latency, dds, hand-link, e2e, control-loop, strategies, run, report)
   being-h0 dataset ...               list / inspect / validate / export recorded episodes
   being-h0 view --domain-id N --graph-id X   live Foxglove view of a running graph (or: run/launch --view)
 
-While `run` or `launch` is in the foreground, type  e<Enter>  to latch the
-e-stop, r<Enter> to reset it (you are the operator), q<Enter> to stop the task.
+While `run`, `launch`, `record` or `bench run` is in the foreground, one key
+(no Enter on a terminal; Enter-terminated lines from a pipe) does:
+  s start   a abort episode   e/space e-stop (arm and hand hold until r)   r reset
+  y mark success   n mark failure   x re-record   q quit   h help
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ import importlib
 import json
 import logging
 import os
-import select
 import sys
 import tempfile
 import time
@@ -109,11 +110,10 @@ def _run_episode(profile: Any, args: argparse.Namespace, overrides: dict[str, di
 
 
 def _run_dds(profile: Any, args: argparse.Namespace, overrides: dict[str, dict[str, Any]]):
+    from .console import help_line
     from .launcher import GraphLauncher, report_deaths
     from .logs import add_run_log, verbose_level
-    from .msgs import ActionChunk
     from .operator import EpisodeOutcome, OperatorConsole
-    from .transport.api import COMMAND_QOS
 
     run_dir = Path(args.run_dir) if args.run_dir else Path(tempfile.mkdtemp(prefix="being_h0_run_"))
     add_run_log(run_dir)  # this process's log beside the node logs
@@ -122,43 +122,50 @@ def _run_dds(profile: Any, args: argparse.Namespace, overrides: dict[str, dict[s
     print(f"starting {len(profile.nodes)} node processes (logs in {run_dir})", flush=True)
     print(launcher.network_summary(), flush=True)
     t0 = time.monotonic()
-    launcher.start(stream_logs=args.verbose)
+    from .console import LogTail, launch_streams_logs
+
+    launcher.start(stream_logs=args.verbose and launch_streams_logs())  # a terminal shows them above the status line
     ctx = launcher.context(use_sim_time=profile.use_sim_time)
     if args.view_session is not None:
         args.view_session.attach(ctx)
     console = OperatorConsole(ctx.create_node("operator_console"), operator=os.environ.get("USER", "operator"))
-    chunks = {"n": 0}
-    console.handle.create_subscription(ActionChunk, "/action_chunk", lambda m: chunks.__setitem__("n", chunks["n"] + 1),
-                                       COMMAND_QOS)
+    from .console import GraphConsole, graph_up
+
+    gc = GraphConsole(console, profile.task.task_id, profile.task.instruction, episodes=1, base_seed=args.seed)
+    if args.verbose and not launch_streams_logs():
+        gc.tail = LogTail([c.log_path for c in launcher.children], logging.INFO)
     try:
-        # wait for the task node's latched status: the graph is up
-        ready_deadline = time.monotonic() + args.startup_timeout
-        while console.status.header.stamp.sec == 0 and console.status.header.stamp.nanosec == 0 and not console.history:
-            ctx.spin_once(0.1)
-            if report_deaths(launcher, launcher.poll(), _latch(console, ctx)):
-                return _abort_dead(launcher, console, ctx)
-            if time.monotonic() > ready_deadline:
-                print(f"error: the graph did not come up within {args.startup_timeout} s; see logs in {run_dir}")
-                return None
-        time.sleep(0.5)
-        for _ in range(10):
-            ctx.spin_once(0.05)
-        print(f"graph up after {time.monotonic() - t0:.1f} s", flush=True)
-        console.start(profile.task.task_id, profile.task.instruction, 1, args.seed)
-        last_state, last_print = "", 0.0
-        wall0, sim0 = time.monotonic(), ctx.now()
-        while not console.finished(1):
-            ctx.spin_once(0.05)
-            if report_deaths(launcher, launcher.poll(), _latch(console, ctx)):
-                return _abort_dead(launcher, console, ctx)
-            _operator_keys(console)
-            st = console.status
-            now = time.monotonic()
-            if st.state != last_state or now - last_print > 2.0:
-                rtf = (ctx.now() - sim0) / max(now - wall0, 1e-6)
-                print(f"[{now - t0:6.1f} s] {st.state:<9} task-time {st.elapsed:5.1f} s  "
-                      f"chunks {chunks['n']:3d}  sim/real {rtf:4.2f}  {st.message}", flush=True)
-                last_state, last_print = st.state, now
+        with gc.keys:
+            # wait for the task node's latched status: the graph is up
+            ready_deadline = time.monotonic() + args.startup_timeout
+            while not graph_up(console):
+                ctx.spin_once(0.1)
+                if report_deaths(launcher, launcher.poll(), _latch(console, ctx)):
+                    gc.line.close()
+                    return _abort_dead(launcher, console, ctx)
+                if time.monotonic() > ready_deadline:
+                    gc.line.close()
+                    print(f"error: the graph did not come up within {args.startup_timeout} s; see logs in {run_dir}")
+                    return None
+            time.sleep(0.5)
+            for _ in range(10):
+                ctx.spin_once(0.05)
+            gc.line.message(f"graph up after {time.monotonic() - t0:.1f} s")
+            gc.line.message(help_line())
+            gc.start(1)
+            while not gc.finished():
+                ctx.spin_once(0.05)
+                if report_deaths(launcher, launcher.poll(), _latch(console, ctx)):
+                    gc.line.close()
+                    return _abort_dead(launcher, console, ctx)
+                gc.poll()
+                if gc.quit and not console.finished(gc.episode):
+                    quit_deadline = time.monotonic() + 2.0
+                    while not console.finished(gc.episode) and time.monotonic() < quit_deadline:
+                        ctx.spin_once(0.05)
+                    break
+            gc.line.update(gc.status(), force=True)
+            gc.line.close()
         st = console.status
         return EpisodeOutcome(state=st.state, success=st.success, message=st.message, sim_seconds=st.elapsed,
                               wall_seconds=time.monotonic() - t0, episode=1, seed=args.seed, history=list(console.history))
@@ -189,23 +196,6 @@ def _abort_dead(launcher: Any, console: Any, ctx: Any) -> None:
             print(f"--- last lines of {n} ---\n{tail}", flush=True)
 
 
-def _operator_keys(console: Any) -> None:
-    if not sys.stdin or not sys.stdin.isatty():
-        return
-    ready, _, _ = select.select([sys.stdin], [], [], 0)
-    if not ready:
-        return
-    key = sys.stdin.readline().strip().lower()
-    if key == "e":
-        console.estop("operator key")
-        print("E-STOP latched (r<Enter> to reset)", flush=True)
-    elif key == "r":
-        console.reset_estop()
-        print("e-stop reset by operator", flush=True)
-    elif key == "q":
-        console.stop()
-
-
 def cmd_launch(args: argparse.Namespace) -> int:
     from .launch import load_profile
     from .launcher import GraphLauncher, report_deaths
@@ -218,34 +208,32 @@ def cmd_launch(args: argparse.Namespace) -> int:
     add_run_log(run_dir)  # this process's log beside the node logs
     launcher = GraphLauncher(profile, run_dir, domain_id=args.domain_id, overrides=_overrides_for_policy(args),
                              log_level=args.log_level)
-    print(f"launching {profile.name}: {', '.join(profile.nodes)} (logs in {run_dir}); Ctrl-C stops", flush=True)
+    from .console import launch_streams_logs, run_launch
+
+    print(f"launching {profile.name}: {', '.join(profile.nodes)} (logs in {run_dir}); q quits, Ctrl-C stops", flush=True)
     print(launcher.network_summary(), flush=True)
     from .view.live import live_view_from_args
 
     view = live_view_from_args(args)  # --view: Foxglove live view (being_h0_runtime/view)
-    code, ctx = 0, None
+    ctx = None
     try:  # from the first process on: a Ctrl-C at any moment still stops the graph in order
-        launcher.start(stream_logs=True)
+        launcher.start(stream_logs=launch_streams_logs())  # on a terminal the console shows them above its status line
         ctx = launcher.context(use_sim_time=profile.use_sim_time)
-        console = OperatorConsole(ctx.create_node("launch_console"))
+        console = OperatorConsole(ctx.create_node("launch_console"), operator=os.environ.get("USER", "operator"))
         if view is not None:
             view.attach(ctx)
-        while True:
-            ctx.spin_once(0.1)
-            _operator_keys(console)
-            if report_deaths(launcher, launcher.poll(), _latch(console, ctx)):
-                _abort_dead(launcher, console, ctx)
-                code = 3
-                break
+        return run_launch(launcher, ctx, console, profile, args.log_level,
+                          on_dead=lambda: _abort_dead(launcher, console, ctx),
+                          is_dead=lambda: report_deaths(launcher, launcher.poll(), _latch(console, ctx)))
     except KeyboardInterrupt:
         print("\nCtrl-C: stopping the graph (actuators last)", flush=True)
+        return 0
     finally:
         if view is not None:
             view.close()
         launcher.shutdown()
         if ctx is not None:
             ctx.shutdown()
-    return code
 
 
 def doctor_args_from_profile(profile: Any) -> list[str]:

@@ -58,6 +58,11 @@ class OperatorConsole:
         self.cmd_pub.publish(TaskCommand(header=header(self.handle.now()), command=TaskCommand.STOP,
                                          operator=self.operator))
 
+    def mark(self, success: bool) -> None:
+        """The operator's judgement of the running episode (the real rig's success signal)."""
+        cmd = TaskCommand.MARK_SUCCESS if success else TaskCommand.MARK_FAILURE
+        self.cmd_pub.publish(TaskCommand(header=header(self.handle.now()), command=cmd, operator=self.operator))
+
     def estop(self, reason: str = "operator key") -> None:
         self.estop_pub.publish(EStop(header=header(self.handle.now()), engaged=True, source=f"console:{self.operator}",
                                      reason=reason))

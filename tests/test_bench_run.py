@@ -98,16 +98,19 @@ def test_report_has_rates_intervals_plot_comparison_and_frame_strips(sweep):
     with runner.ResultsDB(results) as db:
         for r in rows:
             fields = {k: v for k, v in r.items() if k in runner.TrialResult.__dataclass_fields__}
-            fields.update(engine_id="other-engine", engine_sha256="ab" * 32, engine_path="models/other",
-                          state="timeout", success=False, frames="")
+            fields.update(engine_id="engine-0123456789ab", engine_name="other", engine_sha256="ab" * 32,
+                          engine_path="models/other", state="timeout", success=False, frames="", sim_seconds=9.0,
+                          failure_phase="carry", failure_reason="still carrying the toy, 30 cm from the box")
             assert db.record(runner.TrialResult(**fields))
     out = sweep["dir"] / "report"
     assert report.main(["--results", str(results), "--out", str(out)]) == 0
     md = (out / "report.md").read_text()
     k = sum(r["success"] for r in rows)
-    assert f"| scripted-expert | sim | pick_place_toy | seen | {k}/3 |" in md
-    assert "| other-engine@abababab | sim | pick_place_toy | seen | 0/3 | 0% | 0%–56% |" in md  # Wilson 0/3
-    assert "## Engine comparison" in md and "fisher" in md
+    assert f"| scripted-expert | async | sim | pick_place_toy | seen | {k}/3 |" in md
+    # engines are named by directory name + manifest hash; Wilson 0/3 is 0%-56%
+    assert "| other@abababab | async | sim | pick_place_toy | seen | 0/3 | 0% | 0%–56% | 9.0 | carry 3 |" in md
+    assert "## Engine vs engine" in md
+    assert f"| sim | pick_place_toy | seen | async | other@abababab | scripted-expert | 0/3 | {k}/3 |" in md
     png = (out / "success.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
     page = (out / "report.html").read_text()

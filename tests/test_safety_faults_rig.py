@@ -83,7 +83,7 @@ def test_estop_mid_motion_holds_within_one_cycle_and_stays_latched():
     assert probe.commands_after(probe.fault_time) == []
     for node in ("arm", "hand"):
         assert probe.nodes[node].holding and probe.nodes[node].estop.is_latched
-    assert out.state == "aborted"
+    assert out.state == "timeout" and "held by e-stop from test: mid-motion" in out.message
 
 
 def test_inference_killed_holds_within_one_cycle_of_the_watchdog_deadline():

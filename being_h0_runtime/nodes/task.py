@@ -2,8 +2,13 @@
 
     idle --start--> homing --arm at home--> running --success--> succeeded
                       |                        |--time limit--> timeout
-                      |                        |--stop/e-stop-> aborted
+                      |                        |--stop--------> aborted
                       '--homing time limit---> failed
+
+An e-stop does not end the episode: the arm and hand hold (they latch it) and the
+episode stays where it was, its message saying it is held, until an operator resets
+the e-stop (the episode resumes with chunks observed after the reset) or stops it
+(aborted). The time limit keeps running through a hold; a timeout during a hold says so.
 
 Success comes from the virtual rig's judgement (/sim/state) on the virtual rig,
 or from an operator's mark_success / mark_failure command on the real rig.
@@ -55,6 +60,7 @@ class TaskNode(RuntimeNode):
         self.success_since: float | None = None
         self.arm_q: np.ndarray | None = None
         self.estop_engaged = False
+        self.estop_reason = ""
         self.status_pub = handle.create_publisher(TaskStatus, "/task/status", LATCHED_QOS)
         handle.create_subscription(TaskCommand, "/task/command", self.on_command, COMMAND_QOS)
         handle.create_subscription(JointState, "/joint_states", self.on_joint_state, QoS("best_effort", 5))
@@ -98,9 +104,20 @@ class TaskNode(RuntimeNode):
     def on_estop(self, msg: EStop) -> None:
         if not msg.engaged and not msg.operator.strip():
             return  # a foot switch's release (or a nameless reset): the motion nodes stay latched
-        self.estop_engaged = msg.engaged
-        if msg.engaged and self.state in (TaskStatus.HOMING, TaskStatus.RUNNING):
-            self._set(TaskStatus.ABORTED, f"e-stop from {msg.source}: {msg.reason}")
+        was_engaged, self.estop_engaged = self.estop_engaged, msg.engaged
+        active = self.state in (TaskStatus.HOMING, TaskStatus.RUNNING)
+        if msg.engaged and not was_engaged:
+            self.estop_reason = f"{msg.source or '?'}: {msg.reason or 'e-stop'}"
+            if active:
+                self.message = f"held by e-stop from {self.estop_reason}; arm and hand hold until reset"
+                self.log.warning("episode %d: %s", self.episode, self.message)
+                self.publish_status()
+        elif not msg.engaged and was_engaged:
+            if active:
+                self.message = (self.instruction if self.state == TaskStatus.RUNNING
+                                else f"homing before episode {self.episode}")
+                self.log.warning("episode %d: e-stop reset by %s; resuming", self.episode, msg.operator)
+                self.publish_status()
 
     def on_sim_state(self, msg: SimState) -> None:
         if self.state != TaskStatus.RUNNING:
@@ -121,9 +138,12 @@ class TaskNode(RuntimeNode):
             if self.arm_q is not None and np.max(np.abs(self.arm_q - np.array(self.p.home_q))) < self.p.home_tolerance_rad:
                 self._set(TaskStatus.RUNNING, self.instruction)
             elif now - self.state_since > self.p.homing_time_limit_s:
-                self._set(TaskStatus.FAILED, "arm did not reach home within the homing time limit")
+                self._set(TaskStatus.FAILED, "arm did not reach home within the homing time limit" + self._held())
         elif self.state == TaskStatus.RUNNING and now - self.state_since > self.p.time_limit_s:
-            self._set(TaskStatus.TIMEOUT, f"time limit {self.p.time_limit_s:.0f} s reached")
+            self._set(TaskStatus.TIMEOUT, f"time limit {self.p.time_limit_s:g} s reached" + self._held())
+
+    def _held(self) -> str:
+        return f" while held by e-stop from {self.estop_reason}" if self.estop_engaged else ""
 
     def _set(self, state: str, message: str) -> None:
         self.state, self.message, self.state_since = state, message, self.handle.now()

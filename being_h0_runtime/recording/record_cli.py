@@ -8,6 +8,11 @@ successful ones into a post-training dataset.
 
 With --teleop DEVICE a person drives instead (keyboard, spacemouse, webcam,
 video:FILE; see `being-h0 teleop --help`), one task episode per demonstration.
+On a terminal the operator console runs (one status line, single keys: s start,
+a abort, e or space e-stop, r reset, y/n mark success/failure, x re-record, q
+quit, h help): after `a` it waits for `s` before the next episode; `x` throws
+the current episode away and records it again; `q` stops (an unfinished
+episode is discarded).
 
 Examples:
   being-h0 record --episodes 20 --out demos/pick_place
@@ -21,7 +26,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from tqdm import tqdm
 
@@ -47,12 +52,20 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--time-limit", type=float, default=None, help="with --teleop: task time limit (s)")
     ap.add_argument("--max-seconds", type=float, default=None, help="with --teleop: end each episode after this")
     ap.add_argument("--as-fast-as-possible", action="store_true", help=argparse.SUPPRESS)  # video files, tests
+    ap.add_argument("--console", choices=["auto", "on", "off"], default="auto",
+                    help="operator console with status line and keys (auto: when stdin and stdout are terminals "
+                         "and --jobs is 1; keys are read from stdin lines when it is not a terminal)")
     return ap
 
 
 def record_one(out: Path, index: int, seed: int, profile: str = "sim", variation: str | None = None,
-               camera_rate_hz: float = 10.0, keep_failures: bool = False) -> tuple[bool, Path | None]:
-    """Record episode number `index` (scene `seed`) into `out`; returns (success, kept folder or None)."""
+               camera_rate_hz: float = 10.0, keep_failures: bool = False, console: Any = None,
+               position: int = 0) -> tuple[bool, Path | None]:
+    """Record episode number `index` (scene `seed`) into `out`; returns (success, kept folder or None).
+
+    With an operator `console` (console.EpisodeConsole) the episode shows as number `position` on its
+    status line and obeys its keys.
+    """
     from ..operator import run_episode_inproc
     from .recorder import RecorderNode, RecorderParams
 
@@ -63,9 +76,12 @@ def record_one(out: Path, index: int, seed: int, profile: str = "sim", variation
     holder: dict[str, RecorderNode] = {}
 
     def add_recorder(ctx, nodes):
-        holder["rec"] = RecorderNode(ctx.create_node("recorder"),
-                                     RecorderParams(output_dir=out, operator="scripted-expert", min_free_bytes=0,
-                                                    first_index=index))
+        holder["rec"] = rec = RecorderNode(ctx.create_node("recorder"),
+                                           RecorderParams(output_dir=out, operator="scripted-expert",
+                                                          min_free_bytes=0, first_index=index))
+        if console is not None:
+            console.attach(ctx, nodes, position, nodes["task"].p.task_id,
+                           recording_dir=lambda: rec.writer.dir if rec.writer is not None else rec.last_episode_dir)
 
     # the scripted expert is the operator, whatever policy the profile runs by default
     from ..policy.expert import with_expert
@@ -89,7 +105,7 @@ def _record_one_star(args: tuple) -> tuple[bool, Path | None]:
 
 def record_episodes(out: Path, episodes: int, profile: str = "sim", seed_base: int = 0,
                     variation: str | None = None, camera_rate_hz: float = 10.0, keep_failures: bool = False,
-                    progress: bool = True, jobs: int = 1) -> list[Path]:
+                    progress: bool = True, jobs: int = 1, console: Any = None) -> list[Path]:
     """Record `episodes` scripted episodes (episode i: scene seed seed_base + i); returns the kept folders in order.
 
     jobs > 1 records episodes in that many worker processes (each episode is
@@ -115,7 +131,9 @@ def record_episodes(out: Path, episodes: int, profile: str = "sim", seed_base: i
         bar.update(1)
         bar.set_postfix(success=f"{successes}/{bar.n}", kept=len(kept))
 
-    if jobs <= 1:
+    if console is not None:
+        _record_with_console(tasks, console, tally)
+    elif jobs <= 1:
         for t in tasks:
             tally(record_one(*t))
     else:
@@ -131,6 +149,25 @@ def record_episodes(out: Path, episodes: int, profile: str = "sim", seed_base: i
     return kept
 
 
+def _record_with_console(tasks: list[tuple], console: Any, tally: Any) -> None:
+    """One episode after another under the operator's keys: x records the same one again, q stops."""
+    import shutil
+
+    i = 0
+    while i < len(tasks) and not console.quit:
+        ok, folder = record_one(*tasks[i], console=console, position=i + 1)
+        if console.redo or (console.quit and not ok):
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+            if console.redo:
+                console.line.message(f"episode {i + 1} discarded; recording it again")
+                continue
+            break
+        tally((ok, folder))
+        i += 1
+        console.wait_between()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.out is None:
@@ -141,6 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ..logs import add_run_log
 
     add_run_log(Path(args.out))  # the session's log beside its episodes
+    from ..console import EpisodeConsole, console_wanted
+
     if args.teleop:
         from ..teleop.cli import record_teleop
         from ..teleop.devices import DeviceError
@@ -150,6 +189,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except DeviceError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
+    elif console_wanted(args.console, args.jobs):
+        with EpisodeConsole(args.episodes) as console:
+            kept = record_episodes(Path(args.out), args.episodes, args.profile, args.seed_base, args.variation,
+                                   args.camera_rate, args.keep_failures, progress=False, console=console)
     else:
         kept = record_episodes(Path(args.out), args.episodes, args.profile, args.seed_base, args.variation,
                                args.camera_rate, args.keep_failures, jobs=args.jobs)
