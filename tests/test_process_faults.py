@@ -173,7 +173,7 @@ def test_recorder_killed_mid_episode_loses_under_a_second_and_motion_holds(tmp_p
     try:
         _, m = out.wait_for(r"DDS: .*graph ([0-9a-f]+)")
         obs = GraphObserver(domain, m.group(1))
-        out.wait_for(r"\] running ")
+        out.wait_for(r"\| running \|")
         # 1.5 s of arm motion in graph time (its own command stamps), all of it being recorded
         obs.wait(lambda: len(obs.commands["arm"]) > 10 and obs.commands["arm"][-1] - obs.commands["arm"][0] > 1.5,
                  what="the arm to move for 1.5 s")

@@ -47,7 +47,7 @@ def test_dead_node_brings_the_graph_down_to_a_hold_not_a_hang(tmp_path: Path) ->
     proc, out = spawn_cli("run", "--profile", "sim", "--expert", "--seed", "2", "--run-dir", str(tmp_path),
                           "--domain-id", str(domain), "--time-limit", "120", "--startup-timeout", "240")
     try:
-        out.wait_for(r"\] running ")  # the task is running: kill the inference node's process hard
+        out.wait_for(r"\| running \|")  # the task is running: kill the inference node's process hard
         (pid,) = node_pids(tmp_path, "inference")
         os.kill(pid, signal.SIGKILL)
         code = out.wait_exit()  # must exit on its own: no hang
