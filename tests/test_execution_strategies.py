@@ -269,7 +269,7 @@ def test_ensemble_weights_follow_act():
 # -------------------------------------------------------------- interface bits
 
 
-@pytest.mark.parametrize("name", ["sync", "async", "ensemble", "crossfade"])
+@pytest.mark.parametrize("name", ["sync", "async", "ensemble", "crossfade", "rtc"])
 def test_factory_and_common_protocol(name):
     ex = make_executor(name)
     assert ex.name == name
@@ -316,7 +316,7 @@ def test_interpolation_between_steps():
     np.testing.assert_allclose(ex2.action_at(2.5 * DT), [2.0])
 
 
-@pytest.mark.parametrize("name", ["sync", "async", "ensemble", "crossfade"])
+@pytest.mark.parametrize("name", ["sync", "async", "ensemble", "crossfade", "rtc"])
 @pytest.mark.parametrize("step_dt", [0.0, -DT, math.inf, math.nan, 5e-324, 1e-300])
 def test_bad_step_dt_is_a_value_error_never_an_overflow(name, step_dt):
     ex = make_executor(name)
@@ -326,7 +326,7 @@ def test_bad_step_dt_is_a_value_error_never_an_overflow(name, step_dt):
     assert np.array_equal(ex.action_at(0.08), np.zeros(3)), "a refused chunk must leave the plan as it was"
 
 
-@pytest.mark.parametrize("name", ["sync", "async", "ensemble", "crossfade"])
+@pytest.mark.parametrize("name", ["sync", "async", "ensemble", "crossfade", "rtc"])
 def test_non_finite_times_are_refused(name):
     ex = make_executor(name)
     for obs, arrival in ((math.nan, 0.0), (0.0, math.inf), (-math.inf, 0.0)):

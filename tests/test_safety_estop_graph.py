@@ -103,7 +103,7 @@ def test_stops_arriving_with_relays_are_all_heard() -> None:
         g.close()
 
 
-@pytest.mark.parametrize("strategy", ["sync", "async", "ensemble", "crossfade"])
+@pytest.mark.parametrize("strategy", ["sync", "async", "ensemble", "crossfade", "rtc"])
 def test_after_a_reset_only_chunks_observed_after_it_run(strategy: str) -> None:
     # chunk content tells its observation's epoch: 0 before the stop, 1 during it, 2 after the reset
     g = MotionGraph(executor=strategy)
@@ -131,7 +131,7 @@ def test_after_a_reset_only_chunks_observed_after_it_run(strategy: str) -> None:
         g.close()
 
 
-@pytest.mark.parametrize("strategy", ["ensemble", "crossfade"])
+@pytest.mark.parametrize("strategy", ["ensemble", "crossfade", "rtc"])
 def test_a_hold_clears_stored_chunks(strategy: str) -> None:
     """A stale hold (the chunk stream stops past the watchdog deadline) leaves nothing stored to resume from."""
     g = MotionGraph(executor=strategy, extra={"arm": {"watchdog_deadline_s": 0.3}, "hand": {"watchdog_deadline_s": 0.3}})
