@@ -134,6 +134,10 @@ def test_vanished_camera_reads_none_reports_and_reconnects(recording, tmp_path):
     cam.activate()
     first = _drain(cam, 2)
     assert len(first) == 2
+    # the node stops reading: the grabber fills the queue and blocks on back-pressure (the case a loaded
+    # machine hits); a loss must still get through to it
+    assert _wait(lambda: len(cam._queue) >= 2)
+    time.sleep(0.1)
     # the "camera" disappears: file gone, pipeline stopped underneath the driver
     copy.unlink()
     cam._lost.set()  # what librealsense's devices-changed callback reports on a USB unplug

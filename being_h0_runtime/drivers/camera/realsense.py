@@ -604,8 +604,12 @@ class RealSenseCamera(CameraDriver):
         self._last_frame_wall = time.monotonic()
         with self._lock:
             if self.is_playback and not self.config.playback_real_time:
-                # back-pressure: hold the playback thread until the node has room (no drops)
-                while len(self._queue) >= self.config.queue_size and not self._stop.is_set():
+                # back-pressure: hold the playback thread until the node has room (no drops).
+                # A loss ends the wait: the held frame is queued one over the limit (it is already
+                # counted as delivered for the after-reconnect dedupe, so dropping it would lose it)
+                # and the grabber goes on to tear the pipeline down and report the loss.
+                while (len(self._queue) >= self.config.queue_size and not self._stop.is_set()
+                       and not self._lost.is_set()):
                     self._lock.wait(0.05)
                     self._last_frame_wall = time.monotonic()
             else:
