@@ -70,10 +70,11 @@ def load_image(path: str) -> np.ndarray:
 def cmd_infer(args: argparse.Namespace) -> int:
     import time
 
-    from .policy.engine import EnginePolicy, load_engine_policy
+    from .policy.engine import EnginePolicy, load_engine_policy, read_manifest
     from .policy.factory import PolicyConfig, make_policy
     from .policy.spec import Observation
 
+    read_manifest(args.engine)  # a missing or broken engine folder: one clear error before anything loads
     if args.threads:
         import torch
 

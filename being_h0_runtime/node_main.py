@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 
 from .config import ConfigError
+from .drivers.base import DriverError
+from .netguard import NonLoopbackTraffic
 from .launch import load_profile
 from .nodes.base import build_node
 
@@ -121,6 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except (DriverError, NonLoopbackTraffic) as err:
+        # hardware missing or refusing (no camera, FCI unreachable, serial port busy): the message carries
+        # the fix; a traceback would bury it. Exit 1, not 2: a restart policy may retry a driver failure.
+        print(f"error: {args.node}: {err}", file=sys.stderr)
+        return 1
     finally:
         if node is not None:
             node.close()

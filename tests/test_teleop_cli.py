@@ -86,6 +86,25 @@ def test_record_teleop_keyboard_in_a_terminal(tmp_path: Path) -> None:
     assert inter.sum() >= 2
 
 
+def test_teleop_keyboard_in_a_terminal() -> None:
+    """The README's `being-h0 teleop --device keyboard`: clutch in, move down, the wrist follows, q quits."""
+    sent = {"keys": False, "quit": False}
+
+    def operator(text: str) -> bytes:
+        if not sent["keys"] and "clutch off" in text:
+            sent["keys"] = True
+            return b" ffff"
+        if sent["keys"] and not sent["quit"] and "clutch ON" in text and "-0.0" in text.rsplit("clutch ON", 1)[1][:40]:
+            sent["quit"] = True
+            return b"q"
+        return b""
+
+    rc, text = _cli_in_terminal(["teleop", "--device", "keyboard"], operator, timeout_s=120)
+    assert sent["quit"], text[-2000:]
+    assert rc == 0, text[-2000:]
+    assert "space      clutch" in text and "stopped by operator teleop:keyboard" in text
+
+
 def test_device_errors_are_clear_and_exit_2(capsys, tmp_path: Path) -> None:
     assert main(["teleop", "--device", "trackball"]) == 2
     assert "unknown device" in capsys.readouterr().err

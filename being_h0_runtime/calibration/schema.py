@@ -215,7 +215,11 @@ def load(kind: str, rig_dir: str | Path) -> _Dated:
     """Load and validate `rig_dir/<file of kind>`; raises ConfigError naming file and field."""
     if kind not in KINDS:
         raise ConfigError(f"calibration kind {kind!r} unknown; allowed: {', '.join(KINDS)}")
-    return load_yaml_model(MODELS[kind], Path(rig_dir) / KINDS[kind])
+    path = Path(rig_dir) / KINDS[kind]
+    if not path.is_file():  # the usual first-day case on a new rig: say which command writes it
+        raise ConfigError(f"{path}: file not found; measure it with `{CALIBRATE_COMMANDS[kind]}` "
+                          f"(`being-h0 calibrate check` lists what this rig still lacks)")
+    return load_yaml_model(MODELS[kind], path)
 
 
 def load_intrinsics(rig_dir: str | Path) -> IntrinsicsFile:

@@ -337,6 +337,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = parser.parse_args(argv)
     if not a.intervention_weight > 0:
         parser.error(f"--intervention-weight must be > 0, got {a.intervention_weight}")
+    try:
+        return _run(a)
+    except FileNotFoundError as err:  # a mistyped --data / --init-from / --resume: one line, no traceback
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(a: argparse.Namespace) -> int:
     eset = synthetic_episodes(a.synthetic, seed=a.seed) if a.synthetic else load_episodes(a.data, _compact_size(a))
     cfg = PostTrainConfig(backbone=a.backbone, action_names=tuple(eset.action_names),
                           proprio_names=tuple(eset.proprio_names), chunk_len=a.chunk_len, loss=a.loss,
