@@ -1,7 +1,7 @@
 """MJCF generator for the virtual rig: FR3 arm, Inspire-like hand, table, toy, box, camera.
 
 The model is generated in Python (not a static file) so that the arm is built
-straight from the published DH table in `franka.py`, and so that task
+straight from the published DH table in `rig/franka.py`, and so that task
 variations (toy shape, distractors) change only what they need. The generated
 XML is self-contained (no mesh files), so another process can rebuild the
 identical model from `VirtualRig.model_xml()`.
@@ -28,9 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..rig import HAND_DOF_NAMES
 from . import franka
-
-HAND_DOF_NAMES: tuple[str, ...] = ("little", "ring", "middle", "index", "thumb_bend", "thumb_rotation")
 
 #: Joint range (rad) of each hand actuator's driven joint; closure = q / range.
 FINGER_RANGE = 1.45
