@@ -17,6 +17,7 @@ from ..rig.franka import (  # noqa: F401 - read by the sim modules as franka.*
     DH_D,
     DQ_MAX,
     FLANGE_D,
+    JOINT_NAMES,
     Q_MAX,
     Q_MIN,
     READY_Q,
