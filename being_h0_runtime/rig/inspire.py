@@ -12,6 +12,7 @@ Two scales describe a DoF's position:
   and RAW_MIN fully closed (the hand's own scale);
 * closure, 0 (open) .. 1 (closed): what the runtime, datasets and engines use.
   A per-hand calibration (drivers/hand/calibration.py) maps one onto the other.
+  The hand's home is open: closure 0 on every DoF.
 """
 
 from __future__ import annotations
@@ -26,10 +27,6 @@ NUM_DOF = len(DOF_NAMES)
 #: Angle-register range: RAW_MAX is open, RAW_MIN closed.
 RAW_MIN = 0
 RAW_MAX = 1000
-
-#: Closure convention of the runtime (0 open .. 1 closed).
-CLOSURE_OPEN = 0.0
-CLOSURE_CLOSED = 1.0
 
 
 class Access(enum.Enum):
