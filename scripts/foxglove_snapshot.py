@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from being_h0_runtime.recording.streams import ARM_JOINTS
+from being_h0_runtime.rig import ARM_JOINT_NAMES as ARM_JOINTS
 from being_h0_runtime.view.client import FoxgloveClient
 
 TOPICS = ["/camera/color/image_raw/compressed", "/joint_states", "/arm/command", "/action_chunk", "/task/status",

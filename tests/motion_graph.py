@@ -22,11 +22,11 @@ import numpy as np
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-from being_h0_runtime.drivers.base import ARM_JOINT_NAMES, HAND_DOF_NAMES, READY_Q  # noqa: E402
 from being_h0_runtime.launch import build_graph, close_graph, load_profile  # noqa: E402
 from being_h0_runtime.msgs import ActionChunk, EStop  # noqa: E402
 from being_h0_runtime.msgs.convert import chunk_from_array, header  # noqa: E402
 from being_h0_runtime.operator import OperatorConsole  # noqa: E402
+from being_h0_runtime.rig import ARM_JOINT_NAMES, HAND_DOF_NAMES, READY_Q  # noqa: E402
 from being_h0_runtime.transport.api import COMMAND_QOS, LATCHED_QOS  # noqa: E402
 from being_h0_runtime.transport.inproc import InprocContext  # noqa: E402
 

@@ -40,10 +40,10 @@ def test_episode_times_out_without_a_policy_making_progress() -> None:
 
 
 def test_status_elapsed_stops_when_the_episode_ends() -> None:
-    from being_h0_runtime.drivers.base import ARM_JOINT_NAMES, READY_Q
     from being_h0_runtime.msgs import JointState, TaskCommand, TaskStatus
     from being_h0_runtime.msgs.convert import joint_state
     from being_h0_runtime.nodes.base import build_node
+    from being_h0_runtime.rig import ARM_JOINT_NAMES, READY_Q
     from being_h0_runtime.transport.api import COMMAND_QOS, LATCHED_QOS, QoS
     from being_h0_runtime.transport.inproc import InprocContext
 

@@ -11,7 +11,7 @@ import torch
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-from being_h0_runtime.sim import franka  # noqa: E402
+from being_h0_runtime.rig import franka  # noqa: E402
 from being_h0_runtime.sim.world import BOX_REGION, TOY_REGION  # noqa: E402
 from being_h0_train.posttrain.data import compact_images  # noqa: E402
 from being_h0_train.posttrain.perception import (  # noqa: E402
@@ -21,7 +21,7 @@ from being_h0_train.posttrain.perception import (  # noqa: E402
 
 def _pool(n: int = 5) -> np.ndarray:
     rng = np.random.default_rng(0)
-    q = franka.HOME_Q + rng.normal(0, 0.1, (n, 7))
+    q = np.array(franka.READY_Q) + rng.normal(0, 0.1, (n, 7))
     return np.hstack([q, rng.uniform(0, 1, (n, 6))])
 
 

@@ -91,8 +91,8 @@ class GraphObserver:
     """A DDS participant in the test: the arm's and hand's commands, control-cycle ticks and holds."""
 
     def __init__(self, domain: int, graph_id: str) -> None:
-        from being_h0_runtime.drivers.base import ARM_JOINT_NAMES, HAND_DOF_NAMES
         from being_h0_runtime.msgs import DiagnosticArray, JointState
+        from being_h0_runtime.rig import ARM_JOINT_NAMES, HAND_DOF_NAMES
         from being_h0_runtime.transport.api import QoS
         from being_h0_runtime.transport.dds import DdsContext
 

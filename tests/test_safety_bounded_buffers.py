@@ -10,7 +10,7 @@ from collections import deque
 
 import numpy as np
 
-from being_h0_runtime.drivers.base import ARM_JOINT_NAMES, HAND_DOF_NAMES
+from being_h0_runtime.rig import ARM_JOINT_NAMES, HAND_DOF_NAMES
 from being_h0_runtime.msgs import ActionChunk, JointState, TaskStatus
 from being_h0_runtime.msgs.convert import chunk_from_array, header, joint_state
 from being_h0_runtime.nodes.actuator import EVENT_LOG_LEN

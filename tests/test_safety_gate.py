@@ -7,6 +7,7 @@ import threading
 import numpy as np
 import pytest
 
+from being_h0_runtime.rig import READY_Q
 from being_h0_runtime.safety import (
     CadenceMonitor,
     EStopLatch,
@@ -115,7 +116,7 @@ def test_estop_callbacks_cannot_untrigger():
 def test_estop_mid_motion_holds_on_the_very_next_decide():
     gate, now = running_gate()
     sup = Supervisor(franka_fr3_limits())
-    q = np.array([0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785])
+    q = np.array(READY_Q)
     for k in range(50):  # moving
         now += DT
         gate.watchdog.feed(now)
@@ -214,7 +215,7 @@ def test_soft_start_respects_limits_and_arrives():
     cfg = SafetyConfig()
     sup = Supervisor(franka_fr3_limits(), cfg)
     lim = sup.limits
-    q0 = np.array([0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785])
+    q0 = np.array(READY_Q)
     goal = q0 + np.array([1.0, 0.5, -0.8, 0.6, 1.2, -0.5, 2.0])
     ss = SoftStart(q0, goal, t0=0.0, duration_s=0.5, limits=lim)
     assert ss.duration > 0.5  # stretched: 2 rad on joint 7 cannot be done in 0.5 s

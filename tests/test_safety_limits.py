@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from being_h0_runtime.rig import READY_Q
 from being_h0_runtime.safety import (
     HandLimits,
     JointLimits,
@@ -17,7 +18,7 @@ from being_h0_runtime.safety import (
     franka_fr3_limits,
 )
 
-HOME = np.array([0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785, 0.2, 0.2, 0.2, 0.2, 0.3, 0.5])
+HOME = np.array([*READY_Q, 0.2, 0.2, 0.2, 0.2, 0.3, 0.5])  # arm at its ready pose, hand part-closed
 DIM = 13
 # tolerances in command units: rounding in p + v*dt
 TOL = 1e-9

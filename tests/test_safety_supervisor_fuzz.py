@@ -19,8 +19,9 @@ import pytest
 from being_h0_runtime.safety import HandLimits, SafetyConfig, Supervisor, franka_fr3_limits
 from being_h0_runtime.safety.fuzz import FuzzCounts, check_command, fuzz
 from being_h0_runtime.safety.supervisor import MAX_DT_S, MIN_DT_S
+from being_h0_runtime.rig import READY_Q
 
-READY = np.array([0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785])
+READY = np.array(READY_Q)
 CASES = 100_000
 
 

@@ -5,21 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from being_h0_runtime.sim import franka
+from being_h0_runtime.rig import franka
 from being_h0_runtime.sim.episode import main as sweep_main
 from being_h0_runtime.sim.episode import proprio_of, run_expert_episode
-from being_h0_runtime.sim.expert import ArmIK, ScriptedPickPlaceExpert, _hand_rot
+from being_h0_runtime.sim.expert import ArmIK, ScriptedPickPlaceExpert
+from being_h0_runtime.sim.keyframes import hand_rot
 from being_h0_runtime.sim.world import VirtualRig
 
 
 def test_ik_reaches_table_poses() -> None:
     ik = ArmIK()
     for pos, yaw in [((0.45, -0.1, 0.03), -0.2), ((0.55, 0.2, 0.12), 0.4), ((0.6, -0.2, 0.22), 1.0)]:
-        q = ik.solve(franka.HOME_Q, np.array(pos), _hand_rot(yaw), iters=200)
+        q = ik.solve(np.array(franka.READY_Q), np.array(pos), hand_rot(yaw), iters=200)
         assert np.all(q >= franka.Q_MIN) and np.all(q <= franka.Q_MAX)
         p, R = ik.fk(q)
         np.testing.assert_allclose(p, pos, atol=1e-3)
-        np.testing.assert_allclose(R, _hand_rot(yaw), atol=1e-2)
+        np.testing.assert_allclose(R, hand_rot(yaw), atol=1e-2)
 
 
 def test_chunk_shape_and_ranges() -> None:

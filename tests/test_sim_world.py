@@ -8,8 +8,8 @@ import mujoco
 import numpy as np
 import pytest
 
-from being_h0_runtime.drivers.base import HAND_DOF_NAMES
-from being_h0_runtime.sim import franka, scene
+from being_h0_runtime.rig import HAND_DOF_NAMES, franka
+from being_h0_runtime.sim import scene
 from being_h0_runtime.sim.world import VirtualRig
 
 

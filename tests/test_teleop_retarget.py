@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from being_h0_runtime.sim import franka
+from being_h0_runtime.rig import READY_Q
 from being_h0_runtime.teleop.filters import OneEuroFilter
 from being_h0_runtime.teleop.handmodel import FIST_POSE, OPEN_POSE, PINCH_POSE, SyntheticHand, hand_features
 from being_h0_runtime.teleop.retarget import (
@@ -88,11 +88,12 @@ def test_one_euro_reduces_jitter_but_follows_motion() -> None:
 
 def test_clutch_recentres_and_ik_reaches_the_target() -> None:
     ik, fk = franka_kinematics()
-    arm = ArmRetargeter(ik, fk, franka.HOME_Q)
-    p0, q0 = fk(franka.HOME_Q)
+    home = np.array(READY_Q)
+    arm = ArmRetargeter(ik, fk, home)
+    p0, q0 = fk(home)
     ident = np.array([0.0, 0.0, 0.0, 1.0])
     op = np.array([1.0, 2.0, 0.5])  # wherever the operator's tracker happens to be
-    assert np.allclose(arm(op, ident, clutch=False), franka.HOME_Q)  # released: hold
+    assert np.allclose(arm(op, ident, clutch=False), home)  # released: hold
     arm(op, ident, clutch=True)
     q = arm(op + [0.05, 0.0, 0.0], ident, clutch=True)
     np.testing.assert_allclose(fk(q)[0], p0 + [0.05, 0, 0], atol=1e-3)

@@ -12,7 +12,7 @@ import pytest
 from test_teleop_devices import PixelHandDetector, write_hand_video
 
 from being_h0_runtime.msgs import ActionChunk, JointState
-from being_h0_runtime.sim.franka import dh_fk
+from being_h0_runtime.rig.franka import dh_fk
 from being_h0_runtime.teleop.devices.keyboard import KeyboardConfig, KeyboardDevice
 from being_h0_runtime.teleop.devices.webcam import CameraDevice, WebcamConfig
 from being_h0_runtime.teleop.session import TeleopSession

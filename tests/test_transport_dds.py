@@ -39,9 +39,10 @@ from being_h0_runtime.transport.dds import (
     to_idl,
     wire_payload,
 )
+from being_h0_runtime.rig import ARM_JOINT_NAMES
 
 DOMAIN_ID = 1 + (os.getpid() + 101) % 200  # differs from the contract suite's id in the same run
-JOINTS = [f"fr3_joint{i}" for i in range(1, 8)]
+JOINTS = list(ARM_JOINT_NAMES)
 DEEP = QoS("reliable", 100)  # deep enough that a burst of 20 pings is never trimmed by KEEP_LAST
 
 

@@ -25,6 +25,7 @@ pytest.importorskip("mcap_ros2")
 from being_h0_runtime.msgs import ActionChunk, EStop, Image, JointState, TaskStatus
 from being_h0_runtime.msgs.convert import header, image_from_array, joint_state
 from being_h0_runtime.recording.msgdef import full_msg_definition
+from being_h0_runtime.rig import ARM_JOINT_NAMES, HAND_DOF_NAMES
 from being_h0_runtime.transport.api import (
     COMMAND_QOS,
     ESTOP_QOS,
@@ -42,7 +43,7 @@ from being_h0_runtime.view.layout import (
 from being_h0_runtime.view.live import LiveView
 
 REPO = Path(__file__).resolve().parents[1]
-ARM = [f"fr3_joint{i}" for i in range(1, 8)]
+ARM = list(ARM_JOINT_NAMES)
 CAMERA = "/camera/color/image_raw"
 
 
@@ -198,7 +199,7 @@ def test_latched_estop_and_task_status_reach_a_viewer_that_connects_later(rig: R
 
 def test_action_chunk_decodes_from_the_advertised_schema(rig: Rig) -> None:
     data = np.arange(4 * 13, dtype=np.float32).reshape(4, 13) / 10
-    names = ARM + ["little", "ring", "middle", "index", "thumb_bend", "thumb_rotation"]
+    names = ARM + list(HAND_DOF_NAMES)
     with FoxgloveClient(rig.view.url) as client:
         _subscribe_and_wait(client, "/action_chunk")
         rig.chunk.publish(ActionChunk(header=header(5.0), names=names, steps=4, dims=13, step_dt=0.1,
@@ -411,7 +412,7 @@ def test_layout_user_scripts_key_joints_by_name_and_split_the_chunk(tmp_path: Pa
         pytest.skip("node not installed: the user scripts are TypeScript run by Foxglove")
     (tmp_path / "joints.mjs").write_text(_strip_types(joints_script()))
     (tmp_path / "chunk.mjs").write_text(_strip_types(chunk_script()))
-    names = ARM + ["little", "ring", "middle", "index", "thumb_bend", "thumb_rotation"]
+    names = ARM + list(HAND_DOF_NAMES)
     driver = f"""
 import joints from "./joints.mjs";
 import chunk from "./chunk.mjs";

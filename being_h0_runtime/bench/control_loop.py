@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from being_h0_runtime.rig import READY_Q
 from being_h0_runtime.safety import (
     CadenceMonitor,
     EStopLatch,
@@ -40,7 +41,7 @@ from being_h0_runtime.safety import (
     franka_fr3_limits,
 )
 
-HOME = np.array([0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785, 0.2, 0.2, 0.2, 0.2, 0.3, 0.5])
+HOME = np.array([*READY_Q, 0.2, 0.2, 0.2, 0.2, 0.3, 0.5])  # arm at its ready pose, hand part-closed
 
 
 def _wait_until(deadline: float, spin_s: float) -> None:

@@ -49,9 +49,9 @@ from typing import Any
 
 import numpy as np
 
-#: the rig's action/proprio layout (Franka 7 joints + Inspire 6 DoF); kept here so the check needs no pydantic
-ACTION_NAMES = tuple(f"fr3_joint{i}" for i in range(1, 8)) + (
-    "little", "ring", "middle", "index", "thumb_bend", "thumb_rotation")
+# the rig's action/proprio layout (Franka 7 joints + Inspire 6 DoF); the rig package needs no pydantic
+from ..rig import JOINT_NAMES as ACTION_NAMES
+
 #: rows after the fp32 reference, as --rows names them
 ROW_KEYS = ("bf16", "compile", "cudagraph", "onnxruntime", "tensorrt")
 #: minimum cosine similarity against fp32 for a row to count as "parity ok"

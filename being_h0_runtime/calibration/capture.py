@@ -33,7 +33,7 @@ import yaml
 from scipy.optimize import least_squares
 from scipy.spatial.transform import Rotation
 
-from ..sim import franka
+from ..rig import franka
 from .handeye import Detection, HandEyeSample, board_pose, detect_charuco, inv_T, make_T
 
 

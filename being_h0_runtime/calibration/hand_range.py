@@ -14,8 +14,8 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Callable
 
-from ..drivers.base import HAND_DOF_NAMES
 from ..drivers.hand.inspire import InspireHand, InspireHandConfig
+from ..rig import HAND_DOF_NAMES
 from .schema import HandRangesFile
 
 #: Force limit (FORCE_SET fraction) while closing: enough to overcome friction, too little to hurt anything.

@@ -31,7 +31,7 @@ import mujoco
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from ..sim import franka
+from ..rig import franka
 from ..sim.world import VirtualRig
 from .capture import capture_views, ik, plan_views, sample_from_image, visible
 from .handeye import HandEyeSolution, inv_T, make_board, make_T, pose_error, pose_to_T, solve_eye_to_hand

@@ -22,23 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-#: Inspire RH56 degree-of-freedom order, used everywhere a hand vector appears.
-HAND_DOF_NAMES: tuple[str, ...] = (
-    "little",
-    "ring",
-    "middle",
-    "index",
-    "thumb_bend",
-    "thumb_rotation",
-)
-
-#: Franka joint names as in franka_description.
-ARM_JOINT_NAMES: tuple[str, ...] = tuple(f"fr3_joint{i}" for i in range(1, 8))
-
-
-#: Franka's "ready" pose (rad): the default home for tasks and the virtual rig.
-READY_Q: tuple[float, ...] = (0.0, -0.7853981633974483, 0.0, -2.356194490192345, 0.0, 1.5707963267948966,
-                              0.7853981633974483)
+# Robot facts live in the rig description; re-exported because every driver user needs them.
+from ..rig import ARM_JOINT_NAMES, HAND_DOF_NAMES, READY_Q  # noqa: F401
 
 
 class DriverError(RuntimeError):

@@ -7,8 +7,9 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from ..drivers.base import ARM_JOINT_NAMES, READY_Q, ArmCommand, ArmDriver
+from ..drivers.base import ArmCommand, ArmDriver
 from ..drivers.options import ARM_OPTIONS
+from ..rig import ARM_JOINT_NAMES, READY_Q
 from ..safety.limits import JointLimits, WorkspaceBox, franka_fr3_limits
 from .actuator import ActuatorNode, ActuatorParams
 
@@ -50,7 +51,7 @@ class ArmNode(ActuatorNode):
         ws = self.p.safety.workspace
         if ws is None:
             return None
-        from ..sim.franka import dh_fk  # Franka's published kinematics (no simulator involved)
+        from ..rig.franka import dh_fk  # Franka's published kinematics
 
         return WorkspaceBox(np.array(ws.min), np.array(ws.max), fk=lambda q: dh_fk(q)[:3, 3])
 

@@ -8,8 +8,9 @@ import numpy as np
 from pydantic import Field
 
 from ..config import FilePath
-from ..drivers.base import HAND_DOF_NAMES, HandCommand, HandDriver
+from ..drivers.base import HandCommand, HandDriver
 from ..drivers.options import HAND_OPTIONS
+from ..rig import HAND_DOF_NAMES
 from ..safety.limits import HandLimits
 from .actuator import ActuatorNode, ActuatorParams
 

@@ -23,9 +23,9 @@ import numpy as np
 from pydantic import Field
 
 from ..config import StrictModel
-from ..drivers.base import ARM_JOINT_NAMES, READY_Q
 from ..msgs import EStop, JointState, SimState, TaskCommand, TaskStatus
 from ..msgs.convert import header
+from ..rig import ARM_JOINT_NAMES, READY_Q
 from ..transport.api import COMMAND_QOS, ESTOP_QOS, LATCHED_QOS, NodeHandle, QoS
 from .base import RuntimeNode
 

@@ -28,14 +28,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ..msgs import Bool, DiagnosticArray, DiagnosticStatus, JointState, KeyValue
 from ..msgs.being_h0 import ActionChunk
 from ..msgs.convert import chunk_from_array, header
+from ..rig import ARM_JOINT_NAMES as ARM_JOINTS
+from ..rig import READY_Q as HOME_Q
 from ..teleop.handmodel import INSPIRE_DOFS
 from ..teleop.retarget import ArmRetargeter, FkFn, HandCalibration, HandRetargeter, IkFn, franka_kinematics
 from ..teleop.schema import TeleopFrame
 from ..teleop.server import UdpTeleopServer, is_loopback
 from ..transport.api import COMMAND_QOS, LATCHED_QOS, NodeHandle, QoS
-
-ARM_JOINTS = tuple(f"fr3_joint{i}" for i in range(1, 8))
-HOME_Q = (0.0, -0.7853981633974483, 0.0, -2.356194490192345, 0.0, 1.5707963267948966, 0.7853981633974483)
 
 
 class TeleopParams(BaseModel):

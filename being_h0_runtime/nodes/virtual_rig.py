@@ -23,7 +23,6 @@ from ..drivers.arm.sim import (
     SIM_ARM_EE_TOPIC,
     SIM_ARM_STATE_TOPIC,
 )
-from ..drivers.base import ARM_JOINT_NAMES
 from ..drivers.camera.sim import SIM_DEPTH_TOPIC, SIM_IMAGE_TOPIC, SIM_INFO_TOPIC
 from ..msgs import (
     CameraInfo,
@@ -35,6 +34,7 @@ from ..msgs import (
     TaskCommand,
 )
 from ..msgs.convert import camera_info, header, image_from_array, joint_state, pose
+from ..rig import ARM_JOINT_NAMES
 from ..transport.api import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS, NodeHandle, QoS
 from .base import RuntimeNode
 

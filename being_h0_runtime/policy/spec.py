@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from ..config import StrictModel
-from ..drivers.base import ARM_JOINT_NAMES, HAND_DOF_NAMES
+from ..rig import ARM_JOINT_NAMES, HAND_DOF_NAMES
 
 
 class ActionSpec(StrictModel):

@@ -15,13 +15,11 @@ import numpy as np
 
 from ..msgs import Image, JointState
 from ..msgs.convert import image_to_array
+from ..rig import JOINT_NAMES as DEFAULT_NAMES
 from .bag import iter_messages, load_metadata
 from .compressed import CompressedImage, decompress_image
 from .episode import EpisodeMetadata
 
-ARM_JOINTS = tuple(f"fr3_joint{i}" for i in range(1, 8))
-HAND_JOINTS = ("little", "ring", "middle", "index", "thumb_bend", "thumb_rotation")
-DEFAULT_NAMES = ARM_JOINTS + HAND_JOINTS
 IMAGE_TOPIC = "/camera/color/image_raw"
 STATE_TOPIC = "/joint_states"
 COMMAND_TOPICS = ("/arm/command", "/hand/command")

@@ -8,10 +8,11 @@ import numpy as np
 from being_h0_runtime.msgs import Bool, TaskCommand, TaskStatus
 from being_h0_runtime.msgs import convert as C
 from being_h0_runtime.msgs.sensor import CameraInfo, Image, JointState
+from being_h0_runtime.rig import ARM_JOINT_NAMES, HAND_DOF_NAMES
 from being_h0_runtime.transport.api import LATCHED_QOS, SENSOR_PUB_QOS
 
-ARM = [f"fr3_joint{i}" for i in range(1, 8)]
-HAND = ["little", "ring", "middle", "index", "thumb_bend", "thumb_rotation"]
+ARM = list(ARM_JOINT_NAMES)
+HAND = list(HAND_DOF_NAMES)
 
 
 def proprio_at(t: float) -> np.ndarray:

@@ -56,8 +56,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..rig import ARM_JOINT_NAMES as ARM_JOINTS
+from ..rig import HAND_DOF_NAMES as HAND_JOINTS
 from .export import FORMAT, VERSION, _stats
-from .streams import ARM_JOINTS, HAND_JOINTS
 
 REQUIRED = {  # key -> (ndim, trailing shape or None)
     "data/camera_0.rgb": (4, None),

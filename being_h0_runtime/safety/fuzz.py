@@ -55,7 +55,7 @@ SPECIAL_FLOATS = (0.0, -0.0, 5e-324, -5e-324, 2.2250738585072014e-308, 1e-300, 1
 
 
 def _ready_q() -> np.ndarray:
-    from being_h0_runtime.drivers.base import READY_Q
+    from being_h0_runtime.rig import READY_Q
 
     return np.asarray(READY_Q, dtype=float)
 
@@ -68,7 +68,7 @@ def make_supervisor(kind: str, modes: dict[str, str] | None = None,
     if kind == "arm":
         return Supervisor(arm, cfg), _ready_q()
     if kind == "arm_workspace":
-        from being_h0_runtime.sim.franka import dh_fk
+        from being_h0_runtime.rig.franka import dh_fk
 
         box = WorkspaceBox(np.array([0.15, -0.6, 0.05]), np.array([0.85, 0.6, 0.9]), fk=lambda q: dh_fk(q)[:3, 3])
         return Supervisor(arm, cfg, box), _ready_q()

@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from being_h0_runtime.drivers.base import ARM_JOINT_NAMES, HAND_DOF_NAMES
+from being_h0_runtime.rig import ARM_JOINT_NAMES, HAND_DOF_NAMES, franka
 
 ViolationMode = Literal["clamp", "reject"]
 
@@ -109,10 +109,10 @@ def franka_fr3_limits() -> JointLimits:
     """Franka Research 3 joint limits as published in the FR3 datasheet / libfranka docs."""
     return JointLimits(
         names=ARM_JOINT_NAMES,
-        pos_min=np.array([-2.7437, -1.7837, -2.9007, -3.0421, -2.8065, 0.5445, -3.0159]),
-        pos_max=np.array([2.7437, 1.7837, 2.9007, -0.1518, 2.8065, 4.5169, 3.0159]),
-        vel_max=np.array([2.62, 2.62, 2.62, 2.62, 5.26, 4.18, 5.26]),
-        acc_max=np.full(7, 10.0),
+        pos_min=franka.Q_MIN.copy(),
+        pos_max=franka.Q_MAX.copy(),
+        vel_max=franka.DQ_MAX.copy(),
+        acc_max=franka.DDQ_MAX.copy(),
     )
 
 

@@ -4,9 +4,10 @@ Why it is built this way: the expert must run as a stand-in policy in another
 process, called once per chunk with nothing but proprio and object poses. So
 it keeps no episode memory that matters: every call re-derives where in the
 task we are (reach, grasp, carry, release, retreat) from the state, plans the
-*remaining* Cartesian keyframes for the grasp site, time-parameterises them
-with minimum-jerk segments and solves IK (damped least squares on its own
-MuJoCo model instance) at each control tick of the chunk.
+*remaining* Cartesian keyframes for the grasp site, and hands them to the
+shared keyframe planner (`keyframes.follow`: minimum-jerk segments, IK at each
+control tick of the chunk; the IK is damped least squares on the expert's own
+MuJoCo model instance).
 
 Action rows: 7 FR3 joint targets (rad) + 6 Inspire closures (0 open, 1 closed)
 in DoF order little, ring, middle, index, thumb_bend, thumb_rotation.
@@ -15,12 +16,12 @@ in DoF order little, ring, middle, index, thumb_bend, thumb_rotation.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import mujoco
 import numpy as np
 
 from . import franka, scene
+from .keyframes import V_FREE, V_NEAR, Keyframe, follow, hand_rot, min_jerk, wrap
 
 #: Hand pre-shape while reaching: fingers open, thumb rotated into opposition.
 HAND_OPEN = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 1.0])
@@ -33,9 +34,6 @@ CARRY_Z = 0.22
 MIN_GRASP_Z = 0.028  # keeps fingertips off the table
 RELEASE_Z = scene.BOX_HEIGHT + 0.06
 RETREAT_Z = 0.32
-#: Average Cartesian speeds (m/s) of free motion and of motion near objects.
-V_FREE = 0.22
-V_NEAR = 0.08
 HAND_SECONDS = 0.8  # time allotted to close or open the hand (the rig's stroke is 0.7 s)
 GRASP_SETTLE_S = 0.4
 LOW_Z = 0.045  # grasp site below this: the toy is still near the table
@@ -45,33 +43,9 @@ GRASPED_THUMB = 0.06
 LIFTED_Z = 0.05  # toy centre above this (and at the grasp site): it is off the table
 
 
-@dataclass
-class Keyframe:
-    pos: np.ndarray  # grasp-site position (3,)
-    yaw: float  # hand x-axis heading about world z
-    hand: np.ndarray  # (6,) closure target
-    speed: float = V_FREE  # average speed for the segment ending here
-    hold: float = 0.0  # extra seconds at the keyframe (hand settling)
-
-
 def _yaw_of(quat_xyzw: np.ndarray) -> float:
     x, y, z, w = quat_xyzw
     return math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
-
-
-def _wrap(a: float) -> float:
-    return (a + math.pi) % (2 * math.pi) - math.pi
-
-
-def _hand_rot(yaw: float) -> np.ndarray:
-    """Hand frame with z down and x at heading `yaw` (columns = hand axes in base frame)."""
-    c, s = math.cos(yaw), math.sin(yaw)
-    return np.array([[c, s, 0.0], [s, -c, 0.0], [0.0, 0.0, -1.0]])
-
-
-def _min_jerk(u: float) -> float:
-    u = min(max(u, 0.0), 1.0)
-    return u * u * u * (10 - 15 * u + 6 * u * u)
 
 
 class ArmIK:
@@ -123,7 +97,11 @@ class ArmIK:
 
 
 class ChunkExpertBase:
-    """What every scripted expert shares: chunk length, step, its own IK model, the phase it last planned."""
+    """What every scripted expert shares: chunk length, step, its own IK model, the phase it last planned,
+    input checks and turning keyframes into a chunk (`keyframes.follow`)."""
+
+    #: Whether the IK target includes the keyframes' tilt about the hand x axis (see `keyframes.follow`).
+    tilted = True
 
     def __init__(self, chunk_len: int = 16, control_rate_hz: float = 10.0) -> None:
         if chunk_len < 1:
@@ -139,16 +117,41 @@ class ChunkExpertBase:
         """Nothing to forget (decisions come from the state); kept for the policy interface."""
         self.last_phase = "reset"
 
+    def _check(self, proprio: np.ndarray, object_poses: dict, needed: tuple[str, ...]) -> np.ndarray:
+        """`proprio` as a flat float array; ValueError naming the problem if it or `object_poses` is unusable."""
+        proprio = np.asarray(proprio, dtype=float).reshape(-1)
+        if proprio.shape != (13,) or not np.all(np.isfinite(proprio)):
+            raise ValueError(f"{type(self).__name__}.act proprio: need 13 finite values (7 arm rad + 6 closure), "
+                             f"got shape {proprio.shape}")
+        for k in needed:
+            if k not in object_poses:
+                raise ValueError(f"{type(self).__name__}.act object_poses: missing {k!r} (have {sorted(object_poses)})")
+        return proprio
+
+    def _current(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """Grasp-site position, rotation and heading (yaw) for arm joints `q`."""
+        g_pos, g_rot = self.ik.fk(q)
+        return g_pos, g_rot, math.atan2(g_rot[1, 0], g_rot[0, 0])
+
+    def _chunk(self, proprio: np.ndarray, kfs: list[Keyframe], start_tilt: float = 0.0) -> np.ndarray:
+        """The chunk (chunk_len, 13) that follows `kfs` from the current state."""
+        q0, c0 = proprio[:7], np.clip(proprio[7:13], 0, 1)
+        g_pos, _, g_yaw = self._current(q0)
+        start = Keyframe(g_pos, g_yaw, c0, tilt=start_tilt)
+        return follow(self.ik, q0, start, kfs, self.chunk_len, self.dt, tilted=self.tilted)
+
 
 class ScriptedPickPlaceExpert(ChunkExpertBase):
     """Pick the toy, put it in the box, retreat. See module docstring."""
+
+    tilted = False  # never tilts; its chunks stay those its demos and benchmarks were made with
 
     # ---------------------------------------------------------------- planning
     def _grasp_yaw(self, toy_pos: np.ndarray, toy_quat: np.ndarray) -> float:
         """Heading across a face of the toy, closest to pointing away from the base."""
         nominal = math.atan2(toy_pos[1], toy_pos[0])
         toy_yaw = _yaw_of(toy_quat)
-        off = min((_wrap(toy_yaw + k * math.pi / 2 - nominal) for k in range(4)), key=abs)
+        off = min((wrap(toy_yaw + k * math.pi / 2 - nominal) for k in range(4)), key=abs)
         return nominal + off
 
     def plan(self, proprio: np.ndarray, object_poses: dict) -> tuple[str, list[Keyframe]]:
@@ -203,7 +206,7 @@ class ScriptedPickPlaceExpert(ChunkExpertBase):
         grasp = np.r_[toy_pos[:2], max(toy_pos[2], MIN_GRASP_Z)]
         pre = grasp + np.array([0, 0, PRE_GRASP_DZ])
         dxy = np.linalg.norm(g_pos[:2] - grasp[:2])
-        yaw_ok = abs(_wrap(g_yaw - yaw)) < 0.1
+        yaw_ok = abs(wrap(g_yaw - yaw)) < 0.1
         kfs = []
         if dxy < 0.012 and abs(g_pos[2] - grasp[2]) < 0.012 and yaw_ok:
             phase = "grasp"
@@ -223,51 +226,11 @@ class ScriptedPickPlaceExpert(ChunkExpertBase):
     # ------------------------------------------------------------------- acting
     def act(self, proprio: np.ndarray, object_poses: dict) -> np.ndarray:
         """Next chunk (chunk_len, 13) of absolute targets from proprio (13,) and privileged object poses."""
-        proprio = np.asarray(proprio, dtype=float).reshape(-1)
-        if proprio.shape != (13,) or not np.all(np.isfinite(proprio)):
-            raise ValueError(f"ScriptedPickPlaceExpert.act proprio: need 13 finite values (7 arm rad + 6 closure), got shape {proprio.shape}")
-        for k in ("toy", "box"):
-            if k not in object_poses:
-                raise ValueError(f"ScriptedPickPlaceExpert.act object_poses: missing {k!r} (have {sorted(object_poses)})")
-        q0, c0 = proprio[:7], np.clip(proprio[7:13], 0, 1)
+        proprio = self._check(proprio, object_poses, ("toy", "box"))
         phase, kfs = self.plan(proprio, object_poses)
         self.last_phase = phase
-        g_pos, g_rot = self.ik.fk(q0)
-        start = Keyframe(g_pos, math.atan2(g_rot[1, 0], g_rot[0, 0]), c0)
-        # segment timing
-        segs = []
-        prev = start
-        for kf in kfs:
-            dist = float(np.linalg.norm(kf.pos - prev.pos))
-            dyaw = abs(_wrap(kf.yaw - prev.yaw))
-            dhand = float(np.max(np.abs(kf.hand - prev.hand)))
-            dur = max(dist / kf.speed, dyaw / 1.0, dhand * HAND_SECONDS * 0.0)
-            if dur > 0:
-                dur = max(dur, 0.3)
-            segs.append((prev, kf, dur, kf.hold))
-            prev = kf
-        out = np.zeros((self.chunk_len, 13))
-        q = q0.copy()
-        for i in range(self.chunk_len):
-            t = (i + 1) * self.dt
-            pos, yaw, hand = self._sample(segs, t, start)
-            q = self.ik.solve(q, pos, _hand_rot(yaw))
-            out[i, :7] = q
-            out[i, 7:] = hand
-        return out
+        return self._chunk(proprio, kfs)
 
-    @staticmethod
-    def _sample(segs, t: float, start: Keyframe) -> tuple[np.ndarray, float, np.ndarray]:
-        last = start
-        for a, b, dur, hold in segs:
-            if t < dur:
-                s = _min_jerk(t / dur)
-                yaw = a.yaw + _wrap(b.yaw - a.yaw) * s
-                # hand targets step at the segment start; the hand servo ramps them
-                return a.pos + (b.pos - a.pos) * s, yaw, b.hand
-            t -= dur
-            if t < hold:
-                return b.pos, b.yaw, b.hand
-            t -= hold
-            last = b
-        return last.pos, last.yaw, last.hand
+
+# Former private names of the planner helpers, kept for experts written against them (another branch's).
+_hand_rot, _min_jerk, _wrap = hand_rot, min_jerk, wrap

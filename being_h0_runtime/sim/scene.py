@@ -1,7 +1,7 @@
 """MJCF generator for the virtual rig: FR3 arm, Inspire-like hand, table, toy, box, camera.
 
 The model is generated in Python (not a static file) so that the arm is built
-straight from the published DH table in `franka.py`, and so that task
+straight from the published DH table in `rig/franka.py`, and so that task
 variations (toy shape, distractors) change only what they need. The generated
 XML is self-contained (no mesh files), so another process can rebuild the
 identical model from `VirtualRig.model_xml()`.
@@ -28,9 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..rig import HAND_DOF_NAMES
 from . import franka
-
-HAND_DOF_NAMES: tuple[str, ...] = ("little", "ring", "middle", "index", "thumb_bend", "thumb_rotation")
 
 #: Joint range (rad) of each hand actuator's driven joint; closure = q / range.
 FINGER_RANGE = 1.45
@@ -147,7 +146,7 @@ def _arm_xml() -> tuple[str, str]:
         opens.append(
             f'<body name="fr3_link{i + 1}" pos="{_f(pos)}" quat="{_quat_rotx(al)}" gravcomp="1">'
             f'<inertial pos="0 0 0" mass="{franka.LINK_MASS[i]}" diaginertia="0.02 0.02 0.01"/>'
-            f'<joint name="fr3_joint{i + 1}" class="arm" range="{lo} {hi}"/>{geoms}'
+            f'<joint name="{franka.JOINT_NAMES[i]}" class="arm" range="{lo} {hi}"/>{geoms}'
         )
         closes.append("</body>")
     return "".join(opens), "".join(closes)
@@ -241,7 +240,7 @@ def build_mjcf(spec: SceneSpec | None = None) -> str:
             objects += _object_body(ds, (0.3 + 0.1 * i, -0.4, ds.half_height()))
     kp = [4500, 4500, 3500, 3500, 2000, 2000, 2000]
     arm_act = "".join(
-        f'<position name="fr3_joint{i + 1}" joint="fr3_joint{i + 1}" kp="{kp[i]}" dampratio="1" '
+        f'<position name="{franka.JOINT_NAMES[i]}" joint="{franka.JOINT_NAMES[i]}" kp="{kp[i]}" dampratio="1" '
         f'ctrlrange="{franka.Q_MIN[i]} {franka.Q_MAX[i]}" forcerange="{-franka.TAU_MAX[i]} {franka.TAU_MAX[i]}"/>'
         for i in range(7)
     )

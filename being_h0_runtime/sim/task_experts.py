@@ -3,9 +3,9 @@
 Same contract and the same reasons as `expert.ScriptedPickPlaceExpert`: each
 `act(proprio13, object_poses)` call re-derives the phase from the state alone
 (the node graph calls it from another process once per half chunk), plans the
-remaining grasp-site keyframes, time-parameterises them with minimum-jerk
-segments and solves IK per control tick. Keyframes here also carry a `tilt`
-(rotation about the hand's x axis) so the pour expert can tip the cup.
+remaining grasp-site keyframes and hands them to the shared planner
+(`keyframes.follow`). Keyframes here also use their `tilt` (rotation about the
+hand's x axis) so the pour expert can tip the cup.
 
 Hinged lids (close_lid, close_toolbox): the hand makes a fist and pushes the
 open lid's outer face with the front (+x) edge of its palm, moving horizontally
@@ -21,7 +21,6 @@ hand's x axis so the mouth points away from the robot, and hold it there.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -32,16 +31,10 @@ from .expert import (
     HAND_CLOSED,
     LIFTED_Z,
     LOW_Z,
-    V_FREE,
-    V_NEAR,
-    ArmIK,
     ChunkExpertBase,
-    Keyframe,
     ScriptedPickPlaceExpert,
-    _hand_rot,
-    _min_jerk,
-    _wrap,
 )
+from .keyframes import V_FREE, V_NEAR, Keyframe, wrap
 
 #: fist for pushing: fingers curled (their joint stop makes the palm edge rigid), thumb folded back
 HAND_FIST = np.array([1.0, 1.0, 1.0, 1.0, 0.3, 0.0])
@@ -57,11 +50,6 @@ APPROACH_Z = 0.20  # push point height above the hinge while moving into positio
 V_PUSH = 0.06
 
 
-def _rot_x(a: float) -> np.ndarray:
-    c, s = math.cos(a), math.sin(a)
-    return np.array([[1.0, 0, 0], [0, c, -s], [0, s, c]])
-
-
 def _quat_mat(q_xyzw: np.ndarray) -> np.ndarray:
     x, y, z, w = (float(v) for v in q_xyzw)
     return np.array([
@@ -71,68 +59,10 @@ def _quat_mat(q_xyzw: np.ndarray) -> np.ndarray:
     ])
 
 
-@dataclass
-class TKeyframe(Keyframe):
-    tilt: float = 0.0  # rotation about the hand x axis (rad), applied after the yaw
-
-
-class _KeyframeExpert(ChunkExpertBase):
-    """Shared chunk generation: keyframes -> min-jerk grasp-site path -> IK per tick."""
-
-    name = "keyframe"
-
-    def _check(self, proprio: np.ndarray, object_poses: dict, needed: tuple[str, ...]) -> np.ndarray:
-        proprio = np.asarray(proprio, dtype=float).reshape(-1)
-        if proprio.shape != (13,) or not np.all(np.isfinite(proprio)):
-            raise ValueError(f"{type(self).__name__}.act proprio: need 13 finite values (7 arm rad + 6 closure), "
-                             f"got shape {proprio.shape}")
-        for k in needed:
-            if k not in object_poses:
-                raise ValueError(f"{type(self).__name__}.act object_poses: missing {k!r} (have {sorted(object_poses)})")
-        return proprio
-
-    def _current(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-        g_pos, g_rot = self.ik.fk(q)
-        return g_pos, g_rot, math.atan2(g_rot[1, 0], g_rot[0, 0])
-
-    def _chunk(self, proprio: np.ndarray, kfs: list[TKeyframe], start_tilt: float = 0.0) -> np.ndarray:
-        q0, c0 = proprio[:7], np.clip(proprio[7:13], 0, 1)
-        g_pos, _, g_yaw = self._current(q0)
-        start = TKeyframe(g_pos, g_yaw, c0, tilt=start_tilt)
-        segs = []
-        prev = start
-        for kf in kfs:
-            dist = float(np.linalg.norm(kf.pos - prev.pos))
-            dang = max(abs(_wrap(kf.yaw - prev.yaw)), abs(getattr(kf, "tilt", 0.0) - getattr(prev, "tilt", 0.0)))
-            dur = max(dist / kf.speed, dang / 1.0)
-            if dur > 0:
-                dur = max(dur, 0.3)
-            segs.append((prev, kf, dur, kf.hold))
-            prev = kf
-        out = np.zeros((self.chunk_len, 13))
-        q = q0.copy()
-        for i in range(self.chunk_len):
-            pos, yaw, tilt, hand = self._sample(segs, (i + 1) * self.dt, start)
-            q = self.ik.solve(q, pos, _hand_rot(yaw) @ _rot_x(tilt))
-            out[i, :7] = q
-            out[i, 7:] = hand
-        return out
-
-    @staticmethod
-    def _sample(segs, t: float, start: TKeyframe) -> tuple[np.ndarray, float, float, np.ndarray]:
-        last = start
-        for a, b, dur, hold in segs:
-            if t < dur:
-                s = _min_jerk(t / dur)
-                yaw = a.yaw + _wrap(b.yaw - a.yaw) * s
-                tilt = a.tilt + (b.tilt - a.tilt) * s
-                return a.pos + (b.pos - a.pos) * s, yaw, tilt, b.hand
-            t -= dur
-            if t < hold:
-                return b.pos, b.yaw, b.tilt, b.hand
-            t -= hold
-            last = b
-        return last.pos, last.yaw, last.tilt, last.hand
+# Former names, kept for experts written against them (another branch's): keyframes carry the tilt now,
+# and the expert base class does the chunking.
+TKeyframe = Keyframe
+_KeyframeExpert = ChunkExpertBase
 
 
 # ---------------------------------------------------------------------------------------------- hinged lids
@@ -154,12 +84,12 @@ def lid_frame(object_poses: dict) -> tuple[np.ndarray, np.ndarray, float]:
     return np.asarray(object_poses[lid][0], float), R_c, angle
 
 
-class ScriptedLidExpert(_KeyframeExpert):
+class ScriptedLidExpert(ChunkExpertBase):
     """Push an open hinged lid closed (close_lid, close_toolbox). See module docstring."""
 
     name = "lid"
 
-    def plan(self, proprio: np.ndarray, object_poses: dict) -> tuple[str, list[TKeyframe]]:
+    def plan(self, proprio: np.ndarray, object_poses: dict) -> tuple[str, list[Keyframe]]:
         hinge, R_c, angle = lid_frame(object_poses)
         u = R_c[:, 0]
         yaw = math.atan2(u[1], u[0])
@@ -168,10 +98,10 @@ class ScriptedLidExpert(_KeyframeExpert):
         push = g_pos + PUSH_DX * np.r_[math.cos(g_yaw), math.sin(g_yaw), 0.0] + PUSH_DZ * up
         local = R_c.T @ (push - hinge)
 
-        def kf(x: float, z: float, hand=HAND_FIST, speed=V_FREE, hold=0.0) -> TKeyframe:
+        def kf(x: float, z: float, hand=HAND_FIST, speed=V_FREE, hold=0.0) -> Keyframe:
             """Keyframe for the push point at (x, 0, z) in the hinge frame."""
             p = hinge + R_c @ np.array([x, 0.0, z])
-            return TKeyframe(p - PUSH_DX * u - PUSH_DZ * up, yaw, hand, speed, hold)
+            return Keyframe(p - PUSH_DX * u - PUSH_DZ * up, yaw, hand, speed, hold)
 
         def surface_x(a: float, h: float) -> float:
             return h / math.tan(a) - 0.01 / math.sin(a)  # outer face of the lid at height h
@@ -184,7 +114,7 @@ class ScriptedLidExpert(_KeyframeExpert):
             return "retreat", [back, retreat]
         x_end = surface_x(PUSH_END_RAD, PUSH_H)
         x_start = min(surface_x(angle, PUSH_H), -math.cos(math.pi - angle) * 0.13 - 0.01) - 0.045
-        yaw_ok = abs(_wrap(g_yaw - yaw)) < 0.15
+        yaw_ok = abs(wrap(g_yaw - yaw)) < 0.15
         end = [kf(x_end, PUSH_H, speed=V_PUSH, hold=0.3), kf(x_end - 0.06, PUSH_H + 0.06, speed=V_NEAR), retreat]
         if yaw_ok and abs(local[1]) < 0.025 and abs(local[2] - PUSH_H) < 0.02 and local[0] < surface_x(angle, PUSH_H) + 0.02:
             return "push", end
@@ -213,13 +143,13 @@ CUP_GRASP_DZ = 0.012
 
 
 def tilt_of(g_rot: np.ndarray) -> float:
-    """Tilt about the hand x axis of a grasp-site rotation `_hand_rot(yaw) @ _rot_x(tilt)`."""
+    """Tilt about the hand x axis of a grasp-site rotation `hand_rot(yaw) @ rot_x(tilt)` (see `keyframes`)."""
     z = g_rot[:, 2]  # hand z (fingers) in the base frame: (-sin t * y_h, -cos t)
     y_h = np.cross(np.array([0.0, 0.0, -1.0]), g_rot[:, 0])  # the untilted hand y axis
     return math.atan2(-float(z @ y_h), -float(z[2]))
 
 
-class ScriptedPourExpert(_KeyframeExpert):
+class ScriptedPourExpert(ChunkExpertBase):
     """Grasp the cup, carry it over the bowl, tilt it and hold (pour_cup). See module docstring."""
 
     name = "pour"
@@ -229,7 +159,7 @@ class ScriptedPourExpert(_KeyframeExpert):
         self._pick = ScriptedPickPlaceExpert(chunk_len, control_rate_hz)
         self._pick.ik = self.ik
 
-    def plan(self, proprio: np.ndarray, object_poses: dict) -> tuple[str, list[TKeyframe]]:
+    def plan(self, proprio: np.ndarray, object_poses: dict) -> tuple[str, list[Keyframe]]:
         q, closure = proprio[:7], proprio[7:13]
         g_pos, g_rot, g_yaw = self._current(q)
         tilt = tilt_of(g_rot)
@@ -240,12 +170,11 @@ class ScriptedPourExpert(_KeyframeExpert):
         grasped = near and ((fingers > GRASPED_FINGERS and closure[4] > GRASPED_THUMB) or cup[2] > LIFTED_Z)
         if not grasped:
             cup_pose = (cup + np.array([0.0, 0.0, CUP_GRASP_DZ]), object_poses["cup"][1])
-            phase, kfs = self._pick.plan(proprio, {"toy": cup_pose, "box": object_poses["bowl"]})
-            return phase, [TKeyframe(k.pos, k.yaw, k.hand, k.speed, k.hold) for k in kfs]
+            return self._pick.plan(proprio, {"toy": cup_pose, "box": object_poses["bowl"]})
         mouth = np.array([math.sin(POUR_YAW), -math.cos(POUR_YAW)]) * math.sin(POUR_TILT)
         pour = np.r_[bowl[:2] - RIM_OFFSET * mouth, bowl[2] + POUR_Z]
         above = np.r_[pour[:2], max(CARRY_Z, pour[2])]
-        tilt_kf = TKeyframe(pour, POUR_YAW, HAND_CLOSED, V_NEAR, hold=POUR_HOLD_S, tilt=POUR_TILT)
+        tilt_kf = Keyframe(pour, POUR_YAW, HAND_CLOSED, V_NEAR, hold=POUR_HOLD_S, tilt=POUR_TILT)
         # once tipping, IK at large tilts may lag the position a little: do not go back to carrying
         tol = 0.06 if tilt > 0.3 else 0.02
         at_pour = np.linalg.norm(g_pos[:2] - pour[:2]) < tol and abs(g_pos[2] - pour[2]) < tol + 0.01
@@ -253,14 +182,14 @@ class ScriptedPourExpert(_KeyframeExpert):
             return ("pour" if tilt > POUR_TILT - 0.1 else "tilt"), [tilt_kf]
         if at_pour:
             return "tilt", [tilt_kf]
-        kfs: list[TKeyframe] = []
+        kfs: list[Keyframe] = []
         if g_pos[2] < LOW_Z:  # still at table height: let the grip build up, then a short slow lift
-            kfs.append(TKeyframe(g_pos, g_yaw, HAND_CLOSED, V_NEAR, hold=0.4))
-            kfs.append(TKeyframe(g_pos + np.array([0, 0, 0.03]), g_yaw, HAND_CLOSED, V_NEAR))
+            kfs.append(Keyframe(g_pos, g_yaw, HAND_CLOSED, V_NEAR, hold=0.4))
+            kfs.append(Keyframe(g_pos + np.array([0, 0, 0.03]), g_yaw, HAND_CLOSED, V_NEAR))
         if np.linalg.norm(g_pos[:2] - pour[:2]) > 0.03 and g_pos[2] < CARRY_Z - 0.03:
-            kfs.append(TKeyframe(np.r_[g_pos[:2], CARRY_Z], g_yaw, HAND_CLOSED, V_NEAR))
-        kfs.append(TKeyframe(above, POUR_YAW, HAND_CLOSED, V_FREE))
-        kfs.append(TKeyframe(pour, POUR_YAW, HAND_CLOSED, V_NEAR))
+            kfs.append(Keyframe(np.r_[g_pos[:2], CARRY_Z], g_yaw, HAND_CLOSED, V_NEAR))
+        kfs.append(Keyframe(above, POUR_YAW, HAND_CLOSED, V_FREE))
+        kfs.append(Keyframe(pour, POUR_YAW, HAND_CLOSED, V_NEAR))
         kfs.append(tilt_kf)
         return "carry", kfs
 

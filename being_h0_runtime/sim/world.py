@@ -143,7 +143,7 @@ class VirtualRig:
         self._close_renderers()
         m = self.model
         jid = lambda n: m.joint(n).id
-        arm_j = [jid(f"fr3_joint{i}") for i in range(1, 8)]
+        arm_j = [jid(n) for n in franka.JOINT_NAMES]
         hand_j = [jid(f"{n}_proximal") for n in scene.HAND_DOF_NAMES[:4]] + [jid("thumb_bend"), jid("thumb_rotation")]
         bid = lambda n: m.body(n).id
         fingers = [[bid(f"{n}_proximal"), bid(f"{n}_distal")] for n in scene.HAND_DOF_NAMES[:4]]

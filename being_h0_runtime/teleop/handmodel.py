@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-#: Inspire DoF order, as published on /hand/command and in the 13-d action
-INSPIRE_DOFS = ("little", "ring", "middle", "index", "thumb_bend", "thumb_rotation")
+# Inspire DoF order, as published on /hand/command and in the 13-d action
+from ..rig import HAND_DOF_NAMES as INSPIRE_DOFS
+
 FINGER_CHAINS = {  # name -> keypoint indices MCP, PIP, DIP, TIP
     "index": (5, 6, 7, 8),
     "middle": (9, 10, 11, 12),

@@ -275,7 +275,7 @@ def dls_ik(fk: FkFn, q_min: np.ndarray | None = None, q_max: np.ndarray | None =
 
 def franka_kinematics() -> tuple[IkFn, FkFn]:
     """(ik, fk) for the Franka from its DH table (no MuJoCo needed); the virtual rig may inject its own."""
-    from ..sim import franka
+    from ..rig import franka
 
     def fk(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         T = franka.dh_fk(q)

@@ -21,7 +21,8 @@ import json
 import sys
 
 from ..recording.recorder import DEFAULT_TOPIC_TYPES
-from ..recording.streams import ARM_JOINTS, HAND_JOINTS
+from ..rig import ARM_JOINT_NAMES as ARM_JOINTS
+from ..rig import HAND_DOF_NAMES as HAND_JOINTS
 
 IMAGE_TOPIC = "/camera/color/image_raw/compressed"  # as recorded (JPEG) and as the live view sends it by default
 # user-script outputs: Foxglove Studio 1.x (and its forks) require the /studio_script/ prefix; newer Foxglove takes any

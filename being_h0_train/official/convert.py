@@ -33,7 +33,6 @@ from typing import Any
 
 import numpy as np
 
-from being_h0_runtime.drivers.base import ARM_JOINT_NAMES, HAND_DOF_NAMES
 from being_h0_runtime.policy.engine import (
     FORMAT_VERSION,
     MANIFEST_FILE,
@@ -42,6 +41,7 @@ from being_h0_runtime.policy.engine import (
     verify_engine_dir,
 )
 from being_h0_runtime.policy.preprocess import IMAGENET_MEAN, IMAGENET_STD
+from being_h0_runtime.rig import ARM_JOINT_NAMES, HAND_DOF_NAMES
 
 from .layout import (
     CheckpointError,

@@ -202,7 +202,7 @@ def synthetic_episodes(
     instructions: Sequence[str] = ("pick up the toy", "open the drawer"),
 ) -> EpisodeSet:
     """Episodes whose next actions depend on proprio, instruction and image colour (learnable)."""
-    from being_h0_runtime.drivers.base import ARM_JOINT_NAMES, HAND_DOF_NAMES
+    from being_h0_runtime.rig import ARM_JOINT_NAMES, HAND_DOF_NAMES
 
     names = list(names) if names else list(ARM_JOINT_NAMES) + list(HAND_DOF_NAMES)
     d = len(names)

@@ -25,7 +25,6 @@ Why this shape:
 
 from __future__ import annotations
 
-import math
 import socket
 import threading
 import time
@@ -35,6 +34,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ...netguard import check_destination
+from ...rig.franka import DQ_MAX
+from ...rig.franka import READY_Q as DEFAULT_HOME_Q  # the home a config leaves out
 from ..base import ArmCommand, ArmDriver, ArmState, Diagnostic, DriverError
 
 try:  # franky is an optional extra (`pip install .[franka]`)
@@ -46,10 +47,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
 FCI_COMMAND_PORT = 1337
 
 #: Franka Research 3 joint velocity limits (rad/s), datasheet values; used before a robot reports its own.
-FR3_JOINT_VELOCITY_LIMITS = (2.62, 2.62, 2.62, 2.62, 5.26, 4.18, 5.26)
-
-#: Ready pose of franka_description / franka_ros ("home").
-DEFAULT_HOME_Q = (0.0, -math.pi / 4, 0.0, -3 * math.pi / 4, 0.0, math.pi / 2, math.pi / 4)
+FR3_JOINT_VELOCITY_LIMITS = tuple(DQ_MAX.tolist())
 
 _MODE_NAMES = {
     "Other": "other",
