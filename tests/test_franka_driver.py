@@ -17,17 +17,14 @@ import pytest
 
 franky = pytest.importorskip("franky")
 
-from being_h0_runtime.drivers.arm.franka import (  # noqa: E402
-    DEFAULT_HOME_Q,
-    FR3_JOINT_VELOCITY_LIMITS,
-    FrankaArm,
-    FrankaConfig,
-    arm_state_from_franky,
+from being_h0_runtime.drivers.arm.franka import FrankaArm  # noqa: E402
+from being_h0_runtime.drivers.arm.franka_config import DEFAULT_HOME_Q, FR3_JOINT_VELOCITY_LIMITS, FrankaConfig  # noqa: E402
+from being_h0_runtime.drivers.arm.franka_link import connect_franky  # noqa: E402
+from being_h0_runtime.drivers.arm.franka_motion import (  # noqa: E402
     build_cartesian_motion,
     build_home_motion,
     build_joint_waypoint_motion,
     collision_behavior_args,
-    connect_franky,
     dynamics,
 )
 from being_h0_runtime.drivers.base import ArmCommand, Diagnostic, DriverError  # noqa: E402

@@ -148,7 +148,7 @@ def suggested_keys() -> list[tuple[str, str]]:
 
 def _options_model(node_type: str, backend: str | None) -> type[BaseModel] | None:
     if node_type == "arm" and backend == "franka":
-        from being_h0_runtime.drivers.arm.franka import FrankaConfig
+        from being_h0_runtime.drivers.arm.franka_config import FrankaConfig
 
         return FrankaConfig
     if node_type == "hand" and backend == "inspire":

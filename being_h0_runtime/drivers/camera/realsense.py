@@ -271,6 +271,8 @@ def record_synthetic_db3(path: str | os.PathLike[str], frames: Sequence[CameraFr
 class RealSenseCamera(CameraDriver):
     """CameraDriver for a RealSense D4xx, or a `.db3` recording played through the same pipeline."""
 
+    configure_on_activate = True  # activate() alone opens the device: a camera has nothing to set up first
+
     def __init__(self, config: RealSenseConfig | dict[str, Any], clock: Callable[[], float] = time.monotonic):
         self.config = config if isinstance(config, RealSenseConfig) else RealSenseConfig.model_validate(config)
         self._clock = clock
@@ -283,7 +285,6 @@ class RealSenseCamera(CameraDriver):
         self._depth_units = 0.001
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._active = False
         self._connected = False
         self._ended = False
         self._lost = threading.Event()  # set by the devices-changed callback
@@ -308,28 +309,27 @@ class RealSenseCamera(CameraDriver):
     def is_playback(self) -> bool:
         return self.config.playback_file is not None
 
-    # -- lifecycle
+    @property
+    def driver_name(self) -> str:
+        return f"RealSenseCamera {self.config.playback_file or self.config.serial or '(first camera)'}"
 
-    def configure(self) -> None:
+    # -- lifecycle steps (the order is enforced by CameraDriver)
+
+    def _on_configure(self) -> None:
         """Open the device/file once to validate it and read intrinsics; raises DriverError with a fix."""
         _require_rs()
         if self._pipeline is None:
             self._open()
 
-    def activate(self) -> None:
+    def _on_activate(self) -> None:
         if self._pipeline is None and not self._connected:
-            self.configure()
-        self._active = True
+            self._on_configure()  # lost since configure() (and no grabber yet to reconnect)
         if self._thread is None:
             self._stop.clear()
             self._thread = threading.Thread(target=self._grab_loop, name="realsense-grab", daemon=True)
             self._thread.start()
 
-    def deactivate(self) -> None:
-        self._active = False
-
-    def close(self) -> None:
-        self._active = False
+    def _on_close(self) -> None:
         self._stop.set()
         with self._lock:
             self._lock.notify_all()
@@ -346,7 +346,7 @@ class RealSenseCamera(CameraDriver):
 
     # -- data
 
-    def read(self) -> CameraFrame | None:
+    def _read_frame(self) -> CameraFrame | None:
         with self._lock:
             if not self._queue:
                 return None
@@ -360,7 +360,7 @@ class RealSenseCamera(CameraDriver):
             self._lock.notify_all()
             return frame
 
-    def intrinsics(self) -> CameraIntrinsics:
+    def _color_intrinsics(self) -> CameraIntrinsics:
         if self._intrinsics is None:
             raise DriverError("RealSenseCamera.intrinsics() before configure()")
         return self._intrinsics
@@ -385,11 +385,11 @@ class RealSenseCamera(CameraDriver):
         if self._ended:
             return [Diagnostic(Diagnostic.STALE, name, "playback finished", values)]
         age = None if self._last_frame_wall is None else time.monotonic() - self._last_frame_wall
-        if self._active and (age is None or age > self.config.stale_after_s):
+        if self.is_active and (age is None or age > self.config.stale_after_s):
             values["age_s"] = "never" if age is None else f"{age:.2f}"
             return [Diagnostic(Diagnostic.STALE, name, "no recent frames", values)]
         level = Diagnostic.WARN if self._option_warnings else Diagnostic.OK
-        return [Diagnostic(level, name, "streaming" if self._active else "configured", values)]
+        return [Diagnostic(level, name, "streaming" if self.is_active else "configured", values)]
 
     # -- internals: open / close
 

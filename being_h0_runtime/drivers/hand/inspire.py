@@ -48,7 +48,7 @@ import serial
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..base import HAND_DOF_NAMES, Diagnostic, DriverError, HandCommand, HandDriver, HandState
+from ..base import HAND_DOF_NAMES, Diagnostic, DriverError, HandCommand, HandDriver, HandState, LifecycleState
 from .calibration import HandCalibration, RawVector
 from .protocol import (
     BAUD_CODES,
@@ -174,7 +174,7 @@ class LinkStats:
     garbage_bytes: int = 0
     unexpected_frames: int = 0
     rejected_writes: int = 0  # hand answered a write with a non-OK ack
-    refused_writes: int = 0  # not sent because a fault is latched / not active
+    refused_writes: int = 0  # not sent because a fault is latched
     skipped_writes: int = 0  # fast cycle: target unchanged since the hand acknowledged it
     angle_only_reads: int = 0  # fast cycle: status registers still fresh, read ANGLE_ACT alone
     io_errors: int = 0
@@ -194,7 +194,6 @@ class InspireHand(HandDriver):
         self._parser = FrameParser(replies=True)
         self._lock = threading.RLock()
         self.stats = LinkStats()
-        self._active = False
         self._fault: str | None = None
         self._last_raw = np.full(NUM_DOF, np.nan)
         self._state = HandState(stamp=0.0, position=np.full(NUM_DOF, np.nan))
@@ -210,36 +209,32 @@ class InspireHand(HandDriver):
         self._pending_write: _PendingWrite | None = None  # full duplex: ack not collected yet
         self._inbox: list[Frame] = []  # received frames not yet matched to a request
 
-    # ================================================================ lifecycle
-    def configure(self) -> None:
+    @property
+    def driver_name(self) -> str:
+        return f"InspireHand id {self.config.hand_id} on {self.config.port}"
+
+    # ================================================================ lifecycle steps (order enforced by HandDriver)
+    def _on_configure(self) -> None:
         """Open the port and check that hand ``hand_id`` answers (DriverError if not)."""
         with self._lock:
             self._open_port()
             frame = self._transact_read(Register.HAND_ID, 1)
             if frame is None:
                 port = self.config.port
-                self.close()
+                self._close_port()
                 raise DriverError(
                     f"Inspire hand id {self.config.hand_id} did not answer on {port} at {self.config.baudrate} baud "
                     f"({self.stats.timeouts} timeouts, {self.stats.bad_checksums} bad checksums); "
                     "check power, wiring, id and baud rate"
                 )
 
-    def activate(self) -> None:
+    def _on_activate(self) -> None:
         """Apply default speed/force, target the current pose, start accepting commands."""
         with self._lock:
-            if self._ser is None:
-                raise DriverError("activate() before configure()")
             self._write_speed_force(
                 np.full(NUM_DOF, self.config.default_speed), np.full(NUM_DOF, self.config.default_force)
             )
-            self._active = True
-            self.hold()
-
-    def deactivate(self) -> None:
-        with self._lock:
-            self.hold()
-            self._active = False
+            self._hold_position()
 
     def flush(self) -> bool:
         """Collect the acknowledgement of a pipelined write still on the wire; False if it was lost."""
@@ -248,10 +243,13 @@ class InspireHand(HandDriver):
             self._settle_pending_write()
             return self.stats.failed_transactions == failed
 
-    def close(self) -> None:
+    def _on_close(self) -> None:
         with self._lock:
-            self._active = False
             self._settle_pending_write()
+            self._close_port()
+
+    def _close_port(self) -> None:
+        with self._lock:
             if self._ser is not None:
                 try:
                     self._ser.close()
@@ -260,7 +258,7 @@ class InspireHand(HandDriver):
                 self._ser = None
 
     # ================================================================ cycle
-    def read(self) -> HandState:
+    def _read_state(self) -> HandState:
         """Latest state; on link trouble the last good values with ``fault`` set when latched."""
         with self._lock:
             regs = self._read_state_registers()
@@ -299,16 +297,15 @@ class InspireHand(HandDriver):
             )
             return state
 
-    def write(self, command: HandCommand) -> None:
-        """Send one target. Refused (never raised) while inactive or faulted; see diagnostics()."""
+    def _write_command(self, command: HandCommand) -> None:
+        """Send one target. Refused (never raised) while a fault is latched; see diagnostics()."""
         pos = np.asarray(command.position, float)
         if pos.shape != (NUM_DOF,):
             raise ValueError(f"HandCommand.position must have shape ({NUM_DOF},) in order {HAND_DOF_NAMES}, got {pos.shape}")
         with self._lock:
-            if not self._active or self._fault is not None:
+            if self._fault is not None:
                 self.stats.refused_writes += 1
-                why = "not active" if not self._active else f"fault latched: {self._fault}"
-                self._note(f"command refused ({why})")
+                self._note(f"command refused (fault latched: {self._fault})")
                 return
             speed = None if command.speed is None else np.asarray(command.speed, float)
             force = None if command.force_limit is None else np.asarray(command.force_limit, float)
@@ -331,7 +328,7 @@ class InspireHand(HandDriver):
             else:
                 self._write_block(Register.ANGLE_SET, pack_u16(raw))
 
-    def hold(self) -> None:
+    def _hold_position(self) -> None:
         """Target the measured pose now (allowed even while faulted: it stops motion)."""
         with self._lock:
             if self._ser is None:
@@ -347,7 +344,7 @@ class InspireHand(HandDriver):
                 return
             self._write_block(Register.ANGLE_SET, pack_u16(actual))
 
-    def recover(self) -> None:
+    def _recover_fault(self) -> None:
         """Operator-requested: reopen the link if needed, CLEAR_ERROR, hold, clear the latch if healthy."""
         with self._lock:
             if self._ser is None or not self._ser.is_open:
@@ -363,10 +360,10 @@ class InspireHand(HandDriver):
                 return
             previous = self._fault
             self._fault = None
-            self.read()
+            self._read_state()
             if self._fault is not None:
                 return  # still unhealthy; read() set the reason
-            self.hold()
+            self._hold_position()
             if self._fault is None:
                 self._sent_speed = self._sent_force = None
                 if previous:
@@ -391,8 +388,7 @@ class InspireHand(HandDriver):
         default speed/force are restored and each DoF returns to where it started.
         Raises DriverError if the link faults meanwhile.
         """
-        if not self._active:
-            raise DriverError("calibrate_ranges() needs an active hand (call activate())")
+        self._require("calibrate_ranges", LifecycleState.ACTIVE)
         ends = np.array([self.cal.open_raw, self.cal.closed_raw], float)
         hi_end, lo_end = ends.max(axis=0), ends.min(axis=0)  # kept for DoFs not in ``dofs``
         self._write_speed_force(np.full(NUM_DOF, speed), np.full(NUM_DOF, force_limit))
@@ -496,7 +492,7 @@ class InspireHand(HandDriver):
                 Diagnostic(
                     Diagnostic.ERROR if self._fault else Diagnostic.OK,
                     "inspire_hand: fault",
-                    self._fault or ("active" if self._active else "inactive"),
+                    self._fault or self.lifecycle_state.value,
                     {"notes": " | ".join(self._notes)} if self._notes else {},
                 )
             )
@@ -592,7 +588,7 @@ class InspireHand(HandDriver):
             self._fault = "over-temperature: " + ", ".join(parts)
 
     def _require_pose(self) -> np.ndarray:
-        st = self.read()
+        st = self._read_state()
         if st.fault is not None or not np.all(np.isfinite(self._last_raw)):
             raise DriverError(f"hand not healthy: {st.fault or 'no pose'}")
         return self._last_raw.copy()
