@@ -46,7 +46,7 @@ def test_hand_range_on_emulator_writes_driver_compatible_file(tmp_path: Path) ->
     f = schema.load_hand_ranges(tmp_path)
     assert f.closed_raw[:4] == pytest.approx([40] * 4, abs=3) and f.closed_raw[4] == pytest.approx(120, abs=3)
     assert f.open_raw == pytest.approx([1000] * 6, abs=3) and f.force_limit == 0.2
-    from being_h0_runtime.drivers.hand.inspire import InspireHandConfig
+    from being_h0_runtime.drivers.hand.inspire_config import InspireHandConfig
 
     cfg = InspireHandConfig(port="/dev/null").with_calibration(f.hand_calibration())
     assert cfg.calibration.to_raw(np.ones(6))[4] == pytest.approx(f.closed_raw[4])

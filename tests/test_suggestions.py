@@ -152,7 +152,7 @@ def _options_model(node_type: str, backend: str | None) -> type[BaseModel] | Non
 
         return FrankaConfig
     if node_type == "hand" and backend == "inspire":
-        from being_h0_runtime.drivers.hand.inspire import InspireHandConfig
+        from being_h0_runtime.drivers.hand.inspire_config import InspireHandConfig
 
         return InspireHandConfig
     if node_type == "camera" and backend == "realsense":

@@ -46,7 +46,8 @@ import numpy as np
 
 from ..drivers.base import HandCommand
 from ..drivers.hand.emulator import FirstOrderHandPlant, InspireEmulator
-from ..drivers.hand.inspire import InspireHand, InspireHandConfig
+from ..drivers.hand.inspire import InspireHand
+from ..drivers.hand.inspire_config import InspireHandConfig
 from ..drivers.hand.protocol import BAUD_CODES
 
 MODES = ("legacy", "fast", "per-register")

@@ -254,7 +254,7 @@ def cmd_hand_eye(a: argparse.Namespace) -> int:
 
 
 def cmd_hand_range(a: argparse.Namespace) -> int:
-    from ..drivers.hand.inspire import InspireHandConfig
+    from ..drivers.hand.inspire_config import InspireHandConfig
     from .hand_range import calibrate_hand
     from .schema import save
 

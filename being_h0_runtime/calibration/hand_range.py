@@ -15,7 +15,8 @@ import datetime as _dt
 from typing import Callable
 
 from ..drivers.base import HAND_DOF_NAMES
-from ..drivers.hand.inspire import InspireHand, InspireHandConfig
+from ..drivers.hand.inspire import InspireHand
+from ..drivers.hand.inspire_config import InspireHandConfig
 from .schema import HandRangesFile
 
 #: Force limit (FORCE_SET fraction) while closing: enough to overcome friction, too little to hurt anything.

@@ -27,7 +27,7 @@ ARM_OPTIONS: dict[str, str] = {
     "franka": "being_h0_runtime.drivers.arm.franka_config:FrankaConfig",
 }
 HAND_OPTIONS: dict[str, str] = {
-    "inspire": "being_h0_runtime.drivers.hand.inspire:InspireHandConfig",
+    "inspire": "being_h0_runtime.drivers.hand.inspire_config:InspireHandConfig",
 }
 CAMERA_OPTIONS: dict[str, str] = {
     "sim": "being_h0_runtime.drivers.options:NoOptions",
