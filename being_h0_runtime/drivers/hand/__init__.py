@@ -14,16 +14,11 @@ from .calibration import (
     load_calibration,
     save_calibration,
 )
-from .emulator import (
-    ClosurePlant,
-    FaultConfig,
-    FirstOrderHandPlant,
-    HandPlant,
-    InspireEmulator,
-)
+from .emulator import FaultConfig, InspireEmulator
 from .inspire import InspireHand
 from .inspire_config import InspireHandConfig
 from .inspire_link import LinkStats
+from .plants import ClosurePlant, FirstOrderHandPlant, HandPlant
 from .protocol import ErrorBit, Frame, FrameParser, ProtocolError, Register, Status
 
 __all__ = [
