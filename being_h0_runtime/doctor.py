@@ -106,7 +106,9 @@ def check_hand(hand: dict[str, Any]) -> list[CheckResult]:
 def check_camera(camera: dict[str, Any], stream_test: bool = True) -> list[CheckResult]:
     """Connected RealSense serials + firmware; the configured serial streams frames."""
     try:
-        from .drivers.camera.realsense import RealSenseCamera, RealSenseConfig, list_devices
+        from .drivers.camera.realsense import RealSenseCamera
+        from .drivers.camera.realsense_config import RealSenseConfig
+        from .drivers.camera.realsense_convert import list_devices
     except ImportError as exc:  # pragma: no cover
         return [CheckResult("camera", FAIL, f"pyrealsense2 not importable: {exc}", "pip install pyrealsense2")]
     playback = camera.get("playback_file")

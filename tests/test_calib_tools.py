@@ -13,7 +13,7 @@ from being_h0_runtime.calibration import cli, schema
 def test_intrinsics_from_realsense_playback(tmp_path: Path) -> None:
     pytest.importorskip("pyrealsense2")
     from being_h0_runtime.drivers.base import CameraFrame, CameraIntrinsics
-    from being_h0_runtime.drivers.camera.realsense import record_synthetic_db3
+    from being_h0_runtime.drivers.camera.realsense_record import record_synthetic_db3
 
     intr = CameraIntrinsics(width=640, height=480, fx=612.5, fy=611.0, cx=321.25, cy=238.5,
                             distortion=(0.01, -0.02, 0.0, 0.0, 0.003))

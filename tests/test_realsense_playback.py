@@ -15,16 +15,16 @@ import pytest
 rs = pytest.importorskip("pyrealsense2")
 
 from being_h0_runtime.drivers.base import CameraFrame, CameraIntrinsics, Diagnostic, DriverError  # noqa: E402
-from being_h0_runtime.drivers.camera.realsense import (  # noqa: E402
-    RealSenseCamera,
-    RealSenseConfig,
+from being_h0_runtime.drivers.camera.realsense import RealSenseCamera  # noqa: E402
+from being_h0_runtime.drivers.camera.realsense_config import RealSenseConfig  # noqa: E402
+from being_h0_runtime.drivers.camera.realsense_convert import (  # noqa: E402
     apply_sensor_options,
     color_to_rgb,
     depth_to_mm,
     intrinsics_from_rs,
     intrinsics_to_rs,
-    record_synthetic_db3,
 )
+from being_h0_runtime.drivers.camera.realsense_record import record_synthetic_db3  # noqa: E402
 
 W, H, N = 64, 48, 6
 INTR = CameraIntrinsics(width=W, height=H, fx=60.0, fy=61.0, cx=31.5, cy=23.5,

@@ -156,7 +156,7 @@ def _options_model(node_type: str, backend: str | None) -> type[BaseModel] | Non
 
         return InspireHandConfig
     if node_type == "camera" and backend == "realsense":
-        from being_h0_runtime.drivers.camera.realsense import RealSenseConfig
+        from being_h0_runtime.drivers.camera.realsense_config import RealSenseConfig
 
         return RealSenseConfig
     return None

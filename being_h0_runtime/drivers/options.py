@@ -31,7 +31,7 @@ HAND_OPTIONS: dict[str, str] = {
 }
 CAMERA_OPTIONS: dict[str, str] = {
     "sim": "being_h0_runtime.drivers.options:NoOptions",
-    "realsense": "being_h0_runtime.drivers.camera.realsense:RealSenseConfig",
+    "realsense": "being_h0_runtime.drivers.camera.realsense_config:RealSenseConfig",
 }
 
 
