@@ -40,6 +40,7 @@ from ..base import (
     DriverError,
     LifecycleState,
 )
+from ..loop import DriverLoop
 from .franka_config import FR3_JOINT_VELOCITY_LIMITS, FrankaConfig
 from .franka_link import FrankyConnection, apply_settings, connect_franky
 from .franka_motion import (
@@ -75,8 +76,7 @@ class FrankaArm(ArmDriver):
         self._last_q: np.ndarray | None = None
         self._last_state: ArmState | None = None
         self._mode_kind: str | None = None  # "joint" | "cartesian" control signal of the running motion
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._stream = DriverLoop(self._stream_loop, "franka-stream", self._wake, join_timeout_s=2.0)
         self._rdf: Any = None  # franky.RelativeDynamicsFactor of the config, built by configure()
         self._vel_limits: Sequence[float] = FR3_JOINT_VELOCITY_LIMITS
 
@@ -97,19 +97,12 @@ class FrankaArm(ArmDriver):
         self._vel_limits = self._velocity_limits(conn)
 
     def _on_activate(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._stream_loop, name="franka-stream", daemon=True)
-            self._thread.start()
+        self._stream.start()
 
     def _on_close(self) -> None:
-        self._stop.set()
         with self._wake:
             self._pending = None
-            self._wake.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-            self._thread = None
+        self._stream.stop()
         self._conn = None
 
     # -- state
@@ -257,11 +250,11 @@ class FrankaArm(ArmDriver):
     def _stream_loop(self) -> None:
         period = 1.0 / self.config.control_rate_hz
         next_t = time.monotonic()
-        while not self._stop.is_set():
+        while not self._stream.stopping.is_set():
             with self._wake:
-                while self._pending is None and not self._stop.is_set():
+                while self._pending is None and not self._stream.stopping.is_set():
                     self._wake.wait(timeout=0.1)
-                if self._stop.is_set():
+                if self._stream.stopping.is_set():
                     return
                 motion, kind = self._pending, self._pending_kind
                 self._pending = None

@@ -33,6 +33,7 @@ import numpy as np
 
 from ...msgs.sensor import CameraInfo
 from ..base import CameraDriver, CameraFrame, CameraIntrinsics, Diagnostic, DriverError
+from ..loop import DriverLoop
 from .realsense_config import RealSenseConfig
 from .realsense_convert import (
     apply_sensor_options,
@@ -62,8 +63,7 @@ class RealSenseCamera(CameraDriver):
         self._intrinsics: CameraIntrinsics | None = None
         self._device_info: dict[str, str] = {}
         self._depth_units = 0.001
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._grabber = DriverLoop(self._grab_loop, "realsense-grab", self._lock, join_timeout_s=3.0)
         self._connected = False
         self._ended = False
         self._lost = threading.Event()  # set by the devices-changed callback
@@ -103,18 +103,10 @@ class RealSenseCamera(CameraDriver):
     def _on_activate(self) -> None:
         if self._pipeline is None and not self._connected:
             self._on_configure()  # lost since configure() (and no grabber yet to reconnect)
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._grab_loop, name="realsense-grab", daemon=True)
-            self._thread.start()
+        self._grabber.start()
 
     def _on_close(self) -> None:
-        self._stop.set()
-        with self._lock:
-            self._lock.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=3.0)
-            self._thread = None
+        self._grabber.stop()
         self._teardown()
         if self._ctx is not None:
             try:
@@ -283,10 +275,10 @@ class RealSenseCamera(CameraDriver):
 
     def _grab_loop(self) -> None:
         timeout_ms = int(self.config.frame_timeout_ms)
-        while not self._stop.is_set():
+        while not self._grabber.stopping.is_set():
             if not self._connected:
                 if time.monotonic() < self._next_retry:
-                    self._stop.wait(min(0.05, max(0.0, self._next_retry - time.monotonic())))
+                    self._grabber.stopping.wait(min(0.05, max(0.0, self._next_retry - time.monotonic())))
                     continue
                 try:
                     self._open()
@@ -315,7 +307,7 @@ class RealSenseCamera(CameraDriver):
                     continue
                 if self.is_playback and self._playback_stopped(pipeline):
                     self._ended = True
-                    self._stop.wait(0.05)
+                    self._grabber.stopping.wait(0.05)
                     continue
                 ref = max(self._last_frame_wall or 0.0, self._opened_at)
                 if time.monotonic() - ref > timeout_ms / 1000.0:
@@ -373,7 +365,7 @@ class RealSenseCamera(CameraDriver):
                 # A loss ends the wait: the held frame is queued one over the limit (it is already
                 # counted as delivered for the after-reconnect dedupe, so dropping it would lose it)
                 # and the grabber goes on to tear the pipeline down and report the loss.
-                while (len(self._queue) >= self.config.queue_size and not self._stop.is_set()
+                while (len(self._queue) >= self.config.queue_size and not self._grabber.stopping.is_set()
                        and not self._lost.is_set()):
                     self._lock.wait(0.05)
                     self._last_frame_wall = time.monotonic()
