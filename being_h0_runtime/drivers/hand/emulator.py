@@ -26,26 +26,18 @@ from typing import Self
 
 import numpy as np
 
+from .emulator_registers import HandRegisters
 from .plants import FirstOrderHandPlant, HandPlant
 from .protocol import (
     BROADCAST_ID,
     CMD_READ,
     CMD_WRITE,
-    NUM_DOF,
-    RAW_MAX,
-    RAW_MIN,
-    RAW_UNCHANGED,
-    REGISTERS,
     WRITE_ACK_OK,
     Frame,
     FrameParser,
     Register,
-    Status,
     encode_frame,
 )
-
-#: Memory large enough for every register address in the map.
-_MEMORY_SIZE = 4096
 
 
 @dataclass
@@ -114,13 +106,12 @@ class InspireEmulator:
         if duplex not in ("half", "full"):
             raise ValueError(f"duplex must be 'half' or 'full', got {duplex!r}")
         self.duplex = duplex
-        self.plant: HandPlant = plant if plant is not None else FirstOrderHandPlant()
         self.hand_id = hand_id
         self.baudrate = baudrate
         self.turnaround_s = turnaround_s
         self.faults = faults or FaultConfig()
         self.stats = EmulatorStats()
-        self.mem = bytearray(_MEMORY_SIZE)
+        self.registers = HandRegisters(plant if plant is not None else FirstOrderHandPlant(), hand_id)
         self._lock = threading.RLock()
         self._master: int | None = None
         self._slave: int | None = None
@@ -128,7 +119,15 @@ class InspireEmulator:
         self._stop = threading.Event()
         self._wake_r, self._wake_w = -1, -1
         self.port = ""
-        self._init_memory()
+
+    @property
+    def plant(self) -> HandPlant:
+        return self.registers.plant
+
+    @property
+    def mem(self) -> bytearray:
+        """The raw register memory."""
+        return self.registers.mem
 
     # ------------------------------------------------------------- lifecycle
     def start(self) -> Self:
@@ -172,105 +171,16 @@ class InspireEmulator:
     def set_error(self, dof: int, bits: int) -> None:
         """Raise error bits (ErrorBit) on one DoF; CLEAR_ERROR clears them."""
         with self._lock:
-            self.mem[Register.ERROR + dof] = bits & 0xFF
+            self.registers.set_error(dof, bits)
 
     def set_temperature(self, celsius: np.ndarray | float) -> None:
         with self._lock:
-            temps = np.broadcast_to(np.asarray(celsius, float), (NUM_DOF,))
-            for i, t in enumerate(temps):
-                self.mem[Register.TEMP + i] = int(np.clip(round(t), 0, 255))
+            self.registers.set_temperature(celsius)
 
     def read_register(self, reg: Register) -> np.ndarray:
         """Current register contents (for tests), refreshed from the plant."""
-        from .protocol import decode_register_values
-
         with self._lock:
-            self._refresh_actuals()
-            info = REGISTERS[reg]
-            return decode_register_values(reg, bytes(self.mem[info.address : info.end]))
-
-    # ------------------------------------------------------------- memory model
-    def _put_u16(self, reg: Register, values: np.ndarray, signed: bool = True) -> None:
-        arr = np.asarray(np.round(values), dtype=np.int64)
-        raw = arr.astype("<i2").tobytes() if signed else (arr & 0xFFFF).astype("<u2").tobytes()
-        self.mem[int(reg) : int(reg) + 2 * len(arr)] = raw
-
-    def _get_u16(self, reg: Register, n: int = NUM_DOF) -> np.ndarray:
-        return np.frombuffer(bytes(self.mem[int(reg) : int(reg) + 2 * n]), dtype="<u2").astype(np.int64)
-
-    def _init_memory(self) -> None:
-        self.mem[Register.HAND_ID] = self.hand_id
-        self.mem[Register.REDU_RATIO] = 0
-        full = np.full(NUM_DOF, RAW_MAX)
-        self._put_u16(Register.DEFAULT_SPEED_SET, full)
-        self._put_u16(Register.DEFAULT_FORCE_SET, full)
-        self._put_u16(Register.CURRENT_LIMIT, np.full(NUM_DOF, 1500))
-        self._put_u16(Register.VOLTAGE, np.array([24000]), signed=False)
-        self._put_u16(Register.SPEED_SET, full)
-        self._put_u16(Register.FORCE_SET, full)
-        pos = np.asarray(self.plant.positions(), float)
-        self._put_u16(Register.ANGLE_SET, pos)
-        self.set_temperature(32.0)
-        self._refresh_actuals()
-
-    def _refresh_actuals(self) -> None:
-        pos = np.clip(np.asarray(self.plant.positions(), float), RAW_MIN, RAW_MAX)
-        force = np.asarray(self.plant.forces(), float)
-        self._put_u16(Register.ANGLE_ACT, pos)
-        # actuator stroke 0..2000 runs opposite to angle on the real hand
-        self._put_u16(Register.POS_ACT, 2 * (RAW_MAX - pos))
-        self._put_u16(Register.FORCE_ACT, np.clip(force, -32768, 32767))
-        self._put_u16(Register.CURRENT, np.clip(100 + force * 0.5, 0, 32767))
-        status_fn = getattr(self.plant, "status", None)
-        status = status_fn() if callable(status_fn) else np.full(NUM_DOF, int(Status.POSITION_REACHED))
-        for i in range(NUM_DOF):
-            err = self.mem[Register.ERROR + i]
-            self.mem[Register.STATUS + i] = int(Status.FAULT) if err else int(status[i])
-
-    def _apply_write(self, addr: int, data: bytes) -> None:
-        end = addr + len(data)
-        # registers with side effects: merge -1 (unchanged) per DoF before storing
-        for reg in (Register.ANGLE_SET, Register.POS_SET, Register.FORCE_SET, Register.SPEED_SET):
-            info = REGISTERS[reg]
-            lo, hi = max(addr, info.address), min(end, info.end)
-            if lo >= hi:
-                continue
-            old = self._get_u16(reg)
-            new = old.copy()
-            for i in range(NUM_DOF):
-                a = info.address + 2 * i
-                if lo <= a and a + 2 <= hi:
-                    v = data[a - addr] | (data[a - addr + 1] << 8)
-                    if v != RAW_UNCHANGED:
-                        new[i] = min(v, 2 * RAW_MAX if reg == Register.POS_SET else RAW_MAX)
-            self._put_u16(reg, new, signed=False)
-            if reg == Register.ANGLE_SET:
-                self.plant.set_target(new.astype(float))
-            elif reg == Register.POS_SET:
-                angle = RAW_MAX - new / 2.0
-                self._put_u16(Register.ANGLE_SET, angle)
-                self.plant.set_target(angle)
-            elif reg == Register.SPEED_SET and hasattr(self.plant, "set_speed"):
-                self.plant.set_speed(new.astype(float))  # type: ignore[attr-defined]
-            elif reg == Register.FORCE_SET and hasattr(self.plant, "set_force_limit"):
-                self.plant.set_force_limit(new.astype(float))  # type: ignore[attr-defined]
-        handled = set()
-        for reg in (Register.ANGLE_SET, Register.POS_SET, Register.FORCE_SET, Register.SPEED_SET):
-            info = REGISTERS[reg]
-            handled.update(range(info.address, info.end))
-        for i, b in enumerate(data):
-            a = addr + i
-            if a in handled or not 0 <= a < _MEMORY_SIZE:
-                continue
-            if a == Register.CLEAR_ERROR:
-                if b:
-                    self.mem[Register.ERROR : Register.ERROR + NUM_DOF] = bytes(NUM_DOF)
-                continue
-            if a in (Register.SAVE, Register.RESET_PARA, Register.GESTURE_FORCE_CLB):
-                continue  # accepted, nothing to persist in an emulator
-            if Register.ANGLE_ACT <= a < Register.TEMP + NUM_DOF or a in (Register.VOLTAGE, Register.VOLTAGE + 1):
-                continue  # read-only
-            self.mem[a] = b
+            return self.registers.register(reg)
 
     def handle(self, req: Frame) -> bytes | None:
         """Reply bytes for one request (None: no reply), before fault injection."""
@@ -279,14 +189,11 @@ class InspireEmulator:
                 self.stats.ignored += 1
                 return None
             if req.cmd == CMD_READ and len(req.data) == 1:
-                n = req.data[0]
-                self._refresh_actuals()
                 self.stats.reads += 1
-                a = req.address
-                data = bytes(self.mem[a : a + n]).ljust(n, b"\x00")
+                data = self.registers.read(req.address, req.data[0])
                 return encode_frame(self.hand_id, CMD_READ, req.address, data, reply=True)
             if req.cmd == CMD_WRITE and req.data:
-                self._apply_write(req.address, req.data)
+                self.registers.write(req.address, req.data)
                 self.stats.writes += 1
                 if req.hand_id == BROADCAST_ID:
                     return None
