@@ -1,15 +1,16 @@
 """Franka arm backend over franky (libfranka + Ruckig).
 
-Why this shape:
+Why this shape (one file per job):
 
-* Everything that *builds* franky objects is a pure function
-  (:func:`dynamics`, :func:`build_joint_waypoint_motion`,
-  :func:`build_cartesian_motion`, :func:`build_home_motion`). Those run with
-  the real franky package and no robot, so tests check the exact motions the
-  arm would receive.
-* The live link is reached only through :class:`FrankyConnection`, a protocol
-  that a ``franky.Robot`` satisfies as is. Tests swap in a recorder of *only*
-  that link to inject faults.
+* ``franka_config`` - the validated settings (no franky needed to check a profile).
+* ``franka_motion`` - everything that *builds* franky objects is a pure function
+  (``dynamics``, ``build_joint_waypoint_motion``, ``build_cartesian_motion``,
+  ``build_home_motion``). Those run with the real franky package and no robot,
+  so tests check the exact motions the arm would receive.
+* ``franka_link`` - the live link is reached only through ``FrankyConnection``,
+  a protocol that a ``franky.Robot`` satisfies as is. Tests swap in a recorder
+  of *only* that link to inject faults.
+* this module - the driver: lifecycle steps, streaming, fault latching.
 * Streaming: the node calls :meth:`FrankaArm.write` at its own pace; a sender
   thread forwards the newest target at ``control_rate_hz`` as a
   one-waypoint ``JointWaypointMotion`` started with

@@ -30,7 +30,11 @@ flushing stale input; after ``fault_after`` consecutive failed transactions the
 driver latches ``HandState.fault``. Hand error bits and over-temperature latch
 it too. While latched, ``write`` refuses to send (and says so in
 ``diagnostics()``); only ``recover()`` (operator request) clears it, and it
-re-targets the hand to where it *is* so nothing moves on its own.
+re-targets the hand to where it *is* so nothing moves on its own. (A ``write``
+before ``activate()`` is a caller's bug, not a link failure: it raises.)
+
+Beside it: ``inspire_config`` (settings), ``inspire_link`` (serial transactions),
+``inspire_state`` (register meaning), ``inspire_ranges`` (the range routine).
 """
 
 from __future__ import annotations
