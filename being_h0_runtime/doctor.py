@@ -52,7 +52,7 @@ def check_arm(arm: dict[str, Any], timeout_s: float = 1.0) -> list[CheckResult]:
     if not ip:
         return [CheckResult("arm", FAIL, "arm section has no 'ip'",
                             "set nodes.arm.params.options.ip in the launch profile to the control box FCI address")]
-    from .drivers.arm.franka import FCI_COMMAND_PORT  # local import: keeps `doctor --help` light
+    from .drivers.arm.franka_link import FCI_COMMAND_PORT  # local import: keeps `doctor --help` light
 
     try:
         with socket.create_connection((ip, FCI_COMMAND_PORT), timeout=timeout_s):
@@ -64,7 +64,8 @@ def check_arm(arm: dict[str, Any], timeout_s: float = 1.0) -> list[CheckResult]:
     if not arm.get("connect", True):
         return [CheckResult(f"arm {ip}", PASS, f"FCI port {FCI_COMMAND_PORT} answers")]
     try:
-        from .drivers.arm.franka import FrankaConfig, connect_franky
+        from .drivers.arm.franka_config import FrankaConfig
+        from .drivers.arm.franka_link import connect_franky
         from .drivers.base import DriverError
 
         cfg = FrankaConfig(ip=ip, realtime=bool(arm.get("realtime", True)), connect_timeout_s=max(timeout_s, 2.0))
@@ -105,7 +106,9 @@ def check_hand(hand: dict[str, Any]) -> list[CheckResult]:
 def check_camera(camera: dict[str, Any], stream_test: bool = True) -> list[CheckResult]:
     """Connected RealSense serials + firmware; the configured serial streams frames."""
     try:
-        from .drivers.camera.realsense import RealSenseCamera, RealSenseConfig, list_devices
+        from .drivers.camera.realsense import RealSenseCamera
+        from .drivers.camera.realsense_config import RealSenseConfig
+        from .drivers.camera.realsense_convert import list_devices
     except ImportError as exc:  # pragma: no cover
         return [CheckResult("camera", FAIL, f"pyrealsense2 not importable: {exc}", "pip install pyrealsense2")]
     playback = camera.get("playback_file")

@@ -13,7 +13,7 @@ from being_h0_runtime.calibration import cli, schema
 def test_intrinsics_from_realsense_playback(tmp_path: Path) -> None:
     pytest.importorskip("pyrealsense2")
     from being_h0_runtime.drivers.base import CameraFrame, CameraIntrinsics
-    from being_h0_runtime.drivers.camera.realsense import record_synthetic_db3
+    from being_h0_runtime.drivers.camera.realsense_record import record_synthetic_db3
 
     intr = CameraIntrinsics(width=640, height=480, fx=612.5, fy=611.0, cx=321.25, cy=238.5,
                             distortion=(0.01, -0.02, 0.0, 0.0, 0.003))
@@ -46,7 +46,7 @@ def test_hand_range_on_emulator_writes_driver_compatible_file(tmp_path: Path) ->
     f = schema.load_hand_ranges(tmp_path)
     assert f.closed_raw[:4] == pytest.approx([40] * 4, abs=3) and f.closed_raw[4] == pytest.approx(120, abs=3)
     assert f.open_raw == pytest.approx([1000] * 6, abs=3) and f.force_limit == 0.2
-    from being_h0_runtime.drivers.hand.inspire import InspireHandConfig
+    from being_h0_runtime.drivers.hand.inspire_config import InspireHandConfig
 
     cfg = InspireHandConfig(port="/dev/null").with_calibration(f.hand_calibration())
     assert cfg.calibration.to_raw(np.ones(6))[4] == pytest.approx(f.closed_raw[4])

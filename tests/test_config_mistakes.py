@@ -51,7 +51,7 @@ def test_the_virtual_arm_takes_no_options(tmp_path: Path) -> None:
 
 
 def test_validated_options_are_the_driver_config() -> None:
-    from being_h0_runtime.drivers.arm.franka import FrankaConfig
+    from being_h0_runtime.drivers.arm.franka_config import FrankaConfig
 
     params = load_profile("rig").validate_nodes(Path("/tmp/run"))["arm"]
     assert isinstance(params.options, FrankaConfig) and params.options.ip == "172.16.0.2"

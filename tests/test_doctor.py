@@ -127,7 +127,7 @@ def test_camera_playback_file_stream_test(tmp_path):
     import numpy as np
 
     from being_h0_runtime.drivers.base import CameraFrame, CameraIntrinsics
-    from being_h0_runtime.drivers.camera.realsense import record_synthetic_db3
+    from being_h0_runtime.drivers.camera.realsense_record import record_synthetic_db3
 
     intr = CameraIntrinsics(width=32, height=24, fx=30, fy=30, cx=16, cy=12)
     frames = [CameraFrame(stamp=1.0 + i / 30, color=np.zeros((24, 32, 3), np.uint8),

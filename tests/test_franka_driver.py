@@ -10,30 +10,24 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 franky = pytest.importorskip("franky")
 
-from being_h0_runtime.drivers.arm.franka import (  # noqa: E402
-    DEFAULT_HOME_Q,
-    FR3_JOINT_VELOCITY_LIMITS,
-    FrankaArm,
-    FrankaConfig,
-    arm_state_from_franky,
+from being_h0_runtime.drivers.arm.franka import FrankaArm  # noqa: E402
+from being_h0_runtime.drivers.arm.franka_config import DEFAULT_HOME_Q, FR3_JOINT_VELOCITY_LIMITS, FrankaConfig  # noqa: E402
+from being_h0_runtime.drivers.arm.franka_link import connect_franky  # noqa: E402
+from being_h0_runtime.drivers.arm.franka_motion import (  # noqa: E402
     build_cartesian_motion,
     build_home_motion,
     build_joint_waypoint_motion,
     collision_behavior_args,
-    connect_franky,
     dynamics,
 )
 from being_h0_runtime.drivers.base import ArmCommand, Diagnostic, DriverError  # noqa: E402
-
-Q0 = np.array(DEFAULT_HOME_Q)
-
+from franka_recorder import Q0, RecordingConnection  # noqa: E402
 
 # ------------------------------------------------------------------ pure builders (real franky)
 
@@ -120,54 +114,6 @@ def test_config_validation_names_the_field():
 
 
 # ------------------------------------------------------------------ the driver over a recorded link
-
-
-class RecordingConnection:
-    """Records calls on the live link; `fail_move_with` injects a libfranka exception."""
-
-    def __init__(self):
-        self.moves: list[tuple[object, bool]] = []
-        self.calls: list[tuple] = []
-        self.fail_move_with: BaseException | None = None
-        self.fail_poll_with: BaseException | None = None
-        self.recover_ok = True
-        self.mode = franky.RobotMode.Idle
-
-    @property
-    def state(self):
-        return SimpleNamespace(q=Q0, dq=np.zeros(7), tau_J=np.arange(7.0),
-                               O_T_EE=franky.Affine([0.3, 0.0, 0.5], [1.0, 0.0, 0.0, 0.0]),
-                               O_F_ext_hat_K=np.array([1.0, 2, 3, 0, 0, 0]), robot_mode=self.mode)
-
-    def move(self, motion, asynchronous=False):
-        if self.fail_move_with is not None:
-            raise self.fail_move_with
-        self.moves.append((motion, asynchronous))
-
-    def poll_motion(self):
-        if self.fail_poll_with is not None:
-            exc, self.fail_poll_with = self.fail_poll_with, None
-            raise exc
-        return True
-
-    def join_motion(self, timeout=None):
-        return True
-
-    def stop(self):
-        self.calls.append(("stop",))
-
-    def recover_from_errors(self):
-        self.calls.append(("recover_from_errors",))
-        return self.recover_ok
-
-    def set_collision_behavior(self, *args):
-        self.calls.append(("set_collision_behavior", args))
-
-    def set_joint_impedance(self, k):
-        self.calls.append(("set_joint_impedance", tuple(k)))
-
-    def set_cartesian_impedance(self, k):
-        self.calls.append(("set_cartesian_impedance", tuple(k)))
 
 
 def _arm(rate=100.0, **kw):

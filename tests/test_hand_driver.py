@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from being_h0_runtime.drivers.base import Diagnostic, DriverError, HandCommand
+from being_h0_runtime.drivers.base import Diagnostic, DriverError, HandCommand, LifecycleError
 from being_h0_runtime.drivers.hand import (
     CalibrationError,
     ClosurePlant,
@@ -268,11 +268,14 @@ def test_wrong_hand_id_is_ignored(emu: InspireEmulator) -> None:
     assert emu.stats.ignored >= 1
 
 
-def test_write_before_activate_is_refused(emu: InspireEmulator) -> None:
+def test_write_before_activate_raises_and_sends_nothing(emu: InspireEmulator) -> None:
     hand = InspireHand(InspireHandConfig(port=emu.port))
     hand.configure()
-    hand.write(HandCommand(position=np.full(6, 1.0)))
-    assert hand.stats.refused_writes == 1
+    writes = emu.stats.writes
+    with pytest.raises(LifecycleError, match=r"InspireHand id 1 on .*: write\(\) .* inactive; call activate\(\)"):
+        hand.write(HandCommand(position=np.full(6, 1.0)))
+    assert emu.stats.writes == writes
+    hand.activate()
     with pytest.raises(ValueError, match="shape"):
         hand.write(HandCommand(position=np.zeros(5)))
     hand.close()

@@ -142,7 +142,7 @@ def test_pipelined_full_duplex_link_survives_faults(plant: FirstOrderHandPlant, 
             hand.write(HandCommand(position=np.full(6, (i % 10) / 10)))
         state = hand.read()  # also collects the last write's ack
         assert state.fault is None
-        assert hand._pending_write is None
+        assert hand.link.pending_write is None
         np.testing.assert_array_equal(emu.read_register(Register.ANGLE_SET), 100)  # (39 % 10)/10 -> raw 100
         assert hand.stats.retries > 0
         hand.close()

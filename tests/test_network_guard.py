@@ -7,7 +7,8 @@ import socket
 import pytest
 
 from being_h0_runtime import netguard
-from being_h0_runtime.drivers.arm.franka import FrankaConfig, connect_franky, probe_fci
+from being_h0_runtime.drivers.arm.franka_config import FrankaConfig
+from being_h0_runtime.drivers.arm.franka_link import connect_franky, probe_fci
 
 
 def test_guard_is_installed_for_the_whole_suite() -> None:

@@ -148,15 +148,15 @@ def suggested_keys() -> list[tuple[str, str]]:
 
 def _options_model(node_type: str, backend: str | None) -> type[BaseModel] | None:
     if node_type == "arm" and backend == "franka":
-        from being_h0_runtime.drivers.arm.franka import FrankaConfig
+        from being_h0_runtime.drivers.arm.franka_config import FrankaConfig
 
         return FrankaConfig
     if node_type == "hand" and backend == "inspire":
-        from being_h0_runtime.drivers.hand.inspire import InspireHandConfig
+        from being_h0_runtime.drivers.hand.inspire_config import InspireHandConfig
 
         return InspireHandConfig
     if node_type == "camera" and backend == "realsense":
-        from being_h0_runtime.drivers.camera.realsense import RealSenseConfig
+        from being_h0_runtime.drivers.camera.realsense_config import RealSenseConfig
 
         return RealSenseConfig
     return None

@@ -45,8 +45,10 @@ import time
 import numpy as np
 
 from ..drivers.base import HandCommand
-from ..drivers.hand.emulator import FirstOrderHandPlant, InspireEmulator
-from ..drivers.hand.inspire import InspireHand, InspireHandConfig
+from ..drivers.hand.emulator import InspireEmulator
+from ..drivers.hand.inspire import InspireHand
+from ..drivers.hand.inspire_config import InspireHandConfig
+from ..drivers.hand.plants import FirstOrderHandPlant
 from ..drivers.hand.protocol import BAUD_CODES
 
 MODES = ("legacy", "fast", "per-register")

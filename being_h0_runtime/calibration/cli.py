@@ -254,7 +254,7 @@ def cmd_hand_eye(a: argparse.Namespace) -> int:
 
 
 def cmd_hand_range(a: argparse.Namespace) -> int:
-    from ..drivers.hand.inspire import InspireHandConfig
+    from ..drivers.hand.inspire_config import InspireHandConfig
     from .hand_range import calibrate_hand
     from .schema import save
 
@@ -262,7 +262,8 @@ def cmd_hand_range(a: argparse.Namespace) -> int:
         return a.yes or input(f"{msg} [y/N] ").strip().lower() in ("y", "yes")
 
     if a.sim:
-        from ..drivers.hand.emulator import FirstOrderHandPlant, InspireEmulator
+        from ..drivers.hand.emulator import InspireEmulator
+        from ..drivers.hand.plants import FirstOrderHandPlant
 
         plant = FirstOrderHandPlant(max_rate=20000.0)
         plant.obstacle[:] = [40, 40, 40, 40, 120, np.nan]  # fingers meet the palm / thumb before raw 0

@@ -14,7 +14,8 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Callable
 
-from ..drivers.hand.inspire import InspireHand, InspireHandConfig
+from ..drivers.hand.inspire import InspireHand
+from ..drivers.hand.inspire_config import InspireHandConfig
 from ..rig import HAND_DOF_NAMES
 from .schema import HandRangesFile
 

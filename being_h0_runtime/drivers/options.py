@@ -24,14 +24,14 @@ class NoOptions(StrictModel):
 #: backend name -> "module:Class" of its options model, per node kind
 ARM_OPTIONS: dict[str, str] = {
     "sim": "being_h0_runtime.drivers.options:NoOptions",
-    "franka": "being_h0_runtime.drivers.arm.franka:FrankaConfig",
+    "franka": "being_h0_runtime.drivers.arm.franka_config:FrankaConfig",
 }
 HAND_OPTIONS: dict[str, str] = {
-    "inspire": "being_h0_runtime.drivers.hand.inspire:InspireHandConfig",
+    "inspire": "being_h0_runtime.drivers.hand.inspire_config:InspireHandConfig",
 }
 CAMERA_OPTIONS: dict[str, str] = {
     "sim": "being_h0_runtime.drivers.options:NoOptions",
-    "realsense": "being_h0_runtime.drivers.camera.realsense:RealSenseConfig",
+    "realsense": "being_h0_runtime.drivers.camera.realsense_config:RealSenseConfig",
 }
 
 

@@ -124,7 +124,8 @@ class VirtualRigNode(RuntimeNode):
         self.publish_state()
 
     def _start_hand_emulator(self, link: str, baudrate: int | None) -> None:
-        from ..drivers.hand.emulator import ClosurePlant, InspireEmulator
+        from ..drivers.hand.emulator import InspireEmulator
+        from ..drivers.hand.plants import ClosurePlant
 
         stops = {}
         if self.p.hand_calibration_dir:

@@ -24,13 +24,10 @@ class SimArm(ArmDriver):
         self._ee = (np.zeros(3), np.array([0.0, 0.0, 0.0, 1.0]))
         self._pub = None
 
-    def configure(self) -> None:
+    def _on_configure(self) -> None:
         self._pub = self._handle.create_publisher(JointState, SIM_ARM_COMMAND_TOPIC, COMMAND_QOS)
         self._handle.create_subscription(JointState, SIM_ARM_STATE_TOPIC, self._on_state, QoS("best_effort", 2))
         self._handle.create_subscription(PoseStamped, SIM_ARM_EE_TOPIC, self._on_ee, QoS("best_effort", 2))
-
-    def activate(self) -> None:
-        pass
 
     def _on_state(self, msg: JointState) -> None:
         self._state = ArmState(stamp=msg.header.stamp.to_sec(), q=np.array(msg.position), dq=np.array(msg.velocity),
@@ -43,7 +40,7 @@ class SimArm(ArmDriver):
     def connected(self) -> bool:
         return self._state is not None
 
-    def read(self) -> ArmState:
+    def _read_state(self) -> ArmState:
         if self._state is None:
             nan = np.full(7, np.nan)
             return ArmState(stamp=self._handle.now(), q=nan, dq=nan, tau=nan, ee_position=np.full(3, np.nan),
@@ -51,14 +48,14 @@ class SimArm(ArmDriver):
                             fault="no state from the virtual rig yet")
         return self._state
 
-    def write(self, command: ArmCommand) -> None:
-        assert self._pub is not None, "configure() first"
+    def _write_command(self, command: ArmCommand) -> None:
+        assert self._pub is not None  # created by configure(), which the lifecycle ran first
         vel = () if command.velocity is None else command.velocity
         self._pub.publish(joint_state(ARM_JOINT_NAMES, command.q, vel, stamp=self._handle.now()))
 
-    def hold(self) -> None:
-        if self._pub is not None:
-            self._pub.publish(joint_state(ARM_JOINT_NAMES, (), stamp=self._handle.now()))
+    def _hold_position(self) -> None:
+        assert self._pub is not None
+        self._pub.publish(joint_state(ARM_JOINT_NAMES, (), stamp=self._handle.now()))
 
     def diagnostics(self) -> list[Diagnostic]:
         if self._state is None:

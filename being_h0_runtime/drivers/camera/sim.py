@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ...msgs import CameraInfo, Image
 from ...msgs.convert import image_to_array
-from ...transport.api import SENSOR_QOS, LATCHED_QOS, NodeHandle
+from ...transport.api import LATCHED_QOS, SENSOR_QOS, NodeHandle
 from ..base import CameraDriver, CameraFrame, CameraIntrinsics, Diagnostic, DriverError
 
 SIM_IMAGE_TOPIC = "/sim/camera/color/image_raw"
@@ -22,13 +22,10 @@ class SimCamera(CameraDriver):
         self._sequence = 0
         self._last_stamp = -1.0
 
-    def configure(self) -> None:
+    def _on_configure(self) -> None:
         self._handle.create_subscription(Image, SIM_IMAGE_TOPIC, self._on_image, SENSOR_QOS)
         self._handle.create_subscription(Image, SIM_DEPTH_TOPIC, self._on_depth, SENSOR_QOS)
         self._handle.create_subscription(CameraInfo, SIM_INFO_TOPIC, self._on_info, LATCHED_QOS)
-
-    def activate(self) -> None:
-        pass
 
     def _on_image(self, msg: Image) -> None:
         self._sequence += 1
@@ -45,14 +42,14 @@ class SimCamera(CameraDriver):
     def _on_info(self, msg: CameraInfo) -> None:
         self._info = msg
 
-    def read(self) -> CameraFrame | None:
+    def _read_frame(self) -> CameraFrame | None:
         frame = self._frame
         if frame is None or frame.stamp == self._last_stamp:
             return None
         self._last_stamp = frame.stamp
         return frame
 
-    def intrinsics(self) -> CameraIntrinsics:
+    def _color_intrinsics(self) -> CameraIntrinsics:
         if self._info is None:
             raise DriverError("virtual rig has not published camera info yet")
         k = self._info.k

@@ -8,9 +8,17 @@
         state = hand.read()                             # closure 0 = open, 1 = closed
 """
 
-from .calibration import CalibrationError, HandCalibration, load_calibration, save_calibration
-from .emulator import ClosurePlant, FaultConfig, FirstOrderHandPlant, HandPlant, InspireEmulator
-from .inspire import InspireHand, InspireHandConfig, LinkStats
+from .calibration import (
+    CalibrationError,
+    HandCalibration,
+    load_calibration,
+    save_calibration,
+)
+from .emulator import FaultConfig, InspireEmulator
+from .inspire import InspireHand
+from .inspire_config import InspireHandConfig
+from .inspire_link import LinkStats
+from .plants import ClosurePlant, FirstOrderHandPlant, HandPlant
 from .protocol import ErrorBit, Frame, FrameParser, ProtocolError, Register, Status
 
 __all__ = [

@@ -3,8 +3,8 @@
 The driver under test opens ``emulator.port`` with pyserial exactly as it
 would open ``/dev/ttyUSB0``, so the real driver code runs in tests, in the
 link benchmark and on the virtual rig. Behind the register map sits a
-pluggable :class:`HandPlant` (first-order model by default; the virtual rig
-plugs in the MuJoCo hand through :class:`ClosurePlant`).
+pluggable :class:`~.plants.HandPlant` (first-order model by default; the virtual
+rig plugs in the MuJoCo hand through :class:`~.plants.ClosurePlant`).
 
 Fault injection (drop bytes, corrupt checksums, delay replies, error codes,
 temperature, silence) is set through :attr:`InspireEmulator.faults` at any
@@ -22,196 +22,22 @@ import time
 import tty
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, runtime_checkable
+from typing import Self
 
 import numpy as np
 
+from .emulator_registers import HandRegisters
+from .plants import FirstOrderHandPlant, HandPlant
 from .protocol import (
     BROADCAST_ID,
     CMD_READ,
     CMD_WRITE,
-    NUM_DOF,
-    RAW_MAX,
-    RAW_MIN,
-    RAW_UNCHANGED,
-    REGISTERS,
     WRITE_ACK_OK,
     Frame,
     FrameParser,
     Register,
-    Status,
     encode_frame,
 )
-
-#: Memory large enough for every register address in the map.
-_MEMORY_SIZE = 4096
-
-
-@runtime_checkable
-class HandPlant(Protocol):
-    """What the emulator needs from the thing that moves.
-
-    All values are raw angle-register units (0..1000, the hand's own scale),
-    in DoF order little, ring, middle, index, thumb-bend, thumb-rotation.
-    Optional extras the emulator uses when present: ``set_speed(raw)`` and
-    ``set_force_limit(raw)`` (both (6,) 0..1000).
-    """
-
-    def set_target(self, raw: np.ndarray) -> None: ...
-
-    def positions(self) -> np.ndarray: ...
-
-    def forces(self) -> np.ndarray: ...
-
-
-class FirstOrderHandPlant:
-    """Rate-limited fingers with a contact model, integrated lazily in wall time.
-
-    * Each DoF moves towards its target at ``max_rate * speed/1000`` raw units
-      per second (the SPEED_SET register scales it).
-    * ``obstacle[i]`` (raw units, or NaN for none) blocks DoF i: it cannot move
-      past it in the closing direction; pushing into it builds up a force of
-      ``stiffness`` gf per raw unit of squeeze, capped by FORCE_SET. Once the
-      force reaches the limit the finger stops (status FORCE_REACHED).
-    * ``closed_raw`` says which end is closed (0 by default, matching the
-      angle register where 1000 is open).
-    """
-
-    def __init__(
-        self,
-        initial: np.ndarray | None = None,
-        *,
-        max_rate: float = 2000.0,
-        closed_raw: np.ndarray | float = 0.0,
-        stiffness: float = 10.0,
-        max_force_gf: float = 1000.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._pos = np.full(NUM_DOF, float(RAW_MAX)) if initial is None else np.asarray(initial, float).copy()
-        self._target = self._pos.copy()
-        self._speed = np.full(NUM_DOF, float(RAW_MAX))
-        self._force_limit = np.full(NUM_DOF, float(RAW_MAX))  # 0..1000 register units
-        self._closed = np.broadcast_to(np.asarray(closed_raw, float), (NUM_DOF,)).copy()
-        self.max_rate = float(max_rate)
-        self.stiffness = float(stiffness)
-        self.max_force_gf = float(max_force_gf)
-        self.obstacle = np.full(NUM_DOF, np.nan)
-        self._t = clock()
-
-    # -- HandPlant
-    def set_target(self, raw: np.ndarray) -> None:
-        with self._lock:
-            self._advance()
-            self._target = np.clip(np.asarray(raw, float), RAW_MIN, RAW_MAX)
-
-    def positions(self) -> np.ndarray:
-        with self._lock:
-            self._advance()
-            return self._pos.copy()
-
-    def forces(self) -> np.ndarray:
-        with self._lock:
-            self._advance()
-            return self._force_locked()
-
-    # -- optional extras
-    def set_speed(self, raw: np.ndarray) -> None:
-        with self._lock:
-            self._advance()
-            self._speed = np.clip(np.asarray(raw, float), 0, RAW_MAX)
-
-    def set_force_limit(self, raw: np.ndarray) -> None:
-        with self._lock:
-            self._advance()
-            self._force_limit = np.clip(np.asarray(raw, float), 0, RAW_MAX)
-
-    def target(self) -> np.ndarray:
-        with self._lock:
-            return self._target.copy()
-
-    def status(self) -> np.ndarray:
-        """STATUS register values derived from the motion state."""
-        with self._lock:
-            self._advance()
-            force = self._force_locked()
-            limit_gf = self._force_limit / RAW_MAX * self.max_force_gf
-            out = np.full(NUM_DOF, int(Status.GRASPING), dtype=np.int64)
-            reached = np.abs(self._pos - self._target) < 1.0
-            out[reached] = int(Status.POSITION_REACHED)
-            out[(force > 0) & (force >= limit_gf - 1e-6)] = int(Status.FORCE_REACHED)
-            return out
-
-    # -- internals
-    def _closing_sign(self) -> np.ndarray:
-        # +1 where closing means increasing raw, -1 where it means decreasing
-        return np.where(self._closed >= RAW_MAX / 2, 1.0, -1.0)
-
-    def _squeeze(self) -> np.ndarray:
-        """Raw units by which the target pushes past an obstacle the finger rests on."""
-        sign = self._closing_sign()
-        obst = self.obstacle
-        at_obstacle = ~np.isnan(obst) & (np.abs(self._pos - np.nan_to_num(obst)) < 1.0)
-        push = sign * (self._target - np.nan_to_num(obst))
-        return np.where(at_obstacle & (push > 0), push, 0.0)
-
-    def _force_locked(self) -> np.ndarray:
-        limit_gf = self._force_limit / RAW_MAX * self.max_force_gf
-        return np.minimum(self._squeeze() * self.stiffness, limit_gf)
-
-    def _advance(self) -> None:
-        now = self._clock()
-        dt = max(0.0, now - self._t)
-        self._t = now
-        if dt == 0.0:
-            return
-        step = self.max_rate * self._speed / RAW_MAX * dt
-        delta = np.clip(self._target - self._pos, -step, step)
-        new = self._pos + delta
-        sign = self._closing_sign()
-        obst = self.obstacle
-        has = ~np.isnan(obst)
-        # cannot pass an obstacle in the closing direction
-        beyond = has & (sign * (new - np.nan_to_num(obst)) > 0) & (sign * (self._pos - np.nan_to_num(obst)) <= 0)
-        new = np.where(beyond, obst, new)
-        self._pos = np.clip(new, RAW_MIN, RAW_MAX)
-
-
-class ClosurePlant:
-    """Adapter from a closure-space hand (0 = open, 1 = closed) to a raw :class:`HandPlant`.
-
-    The virtual rig passes ``VirtualRig.hand_closure`` and
-    ``VirtualRig.set_hand_target``; the adapter converts with the same
-    open/closed raw calibration the driver uses, so driver closure equals
-    simulator closure.
-    """
-
-    def __init__(
-        self,
-        get_closure: Callable[[], np.ndarray],
-        set_closure: Callable[[np.ndarray], None],
-        *,
-        open_raw: np.ndarray | float = 1000.0,
-        closed_raw: np.ndarray | float = 0.0,
-        get_forces: Callable[[], np.ndarray] | None = None,
-    ) -> None:
-        self._get = get_closure
-        self._set = set_closure
-        self._get_forces = get_forces
-        self.open_raw = np.broadcast_to(np.asarray(open_raw, float), (NUM_DOF,)).copy()
-        self.closed_raw = np.broadcast_to(np.asarray(closed_raw, float), (NUM_DOF,)).copy()
-
-    def set_target(self, raw: np.ndarray) -> None:
-        closure = (np.asarray(raw, float) - self.open_raw) / (self.closed_raw - self.open_raw)
-        self._set(np.clip(closure, 0.0, 1.0))
-
-    def positions(self) -> np.ndarray:
-        c = np.clip(np.asarray(self._get(), float), 0.0, 1.0)
-        return self.open_raw + c * (self.closed_raw - self.open_raw)
-
-    def forces(self) -> np.ndarray:
-        return np.zeros(NUM_DOF) if self._get_forces is None else np.asarray(self._get_forces(), float)
 
 
 @dataclass
@@ -280,13 +106,12 @@ class InspireEmulator:
         if duplex not in ("half", "full"):
             raise ValueError(f"duplex must be 'half' or 'full', got {duplex!r}")
         self.duplex = duplex
-        self.plant: HandPlant = plant if plant is not None else FirstOrderHandPlant()
         self.hand_id = hand_id
         self.baudrate = baudrate
         self.turnaround_s = turnaround_s
         self.faults = faults or FaultConfig()
         self.stats = EmulatorStats()
-        self.mem = bytearray(_MEMORY_SIZE)
+        self.registers = HandRegisters(plant if plant is not None else FirstOrderHandPlant(), hand_id)
         self._lock = threading.RLock()
         self._master: int | None = None
         self._slave: int | None = None
@@ -294,10 +119,18 @@ class InspireEmulator:
         self._stop = threading.Event()
         self._wake_r, self._wake_w = -1, -1
         self.port = ""
-        self._init_memory()
+
+    @property
+    def plant(self) -> HandPlant:
+        return self.registers.plant
+
+    @property
+    def mem(self) -> bytearray:
+        """The raw register memory."""
+        return self.registers.mem
 
     # ------------------------------------------------------------- lifecycle
-    def start(self) -> "InspireEmulator":
+    def start(self) -> Self:
         if self._thread is not None:
             return self
         master, slave = os.openpty()
@@ -328,7 +161,7 @@ class InspireEmulator:
         self._master = self._slave = None
         self._wake_r = self._wake_w = -1
 
-    def __enter__(self) -> "InspireEmulator":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -338,105 +171,16 @@ class InspireEmulator:
     def set_error(self, dof: int, bits: int) -> None:
         """Raise error bits (ErrorBit) on one DoF; CLEAR_ERROR clears them."""
         with self._lock:
-            self.mem[Register.ERROR + dof] = bits & 0xFF
+            self.registers.set_error(dof, bits)
 
     def set_temperature(self, celsius: np.ndarray | float) -> None:
         with self._lock:
-            temps = np.broadcast_to(np.asarray(celsius, float), (NUM_DOF,))
-            for i, t in enumerate(temps):
-                self.mem[Register.TEMP + i] = int(np.clip(round(t), 0, 255))
+            self.registers.set_temperature(celsius)
 
     def read_register(self, reg: Register) -> np.ndarray:
         """Current register contents (for tests), refreshed from the plant."""
-        from .protocol import decode_register_values
-
         with self._lock:
-            self._refresh_actuals()
-            info = REGISTERS[reg]
-            return decode_register_values(reg, bytes(self.mem[info.address : info.end]))
-
-    # ------------------------------------------------------------- memory model
-    def _put_u16(self, reg: Register, values: np.ndarray, signed: bool = True) -> None:
-        arr = np.asarray(np.round(values), dtype=np.int64)
-        raw = arr.astype("<i2").tobytes() if signed else (arr & 0xFFFF).astype("<u2").tobytes()
-        self.mem[int(reg) : int(reg) + 2 * len(arr)] = raw
-
-    def _get_u16(self, reg: Register, n: int = NUM_DOF) -> np.ndarray:
-        return np.frombuffer(bytes(self.mem[int(reg) : int(reg) + 2 * n]), dtype="<u2").astype(np.int64)
-
-    def _init_memory(self) -> None:
-        self.mem[Register.HAND_ID] = self.hand_id
-        self.mem[Register.REDU_RATIO] = 0
-        full = np.full(NUM_DOF, RAW_MAX)
-        self._put_u16(Register.DEFAULT_SPEED_SET, full)
-        self._put_u16(Register.DEFAULT_FORCE_SET, full)
-        self._put_u16(Register.CURRENT_LIMIT, np.full(NUM_DOF, 1500))
-        self._put_u16(Register.VOLTAGE, np.array([24000]), signed=False)
-        self._put_u16(Register.SPEED_SET, full)
-        self._put_u16(Register.FORCE_SET, full)
-        pos = np.asarray(self.plant.positions(), float)
-        self._put_u16(Register.ANGLE_SET, pos)
-        self.set_temperature(32.0)
-        self._refresh_actuals()
-
-    def _refresh_actuals(self) -> None:
-        pos = np.clip(np.asarray(self.plant.positions(), float), RAW_MIN, RAW_MAX)
-        force = np.asarray(self.plant.forces(), float)
-        self._put_u16(Register.ANGLE_ACT, pos)
-        # actuator stroke 0..2000 runs opposite to angle on the real hand
-        self._put_u16(Register.POS_ACT, 2 * (RAW_MAX - pos))
-        self._put_u16(Register.FORCE_ACT, np.clip(force, -32768, 32767))
-        self._put_u16(Register.CURRENT, np.clip(100 + force * 0.5, 0, 32767))
-        status_fn = getattr(self.plant, "status", None)
-        status = status_fn() if callable(status_fn) else np.full(NUM_DOF, int(Status.POSITION_REACHED))
-        for i in range(NUM_DOF):
-            err = self.mem[Register.ERROR + i]
-            self.mem[Register.STATUS + i] = int(Status.FAULT) if err else int(status[i])
-
-    def _apply_write(self, addr: int, data: bytes) -> None:
-        end = addr + len(data)
-        # registers with side effects: merge -1 (unchanged) per DoF before storing
-        for reg in (Register.ANGLE_SET, Register.POS_SET, Register.FORCE_SET, Register.SPEED_SET):
-            info = REGISTERS[reg]
-            lo, hi = max(addr, info.address), min(end, info.end)
-            if lo >= hi:
-                continue
-            old = self._get_u16(reg)
-            new = old.copy()
-            for i in range(NUM_DOF):
-                a = info.address + 2 * i
-                if lo <= a and a + 2 <= hi:
-                    v = data[a - addr] | (data[a - addr + 1] << 8)
-                    if v != RAW_UNCHANGED:
-                        new[i] = min(v, 2 * RAW_MAX if reg == Register.POS_SET else RAW_MAX)
-            self._put_u16(reg, new, signed=False)
-            if reg == Register.ANGLE_SET:
-                self.plant.set_target(new.astype(float))
-            elif reg == Register.POS_SET:
-                angle = RAW_MAX - new / 2.0
-                self._put_u16(Register.ANGLE_SET, angle)
-                self.plant.set_target(angle)
-            elif reg == Register.SPEED_SET and hasattr(self.plant, "set_speed"):
-                self.plant.set_speed(new.astype(float))  # type: ignore[attr-defined]
-            elif reg == Register.FORCE_SET and hasattr(self.plant, "set_force_limit"):
-                self.plant.set_force_limit(new.astype(float))  # type: ignore[attr-defined]
-        handled = set()
-        for reg in (Register.ANGLE_SET, Register.POS_SET, Register.FORCE_SET, Register.SPEED_SET):
-            info = REGISTERS[reg]
-            handled.update(range(info.address, info.end))
-        for i, b in enumerate(data):
-            a = addr + i
-            if a in handled or not 0 <= a < _MEMORY_SIZE:
-                continue
-            if a == Register.CLEAR_ERROR:
-                if b:
-                    self.mem[Register.ERROR : Register.ERROR + NUM_DOF] = bytes(NUM_DOF)
-                continue
-            if a in (Register.SAVE, Register.RESET_PARA, Register.GESTURE_FORCE_CLB):
-                continue  # accepted, nothing to persist in an emulator
-            if Register.ANGLE_ACT <= a < Register.TEMP + NUM_DOF or a in (Register.VOLTAGE, Register.VOLTAGE + 1):
-                continue  # read-only
-            self.mem[a] = b
+            return self.registers.register(reg)
 
     def handle(self, req: Frame) -> bytes | None:
         """Reply bytes for one request (None: no reply), before fault injection."""
@@ -445,14 +189,11 @@ class InspireEmulator:
                 self.stats.ignored += 1
                 return None
             if req.cmd == CMD_READ and len(req.data) == 1:
-                n = req.data[0]
-                self._refresh_actuals()
                 self.stats.reads += 1
-                a = req.address
-                data = bytes(self.mem[a : a + n]).ljust(n, b"\x00")
+                data = self.registers.read(req.address, req.data[0])
                 return encode_frame(self.hand_id, CMD_READ, req.address, data, reply=True)
             if req.cmd == CMD_WRITE and req.data:
-                self._apply_write(req.address, req.data)
+                self.registers.write(req.address, req.data)
                 self.stats.writes += 1
                 if req.hand_id == BROADCAST_ID:
                     return None
@@ -481,70 +222,91 @@ class InspireEmulator:
         parser = FrameParser(replies=False)
         assert self._master is not None
         master = self._master
-        inbound: deque[tuple[float, Frame]] = deque()  # (time its last byte arrived, request)
-        rx_free = 0.0  # host -> hand line busy until (the only line in half duplex: see tx_free)
-        tx_free = 0.0  # hand -> host line busy until
-        reply: tuple[float, float, bytearray] | None = None  # (start on the wire, due, bytes)
+        line = _Line()
         while not self._stop.is_set():
             now = time.perf_counter()
-            if reply is not None and now >= reply[1]:
-                try:
-                    os.write(master, bytes(reply[2]))
-                    self.stats.replies += 1
-                    self.stats.tx_bytes += len(reply[2])
-                except OSError:
-                    pass
-                reply = None
-            if reply is None and inbound:
-                arrived, req = inbound[0]
-                start = max(arrived, tx_free) + self.turnaround_s + self.faults.reply_delay_s
+            if line.reply is not None and now >= line.reply_due:
+                self._deliver(master, line.reply)
+                line.reply = None
+            if line.reply is None and line.inbound:
+                start = max(line.inbound[0][0], line.tx_free) + self.turnaround_s + self.faults.reply_delay_s
                 if now >= start:
-                    inbound.popleft()
-                    out = self.handle(req)  # the plant is sampled when the hand answers
-                    if out is not None:
-                        begin = max(now, start)
-                        due = begin + self._wire_time(len(out))
-                        wire = bytearray(self._mangle(out))
-                        if self.duplex == "half" and rx_free > begin:
-                            # the host is still sending a later request: both talk at once
-                            self.stats.collisions += 1
-                            wire[len(wire) // 2 :] = bytes(len(wire) - len(wire) // 2)
-                        reply = (begin, due, wire)
-                        tx_free = due
+                    self._answer_next(line, max(now, start))
                     continue
                 wake = start
             else:
-                wake = reply[1] if reply is not None else now + 0.5
+                wake = line.reply_due if line.reply is not None else now + 0.5
             try:
                 ready, _, _ = select.select([master, self._wake_r], [], [], max(0.0, wake - now))
             except (OSError, ValueError):
                 return
             if self._wake_r in ready or self._stop.is_set():
                 return
-            if master not in ready:
+            if master in ready:
+                self._take_requests(master, parser, line)
+
+    def _deliver(self, master: int, reply: bytearray) -> None:
+        try:
+            os.write(master, bytes(reply))
+            self.stats.replies += 1
+            self.stats.tx_bytes += len(reply)
+        except OSError:
+            pass
+
+    def _answer_next(self, line: _Line, begin: float) -> None:
+        """Serve the oldest request; its reply goes on the wire at `begin`."""
+        _, req = line.inbound.popleft()
+        out = self.handle(req)  # the plant is sampled when the hand answers
+        if out is None:
+            return
+        wire = bytearray(self._mangle(out))
+        if self.duplex == "half" and line.rx_free > begin:
+            # the host is still sending a later request: both talk at once
+            self.stats.collisions += 1
+            _garble(wire)
+        line.reply, line.reply_due = wire, begin + self._wire_time(len(out))
+        line.tx_free = line.reply_due
+
+    def _take_requests(self, master: int, parser: FrameParser, line: _Line) -> None:
+        """Read what the host sent; queue each request at the time its last byte arrives on the line."""
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            # EIO: no client has the slave open right now; wait and retry
+            time.sleep(0.01)
+            return
+        t = time.perf_counter()
+        self.stats.rx_bytes += len(chunk)
+        if self.duplex == "half" and line.reply is not None and t < line.reply_due:
+            # the host talked over the hand's answer: the reply is garbled, the request lost
+            self.stats.collisions += 1
+            _garble(line.reply)
+            parser.feed(chunk)
+            parser.reset()
+            return
+        line_free = max(line.rx_free, line.tx_free) if self.duplex == "half" else line.rx_free
+        for req in parser.feed(chunk):
+            self.stats.requests += 1
+            if self.faults.silent:
                 continue
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                # EIO: no client has the slave open right now; wait and retry
-                time.sleep(0.01)
-                continue
-            t = time.perf_counter()
-            self.stats.rx_bytes += len(chunk)
-            if self.duplex == "half" and reply is not None and t < reply[1]:
-                # the host talked over the hand's answer: the reply is garbled, the request lost
-                self.stats.collisions += 1
-                reply[2][len(reply[2]) // 2 :] = bytes(len(reply[2]) - len(reply[2]) // 2)
-                parser.feed(chunk)
-                parser.reset()
-                continue
-            line_free = max(rx_free, tx_free) if self.duplex == "half" else rx_free
-            for req in parser.feed(chunk):
-                self.stats.requests += 1
-                if self.faults.silent:
-                    continue
-                arrived = max(t, line_free) + self._wire_time(len(req.encode()))
-                line_free = rx_free = arrived
-                inbound.append((arrived, req))
-            self.stats.parser_garbage = parser.garbage_bytes
-            self.stats.parser_bad_checksums = parser.bad_checksums
+            arrived = max(t, line_free) + self._wire_time(len(req.encode()))
+            line_free = line.rx_free = arrived
+            line.inbound.append((arrived, req))
+        self.stats.parser_garbage = parser.garbage_bytes
+        self.stats.parser_bad_checksums = parser.bad_checksums
+
+
+@dataclass
+class _Line:
+    """The serving loop's view of the line (times in perf_counter seconds)."""
+
+    inbound: deque[tuple[float, Frame]] = field(default_factory=deque)  # (time its last byte arrived, request)
+    rx_free: float = 0.0  # host -> hand line busy until (the only line in half duplex: see tx_free)
+    tx_free: float = 0.0  # hand -> host line busy until
+    reply: bytearray | None = None  # the reply on the wire
+    reply_due: float = 0.0  # when its last byte has arrived at the host
+
+
+def _garble(wire: bytearray) -> None:
+    """Two talkers at once: the second half of the reply arrives as zeros."""
+    wire[len(wire) // 2 :] = bytes(len(wire) - len(wire) // 2)
