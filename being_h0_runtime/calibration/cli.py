@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Eye-to-hand calibration with a ChArUco board held by the arm. --sim runs the "
                                     "guided capture on the virtual rig (board rendered on the flange) and compares "
                                     "with ground truth; --from re-solves views saved by a capture (poses.yaml + "
-                                    "images). Prints Tsai/Park/Horaud/Andreff/Daniilidis and the reprojection "
+                                    "images). Prints OpenCV's closed forms (Tsai/Park/Horaud/Andreff/Daniilidis, "
+                                    "robot-world Shah/Li) and the reprojection "
                                     "refinement side by side and writes the refined result to hand_eye.yaml.",
                         formatter_class=argparse.RawDescriptionHelpFormatter,
                         epilog="columns: rot/trans res = spread of the board mount implied by each view "
