@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.waiting import wait_until
 from pydantic import ValidationError
 
 from being_h0_runtime.drivers.base import Diagnostic, DriverError, HandCommand
@@ -33,13 +35,7 @@ def _diag(hand: InspireHand, name: str) -> Diagnostic:
     return next(d for d in hand.diagnostics() if d.name == f"inspire_hand: {name}")
 
 
-def _wait_for(pred, timeout: float = 2.0) -> bool:
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if pred():
-            return True
-        time.sleep(0.005)
-    return False
+_wait_for = partial(wait_until, timeout=2.0, poll_s=0.005)
 
 
 @pytest.fixture

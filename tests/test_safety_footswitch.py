@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import time
+from functools import partial
 
 import pytest
+from helpers.waiting import wait_until
 from pydantic import ValidationError
 
 from being_h0_runtime.safety import EStopLatch, EStopResetRefused
@@ -24,13 +26,7 @@ def pty():
             pass
 
 
-def wait_for(pred, timeout=2.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.002)
-    return False
+wait_for = partial(wait_until, timeout=2.0, poll_s=0.002)
 
 
 def test_byte_protocol_press_release_over_pty(pty):
