@@ -40,6 +40,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 #: the longest a graph may take to come up, or to stop, on a loaded 2-core machine
@@ -125,3 +126,18 @@ def stop_process(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.kill()
         proc.wait(timeout=30)
+
+
+# ---------------------------------------------------------------------------------------------------
+# A pseudo-terminal, for the serial devices (foot switch, keyboard teleop, operator console) under test.
+# ---------------------------------------------------------------------------------------------------
+@pytest.fixture
+def pty_pair() -> Iterator[tuple[int, int]]:
+    """A fresh pseudo-terminal as (master fd, slave fd); both closed after the test if still open."""
+    master, slave = os.openpty()
+    yield master, slave
+    for fd in (master, slave):
+        try:
+            os.close(fd)
+        except OSError:  # the test already closed it
+            pass

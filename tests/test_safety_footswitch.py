@@ -15,15 +15,10 @@ from being_h0_runtime.safety.footswitch import FootSwitch, FootSwitchConfig
 
 
 @pytest.fixture
-def pty():
-    master, slave = os.openpty()
-    name = os.ttyname(slave)
-    yield master, name
-    for fd in (master, slave):
-        try:
-            os.close(fd)
-        except OSError:
-            pass
+def pty(pty_pair):
+    """(master fd, the slave's device name): the foot switch opens the port by name, as on the rig."""
+    master, slave = pty_pair
+    return master, os.ttyname(slave)
 
 
 wait_for = partial(wait_until, timeout=2.0, poll_s=0.002)
