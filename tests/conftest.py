@@ -19,6 +19,9 @@ from being_h0_runtime.transport.dds_network import SIM_DOMAINS
 os.environ[netguard.ENV] = "1"
 netguard.install_socket_guard()
 
+#: fixtures shared by several test files, kept in their own modules under tests/helpers/
+pytest_plugins = ["helpers.inspire"]
+
 
 def sim_domain(offset: int) -> int:
     """A DDS domain id for one test's graph: in the sim range, spread by pid so parallel runs differ."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.inspire import open_hand as _hand
 from helpers.waiting import wait_until
 from pydantic import ValidationError
 
@@ -36,26 +37,6 @@ def _diag(hand: InspireHand, name: str) -> Diagnostic:
 
 
 _wait_for = partial(wait_until, timeout=2.0, poll_s=0.005)
-
-
-@pytest.fixture
-def plant() -> FirstOrderHandPlant:
-    return FirstOrderHandPlant(max_rate=20000.0)  # fast fingers keep the tests short
-
-
-@pytest.fixture
-def emu(plant: FirstOrderHandPlant) -> Iterator[InspireEmulator]:
-    with InspireEmulator(plant) as e:
-        yield e
-
-
-def _hand(emu: InspireEmulator, **kw) -> InspireHand:
-    cfg = dict(port=emu.port, timeout_s=0.1, retries=2, fault_after=3)  # generous: the test host is loaded
-    cfg.update(kw)
-    hand = InspireHand(InspireHandConfig(**cfg))
-    hand.configure()
-    hand.activate()
-    return hand
 
 
 @pytest.fixture
