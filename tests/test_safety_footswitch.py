@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 
 import pytest
@@ -24,12 +26,21 @@ def pty(pty_pair):
 wait_for = partial(wait_until, timeout=2.0, poll_s=0.002)
 
 
+@contextmanager
+def running(fs: FootSwitch) -> Iterator[FootSwitch]:
+    """The reader thread started, then stopped and the port closed (also when the test fails)."""
+    fs.start()
+    try:
+        yield fs
+    finally:
+        fs.stop()
+        fs.close()
+
+
 def test_byte_protocol_press_release_over_pty(pty):
     master, port = pty
     es = EStopLatch()
-    fs = FootSwitch(FootSwitchConfig(port=port, protocol="byte"), es)
-    fs.start()
-    try:
+    with running(FootSwitch(FootSwitchConfig(port=port, protocol="byte"), es)) as fs:
         os.write(master, b"\x7f")  # noise is counted, not acted on
         os.write(master, b"\x01")
         assert wait_for(lambda: es.is_latched)
@@ -42,17 +53,12 @@ def test_byte_protocol_press_release_over_pty(pty):
         es.reset("alice")
         assert not es.is_latched
         assert fs.unknown == 1 and fs.presses == 1
-    finally:
-        fs.stop()
-        fs.close()
 
 
 def test_line_protocol_and_trigger_latency_over_pty(pty):
     master, port = pty
     es = EStopLatch()
-    fs = FootSwitch(FootSwitchConfig(port=port, protocol="line", press="STOP", release="GO"), es)
-    fs.start()
-    try:
+    with running(FootSwitch(FootSwitchConfig(port=port, protocol="line", press="STOP", release="GO"), es)) as fs:
         t0 = time.monotonic()
         os.write(master, b"ST")
         time.sleep(0.02)
@@ -63,9 +69,6 @@ def test_line_protocol_and_trigger_latency_over_pty(pty):
         assert lat < 1.0
         os.write(master, b"GO\n")
         assert wait_for(lambda: not fs.pressed)
-    finally:
-        fs.stop()
-        fs.close()
 
 
 def test_momentary_pedal_triggers_without_asserting(pty):
