@@ -24,6 +24,7 @@ the anchor from ``fk(q) -> (position, quat_xyzw)``.  Quaternions are scipy's
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,26 +204,31 @@ class ArmRetargeter:
         return self.q_target.copy()
 
 
-def dls_ik(fk: FkFn, q_min: np.ndarray | None = None, q_max: np.ndarray | None = None,
-           iters: int = 50, damping: float = 0.02) -> IkFn:
-    """A generic damped-least-squares IK over any fk (numerical Jacobian); for rigs without an analytic one."""
+#: skip scipy's re-orthogonalisation of matrices that are rotations by construction (forward kinematics: a
+#: product of exact rotations); it is most of from_matrix's cost, and the IK calls it every iteration.
+#: (`assume_valid` is in recent scipy only; older ones always orthogonalise, with the same result here.)
+_VALID = {"assume_valid": True} if "assume_valid" in inspect.signature(Rotation.from_matrix).parameters else {}
 
-    def pose_err(q: np.ndarray, pos: np.ndarray, quat: np.ndarray) -> np.ndarray:
-        p, qq = fk(q)
-        dq = (Rotation.from_quat(quat) * Rotation.from_quat(qq).inv()).as_quat(canonical=True)  # w >= 0
-        return np.r_[pos - p, 2.0 * dq[:3]]
+
+def dls_ik(fk_T: Callable[[np.ndarray], np.ndarray], q_min: np.ndarray | None = None,
+           q_max: np.ndarray | None = None, iters: int = 50, damping: float = 0.02) -> IkFn:
+    """A generic damped-least-squares IK over any forward kinematics `fk_T(q) -> 4x4 flange pose`
+    (numerical Jacobian); for rigs without an analytic one."""
+
+    def pose_errors(qs: np.ndarray, pos: np.ndarray, target: Rotation) -> np.ndarray:
+        """(k, 6) errors for k joint vectors: position, and twice the vector part of the rotation still to go."""
+        T = np.stack([fk_T(q) for q in qs])
+        to_go = (target * Rotation.from_matrix(T[:, :3, :3], **_VALID).inv()).as_quat(canonical=True)  # w >= 0
+        return np.c_[pos - T[:, :3, 3], 2.0 * to_go[:, :3]]
 
     def ik(pos: np.ndarray, quat: np.ndarray, q_seed: np.ndarray) -> np.ndarray:
         q = np.asarray(q_seed, dtype=float).copy()
+        target = Rotation.from_quat(quat)
         for _ in range(iters):
-            e = pose_err(q, pos, quat)
+            e = pose_errors(q[None], pos, target)[0]
             if np.linalg.norm(e[:3]) < 1e-4 and np.linalg.norm(e[3:]) < 1e-3:
                 break
-            J = np.empty((6, q.size))
-            for j in range(q.size):
-                dq = np.zeros_like(q)
-                dq[j] = 1e-6
-                J[:, j] = (e - pose_err(q + dq, pos, quat)) / 1e-6
+            J = (e[:, None] - pose_errors(q + 1e-6 * np.eye(q.size), pos, target).T) / 1e-6  # one column per joint
             step = J.T @ np.linalg.solve(J @ J.T + damping**2 * np.eye(6), e)
             n = np.linalg.norm(step)
             if n > 0.3:
@@ -241,6 +247,6 @@ def franka_kinematics() -> tuple[IkFn, FkFn]:
 
     def fk(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         T = franka.dh_fk(q)
-        return T[:3, 3].copy(), Rotation.from_matrix(T[:3, :3]).as_quat()
+        return T[:3, 3].copy(), Rotation.from_matrix(T[:3, :3], **_VALID).as_quat()
 
-    return dls_ik(fk, franka.Q_MIN, franka.Q_MAX), fk
+    return dls_ik(franka.dh_fk, franka.Q_MIN, franka.Q_MAX), fk
