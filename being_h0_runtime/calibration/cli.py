@@ -228,7 +228,11 @@ def cmd_hand_eye(a: argparse.Namespace) -> int:
         else:
             si = load_intrinsics(_read_dir(a)).find("color", w, h)
         samples = load_views(a.from_dir, make_board(board_spec), si.matrix(), si.dist_coeffs())
-        sols = solve_eye_to_hand(samples, si.matrix(), si.dist_coeffs())
+        try:
+            sols = solve_eye_to_hand(samples, si.matrix(), si.dist_coeffs())
+        except ValueError as e:  # too few views, or poses that cannot determine the camera (see check_pose_pairs)
+            print(f"error: {a.from_dir}: {e}", file=sys.stderr)
+            return 2
         n_used, intr_key = len(samples), f"{si.key} ({si.source})"
         if a.sim_intrinsics:
             from .handeye import pose_to_T
