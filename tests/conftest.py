@@ -19,6 +19,9 @@ from being_h0_runtime.transport.dds_network import SIM_DOMAINS
 os.environ[netguard.ENV] = "1"
 netguard.install_socket_guard()
 
+#: fixtures shared by several test files, kept in their own modules under tests/helpers/
+pytest_plugins = ["helpers.inspire"]
+
 
 def sim_domain(offset: int) -> int:
     """A DDS domain id for one test's graph: in the sim range, spread by pid so parallel runs differ."""
@@ -40,6 +43,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 #: the longest a graph may take to come up, or to stop, on a loaded 2-core machine
@@ -125,3 +129,18 @@ def stop_process(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.kill()
         proc.wait(timeout=30)
+
+
+# ---------------------------------------------------------------------------------------------------
+# A pseudo-terminal, for the serial devices (foot switch, keyboard teleop, operator console) under test.
+# ---------------------------------------------------------------------------------------------------
+@pytest.fixture
+def pty_pair() -> Iterator[tuple[int, int]]:
+    """A fresh pseudo-terminal as (master fd, slave fd); both closed after the test if still open."""
+    master, slave = os.openpty()
+    yield master, slave
+    for fd in (master, slave):
+        try:
+            os.close(fd)
+        except OSError:  # the test already closed it
+            pass

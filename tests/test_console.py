@@ -38,22 +38,19 @@ def test_lines_from_a_pipe_are_commands_and_eof_ends_reading() -> None:
         assert keys.eof and keys.actions() == []
 
 
-def test_a_terminal_gets_single_keys_in_cbreak_mode_and_is_restored(monkeypatch: pytest.MonkeyPatch) -> None:
-    master, slave = os.openpty()
+def test_a_terminal_gets_single_keys_in_cbreak_mode_and_is_restored(monkeypatch: pytest.MonkeyPatch,
+                                                                     pty_pair: tuple[int, int]) -> None:
+    master, slave = pty_pair
     monkeypatch.setattr(con, "_foreground", lambda fd: True)  # a fresh pty is nobody's controlling terminal
-    try:
-        before = termios.tcgetattr(slave)
-        assert before[3] & termios.ICANON
-        with os.fdopen(slave, "r", closefd=False) as stream, KeyReader(stream) as keys:
-            assert keys.tty
-            assert not termios.tcgetattr(slave)[3] & termios.ICANON, "no Enter needed on a terminal"
-            os.write(master, b"e \x1b[Aqz\n")  # e, space, an arrow key (ignored), q, an unknown key, Enter
-            time.sleep(0.05)
-            assert keys.actions() == ["estop", "estop", "quit", "?z"]
-        assert termios.tcgetattr(slave) == before, "terminal mode restored on exit"
-    finally:
-        os.close(master)
-        os.close(slave)
+    before = termios.tcgetattr(slave)
+    assert before[3] & termios.ICANON
+    with os.fdopen(slave, "r", closefd=False) as stream, KeyReader(stream) as keys:
+        assert keys.tty
+        assert not termios.tcgetattr(slave)[3] & termios.ICANON, "no Enter needed on a terminal"
+        os.write(master, b"e \x1b[Aqz\n")  # e, space, an arrow key (ignored), q, an unknown key, Enter
+        time.sleep(0.05)
+        assert keys.actions() == ["estop", "estop", "quit", "?z"]
+    assert termios.tcgetattr(slave) == before, "terminal mode restored on exit"
 
 
 def test_plain_status_lines_only_on_change_and_a_terminal_line_is_redrawn_in_place() -> None:

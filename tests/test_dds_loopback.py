@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import re
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import sim_domain
+from helpers.waiting import spin_until
 
 from being_h0_runtime.transport.dds_network import (
     LOOPBACK,
@@ -121,15 +123,7 @@ def test_a_second_graph_on_the_same_domain_cannot_move_the_arm(tmp_path: Path) -
     bad_pub = intruder.create_node("intruder").create_publisher(ActionChunk, "/action_chunk", COMMAND_QOS)
     good_pub = friend.create_node("planner").create_publisher(ActionChunk, "/action_chunk", COMMAND_QOS)
 
-    def spin(seconds: float, until=lambda: False) -> bool:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            for c in contexts:
-                c.spin_once(0.0)
-            if until():
-                return True
-            time.sleep(0.002)
-        return until()
+    spin = partial(spin_until, contexts)
 
     try:
         assert spin(30, lambda: arm.driver_ready and arm_ctx.now() > 0), "arm never saw the virtual rig"

@@ -11,8 +11,8 @@ from being_h0_runtime.operator import run_episode_inproc
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 
-def test_pedal_press_latches_arm_and_hand_and_is_relayed_on_estop():
-    master, slave = os.openpty()
+def test_pedal_press_latches_arm_and_hand_and_is_relayed_on_estop(pty_pair):
+    master, slave = pty_pair
     tty.setraw(slave)
     port = os.ttyname(slave)
     pressed_at: dict[str, float] = {}
@@ -41,11 +41,7 @@ def test_pedal_press_latches_arm_and_hand_and_is_relayed_on_estop():
 
     over = with_expert({"virtual_rig": {"camera_rate_hz": 0, "hand_baudrate": None}})
     over["arm"]["footswitch"] = {"port": port, "protocol": "byte"}
-    try:
-        out = run_episode_inproc("sim", seed=3, overrides=over, setup=capture, time_limit_s=6.0)
-    finally:
-        os.close(master)
-        os.close(slave)
+    out = run_episode_inproc("sim", seed=3, overrides=over, setup=capture, time_limit_s=6.0)
     nodes = holder["nodes"]
     assert "t" in pressed_at and nodes["arm"].estop.is_latched
     assert nodes["hand"].estop.is_latched, "the pedal must reach the hand node through /estop"

@@ -10,9 +10,11 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from functools import partial
 
 import numpy as np
 import pytest
+from helpers.waiting import wait_until
 
 franky = pytest.importorskip("franky")
 
@@ -124,13 +126,7 @@ def _arm(rate=100.0, **kw):
     return arm, conn
 
 
-def _wait(pred, timeout=2.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.005)
-    return False
+_wait = partial(wait_until, timeout=2.0, poll_s=0.005)
 
 
 def test_configure_applies_collision_and_impedance_from_config():

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.inspire import open_hand as _hand
+from helpers.waiting import wait_until
 from pydantic import ValidationError
 
 from being_h0_runtime.drivers.base import Diagnostic, DriverError, HandCommand, LifecycleError
@@ -33,33 +36,7 @@ def _diag(hand: InspireHand, name: str) -> Diagnostic:
     return next(d for d in hand.diagnostics() if d.name == f"inspire_hand: {name}")
 
 
-def _wait_for(pred, timeout: float = 2.0) -> bool:
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if pred():
-            return True
-        time.sleep(0.005)
-    return False
-
-
-@pytest.fixture
-def plant() -> FirstOrderHandPlant:
-    return FirstOrderHandPlant(max_rate=20000.0)  # fast fingers keep the tests short
-
-
-@pytest.fixture
-def emu(plant: FirstOrderHandPlant) -> Iterator[InspireEmulator]:
-    with InspireEmulator(plant) as e:
-        yield e
-
-
-def _hand(emu: InspireEmulator, **kw) -> InspireHand:
-    cfg = dict(port=emu.port, timeout_s=0.1, retries=2, fault_after=3)  # generous: the test host is loaded
-    cfg.update(kw)
-    hand = InspireHand(InspireHandConfig(**cfg))
-    hand.configure()
-    hand.activate()
-    return hand
+_wait_for = partial(wait_until, timeout=2.0, poll_s=0.005)
 
 
 @pytest.fixture

@@ -7,40 +7,18 @@ Correctness only (what goes on the wire, what the hand ends up with); speed is m
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from helpers.inspire import open_hand as _hand
 
 from being_h0_runtime.drivers.base import HandCommand
 from being_h0_runtime.drivers.hand import (
     FirstOrderHandPlant,
     InspireEmulator,
-    InspireHand,
-    InspireHandConfig,
     Register,
 )
 from being_h0_runtime.drivers.hand.protocol import encode_read
-
-
-@pytest.fixture
-def plant() -> FirstOrderHandPlant:
-    return FirstOrderHandPlant(max_rate=20000.0)
-
-
-@pytest.fixture
-def emu(plant: FirstOrderHandPlant) -> Iterator[InspireEmulator]:
-    with InspireEmulator(plant) as e:
-        yield e
-
-
-def _hand(emu: InspireEmulator, **kw) -> InspireHand:
-    cfg = {"port": emu.port, "timeout_s": 0.1, "retries": 2, "fault_after": 3}
-    cfg.update(kw)
-    hand = InspireHand(InspireHandConfig(**cfg))
-    hand.configure()
-    hand.activate()
-    return hand
 
 
 def test_fast_cycle_writes_only_changed_targets(emu: InspireEmulator) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers.pickle_payload import ShellPayload
 
 from being_h0_runtime.cli import main as cli_main
 from being_h0_train.tokenizer.convert import ConversionError, convert_tokenizer
@@ -131,18 +132,6 @@ def _edit_net(src: Path, part: str, fn) -> None:
     torch.save(ck, p)
 
 
-class _Payload:
-    """Unpickling this runs a shell command: the converter must refuse it, never execute it."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        import os
-
-        return (os.system, (f"touch {self.marker}",))
-
-
 def _bad_cases():
     def truncated(src, tmp):
         p = src / "finger" / "net_best_mpjpe.pth"
@@ -168,7 +157,7 @@ def _bad_cases():
         return "finger/net_best_mpjpe.pth", "expected (64,"
 
     def payload(src, tmp):
-        torch.save({"net": _Payload(tmp / "PWNED")}, src / "wrist" / "net_best_mpjpe.pth")
+        torch.save({"net": ShellPayload(tmp / "PWNED")}, src / "wrist" / "net_best_mpjpe.pth")
         return "wrist/net_best_mpjpe.pth", "refused to unpickle"
 
     def no_net(src, tmp):

@@ -8,12 +8,12 @@ official Align inference path for one image / task / state.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.pickle_payload import ShellPayload
 
 torch = pytest.importorskip("torch")
 from safetensors.torch import load_file, save_file
@@ -262,22 +262,12 @@ def test_wrong_model_type(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     _assert_refused(src, tmp_path, capsys, str(src / "config.json"), "'model_type' is 'internvl_chat'", "'beingvla'")
 
 
-class _Payload:
-    """Unpickling this runs a shell command (what a malicious .bin would do)."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
-
-
 def test_pickle_with_code_executing_payload_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = _bad(tmp_path)
     sd = load_file(str(src / "model.safetensors"))
     (src / "model.safetensors").unlink()
     marker = tmp_path / "pwned"
-    sd["vlm_adapter.mlp1.0.weight"] = _Payload(marker)  # type: ignore[assignment]
+    sd["vlm_adapter.mlp1.0.weight"] = ShellPayload(marker)  # type: ignore[assignment]
     torch.save(sd, src / "pytorch_model.bin")
     _assert_refused(src, tmp_path, capsys, str(src / "pytorch_model.bin"), "refused to unpickle")
     assert not marker.exists()

@@ -7,10 +7,12 @@ replayed through `rs.pipeline` exactly as a rig would stream a camera.
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.waiting import wait_until
 
 rs = pytest.importorskip("pyrealsense2")
 
@@ -60,13 +62,7 @@ def _drain(cam: RealSenseCamera, want: int, timeout: float = 10.0) -> list[Camer
     return got
 
 
-def _wait(pred, timeout=15.0) -> bool:  # generous: CI machines are loaded
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.01)
-    return False
+_wait = partial(wait_until, timeout=15.0, poll_s=0.01)  # generous: CI machines are loaded
 
 
 def test_recording_is_a_rosbag2_sqlite_file(recording):

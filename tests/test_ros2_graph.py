@@ -8,12 +8,13 @@ independent of being_h0_runtime.msgs.
 """
 
 # no `from __future__ import annotations`: cyclonedds.idl reads the field annotations as types
-import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
 from conftest import sim_domain
+from helpers.waiting import spin_until
 
 pytest.importorskip("cyclonedds")
 
@@ -149,15 +150,7 @@ def test_stock_ros2_client_lists_nodes_and_reads_camera_and_joint_states(tmp_pat
     ensure_domain(domain)  # the project's loopback configuration for the raw participant too
     dp = DomainParticipant(domain)
 
-    def spin(seconds: float, until) -> bool:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            for c in contexts:
-                c.spin_once(0.0)
-            if until():
-                return True
-            time.sleep(0.002)
-        return until()
+    spin = partial(spin_until, contexts)
 
     try:
         # 1. discovery: topic and type names, and which of our writers offer what

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import (
+    CLI_ENV,
     node_pids,
     sim_domain,
     spawn_cli,
@@ -20,12 +21,10 @@ from conftest import (
 pytest.importorskip("cyclonedds")
 pytestmark = pytest.mark.slow
 
-ENV = {**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl"), "PYTHONUNBUFFERED": "1"}
-
 
 def being_h0(*args: str, timeout: float = 540, **kw) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "being_h0_runtime.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env=ENV, **kw)
+                          timeout=timeout, env=CLI_ENV, **kw)
 
 
 def test_episode_over_dds_processes_succeeds(tmp_path: Path) -> None:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 
 import pytest
+from helpers.waiting import wait_until
 from pydantic import ValidationError
 
 from being_h0_runtime.safety import EStopLatch, EStopResetRefused
@@ -13,32 +17,30 @@ from being_h0_runtime.safety.footswitch import FootSwitch, FootSwitchConfig
 
 
 @pytest.fixture
-def pty():
-    master, slave = os.openpty()
-    name = os.ttyname(slave)
-    yield master, name
-    for fd in (master, slave):
-        try:
-            os.close(fd)
-        except OSError:
-            pass
+def pty(pty_pair):
+    """(master fd, the slave's device name): the foot switch opens the port by name, as on the rig."""
+    master, slave = pty_pair
+    return master, os.ttyname(slave)
 
 
-def wait_for(pred, timeout=2.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.002)
-    return False
+wait_for = partial(wait_until, timeout=2.0, poll_s=0.002)
+
+
+@contextmanager
+def running(fs: FootSwitch) -> Iterator[FootSwitch]:
+    """The reader thread started, then stopped and the port closed (also when the test fails)."""
+    fs.start()
+    try:
+        yield fs
+    finally:
+        fs.stop()
+        fs.close()
 
 
 def test_byte_protocol_press_release_over_pty(pty):
     master, port = pty
     es = EStopLatch()
-    fs = FootSwitch(FootSwitchConfig(port=port, protocol="byte"), es)
-    fs.start()
-    try:
+    with running(FootSwitch(FootSwitchConfig(port=port, protocol="byte"), es)) as fs:
         os.write(master, b"\x7f")  # noise is counted, not acted on
         os.write(master, b"\x01")
         assert wait_for(lambda: es.is_latched)
@@ -51,17 +53,12 @@ def test_byte_protocol_press_release_over_pty(pty):
         es.reset("alice")
         assert not es.is_latched
         assert fs.unknown == 1 and fs.presses == 1
-    finally:
-        fs.stop()
-        fs.close()
 
 
 def test_line_protocol_and_trigger_latency_over_pty(pty):
     master, port = pty
     es = EStopLatch()
-    fs = FootSwitch(FootSwitchConfig(port=port, protocol="line", press="STOP", release="GO"), es)
-    fs.start()
-    try:
+    with running(FootSwitch(FootSwitchConfig(port=port, protocol="line", press="STOP", release="GO"), es)) as fs:
         t0 = time.monotonic()
         os.write(master, b"ST")
         time.sleep(0.02)
@@ -72,9 +69,6 @@ def test_line_protocol_and_trigger_latency_over_pty(pty):
         assert lat < 1.0
         os.write(master, b"GO\n")
         assert wait_for(lambda: not fs.pressed)
-    finally:
-        fs.stop()
-        fs.close()
 
 
 def test_momentary_pedal_triggers_without_asserting(pty):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers.sim import run_fresh_expert_per_chunk
 
 from being_h0_runtime.rig import franka
 from being_h0_runtime.sim.episode import main as sweep_main
@@ -52,14 +53,7 @@ def test_expert_succeeds(variation: str, seed: int) -> None:
 def test_expert_needs_no_memory_between_chunks() -> None:
     """A fresh expert per chunk (as when another process restarts) still finishes the task."""
     rig = VirtualRig(seed=2)
-    for _ in range(300):
-        chunk = ScriptedPickPlaceExpert().act(proprio_of(rig), rig.object_poses())
-        for row in chunk[:8]:
-            rig.set_arm_target(row[:7])
-            rig.set_hand_target(row[7:])
-            rig.step(50)
-        if rig.success():
-            break
+    assert run_fresh_expert_per_chunk(rig, ScriptedPickPlaceExpert, max_chunks=300)
     assert rig.success()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers.sim import run_fresh_expert_per_chunk
 
 from being_h0_runtime.bench.tasks import load_task
 from being_h0_runtime.policy.expert import ScriptedExpertPolicy
@@ -130,14 +131,7 @@ def test_doing_nothing_fails(task: str) -> None:
 def test_expert_is_stateless(task: str, seed: int) -> None:
     """A fresh expert per half chunk (as when another process restarts) still finishes the task."""
     rig = VirtualRig(task=task, seed=seed)
-    for _ in range(120):
-        chunk = make_expert(task).act(proprio_of(rig), rig.object_poses())
-        for row in chunk[:8]:
-            rig.set_arm_target(row[:7])
-            rig.set_hand_target(row[7:])
-            rig.step(50)
-        if rig.success():
-            break
+    assert run_fresh_expert_per_chunk(rig, lambda: make_expert(task), max_chunks=120)
     assert rig.success()
 
 

@@ -12,7 +12,6 @@ from the video decode to the TeleopFrame is the real path.
 from __future__ import annotations
 
 import os
-import pty
 import struct
 from pathlib import Path
 
@@ -37,16 +36,8 @@ from being_h0_runtime.teleop.handmodel import FIST_POSE, OPEN_POSE, SyntheticHan
 from being_h0_runtime.teleop.retarget import HandCalibration, HandRetargeter
 
 
-@pytest.fixture
-def tty_pair():
-    master, slave = pty.openpty()
-    yield master, slave
-    os.close(master)
-    os.close(slave)
-
-
-def test_keyboard_keys_from_a_pty_move_the_wrist_and_hand(tty_pair) -> None:
-    master, slave = tty_pair
+def test_keyboard_keys_from_a_pty_move_the_wrist_and_hand(pty_pair) -> None:
+    master, slave = pty_pair
     dev = KeyboardDevice(KeyboardConfig(step_m=0.01, scale=0.5), fd=slave)
     try:
         f0 = dev.read(0.0)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.spatial.transform import Rotation
 
 from being_h0_runtime.rig import READY_Q
 from being_h0_runtime.teleop.filters import OneEuroFilter
@@ -17,7 +18,6 @@ from being_h0_runtime.teleop.retarget import (
     HandCalibration,
     HandRetargeter,
     franka_kinematics,
-    quat_to_matrix,
 )
 from being_h0_runtime.teleop.schema import AuthError, PacketError, TeleopFrame, decode, encode
 
@@ -54,7 +54,7 @@ def test_open_fist_pinch_map_to_calibrated_inspire_values() -> None:
 def test_features_do_not_depend_on_frame() -> None:
     kp = SyntheticHand().keypoints([0.3, 0.5, 0.7, 0.2, 0.6, 0.4])
     ang = 0.9
-    R = quat_to_matrix(np.array([math.sin(ang / 2) * 0.6, math.sin(ang / 2) * 0.8, 0.0, math.cos(ang / 2)]))
+    R = Rotation.from_quat([math.sin(ang / 2) * 0.6, math.sin(ang / 2) * 0.8, 0.0, math.cos(ang / 2)]).as_matrix()
     camera = kp @ R.T + np.array([0.1, -0.3, 0.8])
     np.testing.assert_allclose(hand_features(camera), hand_features(kp), atol=1e-9)
 
@@ -107,7 +107,7 @@ def test_clutch_recentres_and_ik_reaches_the_target() -> None:
     yaw = 0.3
     qz = np.array([0, 0, math.sin(yaw / 2), math.cos(yaw / 2)])
     q = arm(op + [0.05, 0.0, -0.03], qz, clutch=True)
-    R = quat_to_matrix(fk(q)[1]) @ quat_to_matrix(q0).T
+    R = Rotation.from_quat(fk(q)[1]).as_matrix() @ Rotation.from_quat(q0).as_matrix().T
     assert math.atan2(R[1, 0], R[0, 0]) == pytest.approx(yaw, abs=5e-3)
 
 

@@ -4,11 +4,9 @@ DAgger takeovers are recorded, and the export marks the takeover frames."""
 from __future__ import annotations
 
 import os
-import pty
 from pathlib import Path
 
 import numpy as np
-import pytest
 from test_teleop_devices import PixelHandDetector, write_hand_video
 
 from being_h0_runtime.msgs import ActionChunk, JointState
@@ -46,16 +44,8 @@ class Keys:
             os.write(self.master, self.script[self.tick])
 
 
-@pytest.fixture
-def terminal():
-    master, slave = pty.openpty()
-    yield master, slave
-    os.close(master)
-    os.close(slave)
-
-
-def test_keyboard_demo_is_clamped_by_the_supervisor_and_recorded(tmp_path: Path, terminal) -> None:
-    master, slave = terminal
+def test_keyboard_demo_is_clamped_by_the_supervisor_and_recorded(tmp_path: Path, pty_pair) -> None:
+    master, slave = pty_pair
     # a generous device box: the operator can ask for a wrist 0.6 m down; the arm's workspace box (raised here
     # to 0.45 m so the test is short: home is at 0.59 m) must stop the flange
     dev = KeyboardDevice(KeyboardConfig(step_m=0.03, rate_hz=25, workspace_m=(1.0, 1.0, 1.0)), fd=slave)
@@ -117,8 +107,8 @@ def test_video_device_closes_the_inspire_hand(tmp_path: Path) -> None:
     assert (hand[-1, i] - hand[0, i]) / (hi - lo) > 0.5
 
 
-def test_dagger_takeover_cuts_the_policy_chunk_and_is_recorded(tmp_path: Path, terminal) -> None:
-    master, slave = terminal
+def test_dagger_takeover_cuts_the_policy_chunk_and_is_recorded(tmp_path: Path, pty_pair) -> None:
+    master, slave = pty_pair
     dev = KeyboardDevice(KeyboardConfig(rate_hz=25), fd=slave)
     from being_h0_runtime.policy.expert import with_expert
 

@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Eye-to-hand calibration with a ChArUco board held by the arm. --sim runs the "
                                     "guided capture on the virtual rig (board rendered on the flange) and compares "
                                     "with ground truth; --from re-solves views saved by a capture (poses.yaml + "
-                                    "images). Prints Tsai/Park/Horaud/Andreff/Daniilidis and the reprojection "
+                                    "images). Prints OpenCV's closed forms (Tsai/Park/Horaud/Andreff/Daniilidis, "
+                                    "robot-world Shah/Li) and the reprojection "
                                     "refinement side by side and writes the refined result to hand_eye.yaml.",
                         formatter_class=argparse.RawDescriptionHelpFormatter,
                         epilog="columns: rot/trans res = spread of the board mount implied by each view "
@@ -227,7 +228,11 @@ def cmd_hand_eye(a: argparse.Namespace) -> int:
         else:
             si = load_intrinsics(_read_dir(a)).find("color", w, h)
         samples = load_views(a.from_dir, make_board(board_spec), si.matrix(), si.dist_coeffs())
-        sols = solve_eye_to_hand(samples, si.matrix(), si.dist_coeffs())
+        try:
+            sols = solve_eye_to_hand(samples, si.matrix(), si.dist_coeffs())
+        except ValueError as e:  # too few views, or poses that cannot determine the camera (see check_pose_pairs)
+            print(f"error: {a.from_dir}: {e}", file=sys.stderr)
+            return 2
         n_used, intr_key = len(samples), f"{si.key} ({si.source})"
         if a.sim_intrinsics:
             from .handeye import pose_to_T

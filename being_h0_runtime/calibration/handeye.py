@@ -8,25 +8,25 @@ with T_base_flange[i] read from the robot, T_cam_board[i] from the image
 (ChArUco detection + solvePnP), and two unknowns: X = T_base_cam (what we
 want) and Y = T_flange_board (how the board is mounted; a by-product).
 
-Why our own solvers: OpenCV 5 ships the CALIB_HAND_EYE_* constants but no
-longer exposes `calibrateHandEye` / `calibrateRobotWorldHandEye` in the main
-module (they moved out with the calib3d split). The five classic closed-form
-solvers are short, so they live here in numpy, in OpenCV's formulation
-(`solve_ax_xb(G, C)`: G[i] "gripper->base", C[i] "target->camera", result
-"camera->gripper"). For eye-to-hand we pass G[i] = inv(T_base_flange[i]),
-which makes the result T_base_cam. Closed-form solvers minimise algebraic
-errors and weigh rotation and translation arbitrarily, so the answer we keep is a
-joint refinement of X and Y that minimises the corner reprojection error in
-pixels over all views (the error the camera actually makes), started
-from the best closed-form solution. All are reported side by side.
+The closed forms are OpenCV's (`cv2.calibrateHandEye`: Tsai, Park, Horaud,
+Andreff, Daniilidis; `cv2.calibrateRobotWorldHandEye`: Shah, Li), wrapped in
+OpenCV's formulation (`solve_ax_xb(G, C)`: G[i] "gripper->base", C[i]
+"target->camera", result "camera->gripper"). For eye-to-hand we pass
+G[i] = inv(T_base_flange[i]), which makes the result T_base_cam. OpenCV does
+not reject degenerate input (too few views, pure translations, NaN), so
+`check_pose_pairs` does. Closed-form solvers minimise algebraic errors and
+weigh rotation and translation arbitrarily, so the answer we keep is a joint
+refinement of X and Y that minimises the corner reprojection error in pixels
+over all views (the error the camera actually makes), started from the best
+closed-form solution. All are reported side by side.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -34,6 +34,7 @@ from scipy.optimize import least_squares
 from scipy.spatial.transform import Rotation
 
 from .schema import BoardSpec, SolverResult
+
 
 # ============================================================================ transforms
 def make_T(R: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -64,20 +65,8 @@ def pose_error(T_est: np.ndarray, T_ref: np.ndarray) -> tuple[float, float]:
     return dt, ang
 
 
-def _skew(v: np.ndarray) -> np.ndarray:
-    return np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
-
-
-def _project_so3(M: np.ndarray) -> np.ndarray:
-    U, _, Vt = np.linalg.svd(M)
-    R = U @ Vt
-    if np.linalg.det(R) < 0:
-        R = U @ np.diag([1, 1, -1]) @ Vt
-    return R
-
-
 # ============================================================================ board
-def make_board(spec: BoardSpec) -> "cv2.aruco.CharucoBoard":
+def make_board(spec: BoardSpec) -> cv2.aruco.CharucoBoard:
     dictionary = cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, spec.dictionary))
     return cv2.aruco.CharucoBoard((spec.squares_x, spec.squares_y), spec.square_m, spec.marker_m, dictionary)
 
@@ -91,7 +80,7 @@ class Detection:
     object_points: np.ndarray  # (N, 3) metres, board frame
 
 
-def detect_charuco(image: np.ndarray, board: "cv2.aruco.CharucoBoard", min_corners: int = 6) -> Detection | None:
+def detect_charuco(image: np.ndarray, board: cv2.aruco.CharucoBoard, min_corners: int = 6) -> Detection | None:
     """Detect ChArUco corners and refine them to subpixel accuracy; None if too few are seen."""
     gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     detector = cv2.aruco.CharucoDetector(board)
@@ -123,162 +112,80 @@ def board_pose(det: Detection, K: np.ndarray, dist: np.ndarray) -> tuple[np.ndar
     return make_T(cv2.Rodrigues(rv)[0], tv), rms
 
 
-# ============================================================================ closed-form solvers
-def _motions(G: Sequence[np.ndarray], C: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Relative motions (A, B) with A X = X B, for all pairs i < j."""
-    out = []
-    for i, j in itertools.combinations(range(len(G)), 2):
-        A = inv_T(G[j]) @ G[i]
-        B = C[j] @ inv_T(C[i])
-        out.append((A, B))
-    return out
-
-
-def _translation_ls(pairs: list[tuple[np.ndarray, np.ndarray]], R: np.ndarray) -> np.ndarray:
-    """(R_A - I) t = R t_B - t_A, least squares over all motions."""
-    M = np.vstack([A[:3, :3] - np.eye(3) for A, _ in pairs])
-    b = np.concatenate([R @ B[:3, 3] - A[:3, 3] for A, B in pairs])
-    return np.linalg.lstsq(M, b, rcond=None)[0]
-
-
-def _tsai(pairs):
-    """Tsai-Lenz 1989: modified Rodrigues vectors, linear in rotation then translation."""
-    M, b = [], []
-    for A, B in pairs:
-        pa = 2 * np.sin(Rotation.from_matrix(A[:3, :3]).magnitude() / 2) * _unit_axis(A[:3, :3])
-        pb = 2 * np.sin(Rotation.from_matrix(B[:3, :3]).magnitude() / 2) * _unit_axis(B[:3, :3])
-        M.append(_skew(pa + pb))
-        b.append(pb - pa)
-    p_ = np.linalg.lstsq(np.vstack(M), np.concatenate(b), rcond=None)[0]
-    p = 2 * p_ / math.sqrt(1 + p_ @ p_)
-    n2 = p @ p
-    R = (1 - n2 / 2) * np.eye(3) + 0.5 * (np.outer(p, p) + math.sqrt(max(4 - n2, 0.0)) * _skew(p))
-    R = _project_so3(R)
-    return R, _translation_ls(pairs, R)
-
-
-def _unit_axis(R: np.ndarray) -> np.ndarray:
-    rv = Rotation.from_matrix(R).as_rotvec()
-    n = np.linalg.norm(rv)
-    return rv / n if n > 1e-12 else np.zeros(3)
-
-
-def _park(pairs):
-    """Park-Martin 1994: rotation from the Lie-algebra correlation M = sum beta alpha^T."""
-    M = np.zeros((3, 3))
-    for A, B in pairs:
-        M += np.outer(Rotation.from_matrix(B[:3, :3]).as_rotvec(), Rotation.from_matrix(A[:3, :3]).as_rotvec())
-    w, V = np.linalg.eigh(M.T @ M)
-    R = V @ np.diag(1.0 / np.sqrt(np.maximum(w, 1e-300))) @ V.T @ M.T
-    R = _project_so3(R)
-    return R, _translation_ls(pairs, R)
-
-
-def _qmat_left(q):  # q * p  as matrix on p, q = (w, x, y, z)
-    w, x, y, z = q
-    return np.array([[w, -x, -y, -z], [x, w, -z, y], [y, z, w, -x], [z, -y, x, w]])
-
-
-def _qmat_right(q):  # p * q as matrix on p
-    w, x, y, z = q
-    return np.array([[w, -x, -y, -z], [x, w, z, -y], [y, -z, w, x], [z, y, -x, w]])
-
-
-def _quat_wxyz(R: np.ndarray) -> np.ndarray:
-    x, y, z, w = Rotation.from_matrix(R).as_quat()
-    return np.array([w, x, y, z])
-
-
-def _horaud(pairs):
-    """Horaud-Dornaika 1995: rotation as the quaternion minimising sum |qa*q - q*qb|^2 (eigenproblem)."""
-    S = np.zeros((4, 4))
-    for A, B in pairs:
-        qa, qb = _quat_wxyz(A[:3, :3]), _quat_wxyz(B[:3, :3])
-        if qa[0] * qb[0] < 0:
-            qb = -qb
-        D = _qmat_left(qa) - _qmat_right(qb)
-        S += D.T @ D
-    w, V = np.linalg.eigh(S)
-    q = V[:, 0]
-    R = Rotation.from_quat([q[1], q[2], q[3], q[0]]).as_matrix()
-    return R, _translation_ls(pairs, R)
-
-
-def _andreff(pairs):
-    """Andreff et al. 2001: linear (Kronecker) system in vec(R) and t, then projection onto SO(3)."""
-    rows, rhs = [], []
-    I3 = np.eye(3)
-    for A, B in pairs:
-        RA, tA, RB, tB = A[:3, :3], A[:3, 3], B[:3, :3], B[:3, 3]
-        # RA R = R RB  ->  (I kron RA - RB^T kron I) vec(R) = 0   (column-major vec)
-        rows.append(np.hstack([np.kron(I3, RA) - np.kron(RB.T, I3), np.zeros((9, 3))]))
-        rhs.append(np.zeros(9))
-        # RA t + tA = R tB + t  ->  (tB^T kron I) vec(R) + (I - RA) t = tA
-        rows.append(np.hstack([np.kron(tB.reshape(1, 3), I3), I3 - RA]))
-        rhs.append(tA)
-    x = np.linalg.lstsq(np.vstack(rows), np.concatenate(rhs), rcond=None)[0]
-    Rm = x[:9].reshape(3, 3, order="F")
-    R = _project_so3(Rm * np.sign(np.linalg.det(Rm)) / max(abs(np.linalg.det(Rm)), 1e-12) ** (1 / 3))
-    return R, _translation_ls(pairs, R)
-
-
-def _dual_quat(T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    q = _quat_wxyz(T[:3, :3])
-    t = np.r_[0.0, T[:3, 3]]
-    return q, 0.5 * _qmat_left(t) @ q
-
-
-def _daniilidis(pairs):
-    """Daniilidis 1999: rotation and translation together from dual quaternions (SVD null space)."""
-    blocks = []
-    for A, B in pairs:
-        a, ad = _dual_quat(A)
-        b, bd = _dual_quat(B)
-        if a[0] * b[0] < 0:
-            b, bd = -b, -bd
-        top = np.hstack([(a[1:] - b[1:]).reshape(3, 1), _skew(a[1:] + b[1:]), np.zeros((3, 4))])
-        bot = np.hstack([(ad[1:] - bd[1:]).reshape(3, 1), _skew(ad[1:] + bd[1:]),
-                         (a[1:] - b[1:]).reshape(3, 1), _skew(a[1:] + b[1:])])
-        blocks += [top, bot]
-    _, _, Vt = np.linalg.svd(np.vstack(blocks))
-    v7, v8 = Vt[-2], Vt[-1]
-    u1, w1, u2, w2 = v7[:4], v7[4:], v8[:4], v8[4:]
-    a_, b_, c_ = u1 @ w1, u1 @ w2 + u2 @ w1, u2 @ w2
-    if abs(a_) < 1e-15:
-        roots = [-c_ / b_]
-    else:
-        disc = max(b_ * b_ - 4 * a_ * c_, 0.0)
-        roots = [(-b_ + math.sqrt(disc)) / (2 * a_), (-b_ - math.sqrt(disc)) / (2 * a_)]
-    vals = [s * s * (u1 @ u1) + 2 * s * (u1 @ u2) + u2 @ u2 for s in roots]
-    k = int(np.argmax(vals))
-    s = roots[k]
-    l2 = 1.0 / math.sqrt(vals[k])
-    l1 = s * l2
-    q = l1 * u1 + l2 * u2
-    qd = l1 * w1 + l2 * w2
-    R = Rotation.from_quat([q[1], q[2], q[3], q[0]]).as_matrix()
-    qc = q * np.array([1, -1, -1, -1])
-    t = 2 * (_qmat_left(qd) @ qc)[1:]
-    return R, t
-
-
-SOLVERS: dict[str, Callable] = {
-    "tsai": _tsai,
-    "park": _park,
-    "horaud": _horaud,
-    "andreff": _andreff,
-    "daniilidis": _daniilidis,
+# ============================================================================ closed-form solvers (OpenCV)
+# OpenCV's hand-eye solvers (calib3d): AX = XB on relative motions ...
+HAND_EYE_METHODS: dict[str, int] = {
+    "tsai": cv2.CALIB_HAND_EYE_TSAI,  # Tsai-Lenz 1989
+    "park": cv2.CALIB_HAND_EYE_PARK,  # Park-Martin 1994
+    "horaud": cv2.CALIB_HAND_EYE_HORAUD,  # Horaud-Dornaika 1995
+    "andreff": cv2.CALIB_HAND_EYE_ANDREFF,  # Andreff et al. 1999
+    "daniilidis": cv2.CALIB_HAND_EYE_DANIILIDIS,  # Daniilidis 1999 (dual quaternions)
 }
+# ... and its robot-world-hand-eye solvers: AX = ZB on absolute poses, camera and board mount together.
+ROBOT_WORLD_METHODS: dict[str, int] = {
+    "shah": cv2.CALIB_ROBOT_WORLD_HAND_EYE_SHAH,  # Shah 2013 (Kronecker product)
+    "li": cv2.CALIB_ROBOT_WORLD_HAND_EYE_LI,  # Li et al. 2010 (simultaneous)
+}
+SOLVERS: tuple[str, ...] = (*HAND_EYE_METHODS, *ROBOT_WORLD_METHODS)
+
+MIN_ROTATION_DEG = 1.0  # relative robot rotations below this carry no usable rotation information
+MIN_AXIS_SPREAD_DEG = 2.0  # two rotation axes closer than this count as the same axis
+
+
+def check_pose_pairs(G: Sequence[np.ndarray], C: Sequence[np.ndarray]) -> None:
+    """Raise ValueError naming the problem when (G, C) cannot determine a hand-eye transform.
+
+    OpenCV returns a number for degenerate input too (a NaN, or an arbitrary
+    rotation when the robot only translated), so the checks happen here: at
+    least 3 paired finite rigid poses, and robot rotations about at least two
+    different axes (rotation about a single axis leaves X's rotation about that
+    axis, and its translation along it, undetermined).
+    """
+    if len(G) != len(C) or len(G) < 3:
+        raise ValueError(f"hand-eye needs >= 3 paired poses, got {len(G)} robot and {len(C)} board poses")
+    for name, poses in (("robot", G), ("board", C)):
+        for i, T in enumerate(poses):
+            T = np.asarray(T, float)
+            if T.shape != (4, 4) or not np.all(np.isfinite(T)):
+                raise ValueError(f"hand-eye: {name} pose {i} must be a finite 4x4 transform, got {T.tolist()}")
+            R = T[:3, :3]
+            if np.abs(R.T @ R - np.eye(3)).max() > 1e-6 or np.linalg.det(R) < 0:
+                raise ValueError(f"hand-eye: {name} pose {i} has a rotation part that is not a rotation")
+    pairs = list(itertools.combinations(range(len(G)), 2))
+    rv = Rotation.from_matrix(np.stack([G[j][:3, :3].T @ G[i][:3, :3] for i, j in pairs])).as_rotvec()
+    angle = np.linalg.norm(rv, axis=1)
+    axes = rv[angle > math.radians(MIN_ROTATION_DEG)] / angle[angle > math.radians(MIN_ROTATION_DEG), None]
+    if not len(axes):
+        raise ValueError(f"hand-eye: the robot poses differ by less than {MIN_ROTATION_DEG} deg of rotation "
+                         "(pure translations); rotate the flange between views")
+    spread = float(np.linalg.norm(np.cross(axes[0], axes), axis=1).max())
+    if spread < math.sin(math.radians(MIN_AXIS_SPREAD_DEG)):
+        raise ValueError("hand-eye: every robot rotation between views is about the same axis; "
+                         "rotate the flange about at least two different axes")
 
 
 def solve_ax_xb(G: Sequence[np.ndarray], C: Sequence[np.ndarray], method: str = "park") -> np.ndarray:
     """OpenCV-style hand-eye: G[i] gripper->base, C[i] target->camera; returns camera->gripper (4x4)."""
     if method not in SOLVERS:
         raise ValueError(f"hand-eye method {method!r} unknown; allowed: {', '.join(SOLVERS)}")
-    if len(G) != len(C) or len(G) < 3:
-        raise ValueError(f"hand-eye needs >= 3 paired poses, got {len(G)} robot and {len(C)} board poses")
-    R, t = SOLVERS[method](_motions(G, C))
-    return make_T(R, t)
+    check_pose_pairs(G, C)
+    G = [np.asarray(T, np.float64) for T in G]
+    C = [np.asarray(T, np.float64) for T in C]
+    if method in HAND_EYE_METHODS:
+        R, t = cv2.calibrateHandEye([T[:3, :3] for T in G], [T[:3, 3:] for T in G],
+                                    [T[:3, :3] for T in C], [T[:3, 3:] for T in C], method=HAND_EYE_METHODS[method])
+        X = make_T(R, t)
+    else:
+        # OpenCV's robot-world form: cTw = cTg gTb bTw with w = the target and the camera on the gripper;
+        # inputs world->camera (= C) and base->gripper (= inv G), outputs base->world and gripper->camera.
+        Gi = [inv_T(T) for T in G]
+        _Rbw, _tbw, R, t = cv2.calibrateRobotWorldHandEye(
+            [T[:3, :3] for T in C], [T[:3, 3:] for T in C], [T[:3, :3] for T in Gi], [T[:3, 3:] for T in Gi],
+            method=ROBOT_WORLD_METHODS[method])
+        X = inv_T(make_T(R, t))
+    if not np.all(np.isfinite(X)):
+        raise ValueError(f"hand-eye method {method!r}: OpenCV returned a non-finite transform")
+    return X
 
 
 # ============================================================================ eye-to-hand
@@ -365,11 +272,12 @@ def solve_eye_to_hand(samples: Sequence[HandEyeSample], K: np.ndarray, dist: np.
         raise ValueError(f"hand-eye needs at least 3 views with the board detected, got {len(samples)}")
     G = [inv_T(s.T_base_flange) for s in samples]
     C = [s.T_cam_board for s in samples]
+    check_pose_pairs(G, C)  # degenerate views are an error for every method, not one solver's failure
     out = []
     for m in methods:
         try:
             X = solve_ax_xb(G, C, m)
-        except (np.linalg.LinAlgError, ValueError, ZeroDivisionError) as e:  # keep the others
+        except (cv2.error, np.linalg.LinAlgError, ValueError) as e:  # keep the others
             out.append(HandEyeSolution(m, np.full((4, 4), np.nan), np.full((4, 4), np.nan), math.inf, math.inf,
                                        math.inf, {"error": str(e)}))
             continue
@@ -381,6 +289,8 @@ def solve_eye_to_hand(samples: Sequence[HandEyeSample], K: np.ndarray, dist: np.
     best = min(ok, key=lambda s: s.reproj_rms_px)
     X, Y = refine_reprojection(samples, best.T_base_cam, best.T_flange_board, K, dist)
     ref = evaluate(samples, X, K, dist, "reprojection", Y=Y)
+    if not ref.reproj_rms_px <= best.reproj_rms_px:  # LM only descends; this guards a NaN or a bad step
+        ref = evaluate(samples, best.T_base_cam, K, dist, "reprojection", Y=best.T_flange_board)
     ref.extra["init"] = best.method
     out.append(ref)
     return out

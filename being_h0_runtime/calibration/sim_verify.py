@@ -12,7 +12,7 @@ at a fixed mount on the flange by re-posing it after every physics step
 
 Then the procedure is the one a rig runs (capture.py, handeye.py): centre
 view, view planning with IK and visibility prediction, moves, images, ChArUco
-detection with subpixel corners, PnP, five solvers + reprojection
+detection with subpixel corners, PnP, OpenCV's seven closed forms + reprojection
 refinement. The only privileged data are the ground truth compared against
 at the end (`camera_pose()`, already in OpenCV optical axes) and, for the
 operator's "jog the board in front of the camera" step, a camera pose guess

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from .expert import (
     CARRY_Z,
@@ -50,15 +51,6 @@ APPROACH_Z = 0.20  # push point height above the hinge while moving into positio
 V_PUSH = 0.06
 
 
-def _quat_mat(q_xyzw: np.ndarray) -> np.ndarray:
-    x, y, z, w = (float(v) for v in q_xyzw)
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-    ])
-
-
 # Former names, kept for experts written against them (another branch's): keyframes carry the tilt now,
 # and the expert base class does the chunking.
 TKeyframe = Keyframe
@@ -77,8 +69,8 @@ def lid_names(object_poses: dict) -> tuple[str, str]:
 def lid_frame(object_poses: dict) -> tuple[np.ndarray, np.ndarray, float]:
     """Hinge origin (base frame), container rotation (columns: push dir, hinge axis, up) and the hinge angle."""
     body, lid = lid_names(object_poses)
-    R_c = _quat_mat(np.asarray(object_poses[body][1], float))
-    R_l = _quat_mat(np.asarray(object_poses[lid][1], float))
+    R_c = Rotation.from_quat(object_poses[body][1]).as_matrix()
+    R_l = Rotation.from_quat(object_poses[lid][1]).as_matrix()
     rel = R_c.T @ R_l  # rotation about container -y by the hinge angle
     angle = math.atan2(rel[2, 0], rel[0, 0])
     return np.asarray(object_poses[lid][0], float), R_c, angle

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import mujoco
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 #: hinge angle (rad) below which a lid counts as closed
 LID_CLOSED_RAD = 0.10
@@ -33,8 +34,9 @@ def _f(v) -> str:
     return " ".join(f"{float(x):.6g}" for x in np.atleast_1d(v))
 
 
-def _yaw_quat_wxyz(yaw: float) -> np.ndarray:
-    return np.array([math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)])
+def yaw_quat_wxyz(yaw: float) -> np.ndarray:
+    """A rotation by `yaw` about z as a MuJoCo (w, x, y, z) quaternion."""
+    return Rotation.from_euler("z", yaw).as_quat(scalar_first=True)
 
 
 def _walls(prefix: str, half_x: float, half_y: float, height: float, wall: float, cls: str) -> str:
@@ -114,7 +116,7 @@ class HingedSpec:
         angle = rng.uniform(*self.open_range)
         mid = model.body(self.body).mocapid[0]
         data.mocap_pos[mid] = np.r_[xy, 0.0]
-        data.mocap_quat[mid] = _yaw_quat_wxyz(yaw)
+        data.mocap_quat[mid] = yaw_quat_wxyz(yaw)
         j = model.joint(self.hinge).id
         model.jnt_range[j] = (0.0, angle)  # the open lid rests against this stop
         data.qpos[model.jnt_qposadr[j]] = angle
@@ -201,8 +203,8 @@ class PourSpec:
         bowl_yaw = rng.uniform(-0.3, 0.3)
         mid = model.body("bowl").mocapid[0]
         data.mocap_pos[mid] = np.r_[bowl_xy, 0.0]
-        data.mocap_quat[mid] = _yaw_quat_wxyz(bowl_yaw)
-        _set_free(model, data, "cup", np.r_[cup_xy, self.cup_height / 2 + 1e-4], _yaw_quat_wxyz(cup_yaw))
+        data.mocap_quat[mid] = yaw_quat_wxyz(bowl_yaw)
+        _set_free(model, data, "cup", np.r_[cup_xy, self.cup_height / 2 + 1e-4], yaw_quat_wxyz(cup_yaw))
         # beads: a 2x2 grid per layer inside the cup, jittered a little
         r = self.bead_radius
         off = self.cup_half - r - 0.001

@@ -67,10 +67,6 @@ def _quat_wxyz_to_xyzw(q: np.ndarray) -> np.ndarray:
     return np.array([q[1], q[2], q[3], q[0]])
 
 
-def _yaw_quat_wxyz(yaw: float) -> np.ndarray:
-    return np.array([math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)])
-
-
 def _ensure_headless_gl() -> None:
     """Fall back to EGL/OSMesa if mujoco was imported (choosing GLFW) before this module set MUJOCO_GL.
 
@@ -201,15 +197,15 @@ class VirtualRig:
         toy_xy = np.array([rng.uniform(*TOY_REGION[0]), rng.uniform(*TOY_REGION[1])])
         toy_yaw = rng.uniform(-math.pi, math.pi)
         placed = [(box_xy, 0.12), (toy_xy, 0.05)]
-        self._set_free(m.body("box").jntadr[0], np.r_[box_xy, 0.0], _yaw_quat_wxyz(box_yaw))
-        self._set_free(m.body("toy").jntadr[0], np.r_[toy_xy, spec.toy.half_height() + 1e-4], _yaw_quat_wxyz(toy_yaw))
+        self._set_free(m.body("box").jntadr[0], np.r_[box_xy, 0.0], task_scenes.yaw_quat_wxyz(box_yaw))
+        self._set_free(m.body("toy").jntadr[0], np.r_[toy_xy, spec.toy.half_height() + 1e-4], task_scenes.yaw_quat_wxyz(toy_yaw))
         for ds in spec.distractors:
             for _ in range(200):
                 xy = np.array([rng.uniform(*DISTRACTOR_REGION[0]), rng.uniform(*DISTRACTOR_REGION[1])])
                 if all(np.linalg.norm(xy - p) > r + 0.05 for p, r in placed):
                     break
             placed.append((xy, 0.04))
-            self._set_free(m.body(ds.name).jntadr[0], np.r_[xy, ds.half_height() + 1e-4], _yaw_quat_wxyz(rng.uniform(-math.pi, math.pi)))
+            self._set_free(m.body(ds.name).jntadr[0], np.r_[xy, ds.half_height() + 1e-4], task_scenes.yaw_quat_wxyz(rng.uniform(-math.pi, math.pi)))
         self._finish_reset()
 
     def _finish_reset(self) -> None:

@@ -18,62 +18,26 @@ operator's wrist *relative to where both were when the clutch closed*; on
 release the robot holds, and the operator can move freely and re-engage
 (re-centring, like lifting a mouse).  Joint targets come from an injected
 ``ik(position, quat_xyzw, q_seed) -> q`` (the virtual rig provides one) and
-the anchor from ``fk(q) -> (position, quat_xyzw)``.
+the anchor from ``fk(q) -> (position, quat_xyzw)``.  Quaternions are scipy's
+(x, y, z, w) order; the rotation algebra is `scipy.spatial.transform.Rotation`.
 """
 
 from __future__ import annotations
 
-import math
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import yaml
+from scipy.spatial.transform import Rotation
 
 from .filters import OneEuroFilter
 from .handmodel import INSPIRE_DOFS, hand_features
 
 IkFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 FkFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
-
-
-# -- quaternions (x, y, z, w) -------------------------------------------------------
-def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    ax, ay, az, aw = a
-    bx, by, bz, bw = b
-    return np.array([aw * bx + ax * bw + ay * bz - az * by, aw * by - ax * bz + ay * bw + az * bx,
-                     aw * bz + ax * by - ay * bx + az * bw, aw * bw - ax * bx - ay * by - az * bz])
-
-
-def quat_conj(q: np.ndarray) -> np.ndarray:
-    return np.array([-q[0], -q[1], -q[2], q[3]])
-
-
-def quat_to_matrix(q: np.ndarray) -> np.ndarray:
-    x, y, z, w = np.asarray(q, dtype=float) / np.linalg.norm(q)
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
-
-
-def matrix_to_quat(R: np.ndarray) -> np.ndarray:
-    R = np.asarray(R, dtype=float)
-    tr = R[0, 0] + R[1, 1] + R[2, 2]
-    if tr > 0:
-        s = 2 * math.sqrt(tr + 1.0)
-        q = [(R[2, 1] - R[1, 2]) / s, (R[0, 2] - R[2, 0]) / s, (R[1, 0] - R[0, 1]) / s, 0.25 * s]
-    elif R[0, 0] > R[1, 1] and R[0, 0] > R[2, 2]:
-        s = 2 * math.sqrt(1.0 + R[0, 0] - R[1, 1] - R[2, 2])
-        q = [0.25 * s, (R[0, 1] + R[1, 0]) / s, (R[0, 2] + R[2, 0]) / s, (R[2, 1] - R[1, 2]) / s]
-    elif R[1, 1] > R[2, 2]:
-        s = 2 * math.sqrt(1.0 + R[1, 1] - R[0, 0] - R[2, 2])
-        q = [(R[0, 1] + R[1, 0]) / s, 0.25 * s, (R[1, 2] + R[2, 1]) / s, (R[0, 2] - R[2, 0]) / s]
-    else:
-        s = 2 * math.sqrt(1.0 + R[2, 2] - R[0, 0] - R[1, 1])
-        q = [(R[0, 2] + R[2, 0]) / s, (R[1, 2] + R[2, 1]) / s, 0.25 * s, (R[1, 0] - R[0, 1]) / s]
-    q = np.array(q)
-    return q / np.linalg.norm(q)
 
 
 # -- hand -----------------------------------------------------------------------------
@@ -232,35 +196,39 @@ class ArmRetargeter:
             if n > self.max_step_m:
                 pos = self._last_pos + step * (self.max_step_m / n)
         self._last_pos = pos
-        dq_op = quat_mul(q, quat_conj(q0))  # operator rotation since engagement (operator frame)
-        dq_robot = matrix_to_quat(R @ quat_to_matrix(dq_op) @ R.T)
-        quat = quat_mul(dq_robot, e_quat)
-        self.q_target = np.asarray(self.ik(pos, quat / np.linalg.norm(quat), self.q_target), dtype=float)
+        d_op = Rotation.from_quat(q) * Rotation.from_quat(q0).inv()  # operator rotation since engagement
+        op_to_robot = Rotation.from_matrix(R)
+        d_robot = op_to_robot * d_op * op_to_robot.inv()  # the same rotation, expressed in the robot frame
+        quat = (d_robot * Rotation.from_quat(e_quat)).as_quat()
+        self.q_target = np.asarray(self.ik(pos, quat, self.q_target), dtype=float)
         return self.q_target.copy()
 
 
-def dls_ik(fk: FkFn, q_min: np.ndarray | None = None, q_max: np.ndarray | None = None,
-           iters: int = 50, damping: float = 0.02) -> IkFn:
-    """A generic damped-least-squares IK over any fk (numerical Jacobian); for rigs without an analytic one."""
+#: skip scipy's re-orthogonalisation of matrices that are rotations by construction (forward kinematics: a
+#: product of exact rotations); it is most of from_matrix's cost, and the IK calls it every iteration.
+#: (`assume_valid` is in recent scipy only; older ones always orthogonalise, with the same result here.)
+_VALID = {"assume_valid": True} if "assume_valid" in inspect.signature(Rotation.from_matrix).parameters else {}
 
-    def pose_err(q: np.ndarray, pos: np.ndarray, quat: np.ndarray) -> np.ndarray:
-        p, qq = fk(q)
-        dq = quat_mul(quat, quat_conj(qq))
-        if dq[3] < 0:
-            dq = -dq
-        return np.r_[pos - p, 2.0 * dq[:3]]
+
+def dls_ik(fk_T: Callable[[np.ndarray], np.ndarray], q_min: np.ndarray | None = None,
+           q_max: np.ndarray | None = None, iters: int = 50, damping: float = 0.02) -> IkFn:
+    """A generic damped-least-squares IK over any forward kinematics `fk_T(q) -> 4x4 flange pose`
+    (numerical Jacobian); for rigs without an analytic one."""
+
+    def pose_errors(qs: np.ndarray, pos: np.ndarray, target: Rotation) -> np.ndarray:
+        """(k, 6) errors for k joint vectors: position, and twice the vector part of the rotation still to go."""
+        T = np.stack([fk_T(q) for q in qs])
+        to_go = (target * Rotation.from_matrix(T[:, :3, :3], **_VALID).inv()).as_quat(canonical=True)  # w >= 0
+        return np.c_[pos - T[:, :3, 3], 2.0 * to_go[:, :3]]
 
     def ik(pos: np.ndarray, quat: np.ndarray, q_seed: np.ndarray) -> np.ndarray:
         q = np.asarray(q_seed, dtype=float).copy()
+        target = Rotation.from_quat(quat)
         for _ in range(iters):
-            e = pose_err(q, pos, quat)
+            e = pose_errors(q[None], pos, target)[0]
             if np.linalg.norm(e[:3]) < 1e-4 and np.linalg.norm(e[3:]) < 1e-3:
                 break
-            J = np.empty((6, q.size))
-            for j in range(q.size):
-                dq = np.zeros_like(q)
-                dq[j] = 1e-6
-                J[:, j] = (e - pose_err(q + dq, pos, quat)) / 1e-6
+            J = (e[:, None] - pose_errors(q + 1e-6 * np.eye(q.size), pos, target).T) / 1e-6  # one column per joint
             step = J.T @ np.linalg.solve(J @ J.T + damping**2 * np.eye(6), e)
             n = np.linalg.norm(step)
             if n > 0.3:
@@ -279,6 +247,6 @@ def franka_kinematics() -> tuple[IkFn, FkFn]:
 
     def fk(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         T = franka.dh_fk(q)
-        return T[:3, 3].copy(), matrix_to_quat(T[:3, :3])
+        return T[:3, 3].copy(), Rotation.from_matrix(T[:3, :3], **_VALID).as_quat()
 
-    return dls_ik(fk, franka.Q_MIN, franka.Q_MAX), fk
+    return dls_ik(franka.dh_fk, franka.Q_MIN, franka.Q_MAX), fk

@@ -17,13 +17,12 @@ supervisor will let the robot reach.
 from __future__ import annotations
 
 import abc
-import math
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from scipy.spatial.transform import Rotation
 
 from ..handmodel import FIST_POSE, OPEN_POSE, SyntheticHand
-from ..retarget import quat_mul
 from ..schema import TeleopFrame
 
 
@@ -79,13 +78,6 @@ class TeleopDevice(abc.ABC):
         return self.seq
 
 
-def _axis_quat(axis: int, angle: float) -> np.ndarray:
-    q = np.zeros(4)
-    q[axis] = math.sin(angle / 2)
-    q[3] = math.cos(angle / 2)
-    return q
-
-
 class JogState:
     """A virtual wrist (position, orientation) and a hand closure, moved by increments."""
 
@@ -108,8 +100,8 @@ class JogState:
         if drot is not None:
             for axis, angle in enumerate(np.asarray(drot, dtype=float)):
                 if angle:
-                    self.quat = quat_mul(_axis_quat(axis, angle), self.quat)
-            self.quat /= np.linalg.norm(self.quat)
+                    turn = Rotation.from_rotvec(angle * np.eye(3)[axis])  # about the operator's x, y or z
+                    self.quat = (turn * Rotation.from_quat(self.quat)).as_quat()
 
     def grip(self, delta: float) -> None:
         self.closure = float(np.clip(self.closure + delta, 0.0, 1.0))

@@ -25,9 +25,9 @@ import tty
 from pathlib import Path
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from ...handmodel import palm_frame
-from ...retarget import matrix_to_quat
 from ...schema import TeleopFrame
 from ..base import DeviceError, TeleopDevice
 from .config import WebcamConfig
@@ -43,7 +43,7 @@ def wrist_pose(obs: HandObservation, hfov_deg: float, R_cam_to_op: np.ndarray) -
     x, y = obs.image[0, :2]
     p_cam = np.array([(x - 0.5) * depth / f, (y - 0.5) * depth / f, depth])
     R = R_cam_to_op @ palm_frame(obs.world)
-    return R_cam_to_op @ p_cam, matrix_to_quat(R)
+    return R_cam_to_op @ p_cam, Rotation.from_matrix(R).as_quat(canonical=True)
 
 
 class CameraDevice(TeleopDevice):
