@@ -28,7 +28,12 @@ import sys
 from typing import Any
 
 from .commands import COMMANDS
-from .commands.tree import DEFAULT_LOG_LEVEL, GLOBAL_OPTIONS, TeachingFormatter, add_lazy_subparsers
+from .commands.tree import (
+    DEFAULT_LOG_LEVEL,
+    GLOBAL_OPTIONS,
+    TeachingFormatter,
+    add_lazy_subparsers,
+)
 
 EPILOG = """\
 global options (--log-level) go before the subcommand or after it:
@@ -76,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
             raise  # these commands have always let Ctrl-C end the process by the signal
         return 130
     except Exception as err:
-        from .config import ConfigError  # here, not at the top: `being-h0 --help` stays free of pydantic/numpy
+        # imported here, not at the top: `being-h0 --help` stays free of pydantic and numpy
+        from .config import ConfigError
 
         if not isinstance(err, ConfigError):
             raise

@@ -98,7 +98,7 @@ def _env(t: str) -> dict[str, str]:
 
 def _run(argv: list[str], t: str) -> dict:
     proc = subprocess.run([sys.executable, "-m", "being_h0_runtime.cli", *argv], capture_output=True, text=True,
-                          env=_env(t), cwd=REPO, timeout=300, stdin=subprocess.DEVNULL)
+                          env=_env(t), cwd=REPO, timeout=300, stdin=subprocess.DEVNULL, check=False)
     return {"rc": proc.returncode, "stdout": proc.stdout.replace(t, "{T}"), "stderr": proc.stderr.replace(t, "{T}")}
 
 

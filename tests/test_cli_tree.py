@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from being_h0_runtime.cli import build_parser, main
+from being_h0_runtime.cli import build_parser
 from being_h0_runtime.commands import COMMANDS
 from being_h0_runtime.commands.tree import LazySubParsers, subparser_actions, walk
 
@@ -115,16 +115,16 @@ def test_a_state_that_starts_with_a_minus_sign_reaches_engine_infer() -> None:
 def test_log_level_before_record_on_the_real_command_line(tmp_path: Path) -> None:
     """The issue's command line (`being-h0 --log-level INFO record ...`), through `python -m being_h0_runtime.cli`."""
     cmd = [sys.executable, "-m", "being_h0_runtime.cli", "--log-level", "INFO", "record"]
-    res = subprocess.run([*cmd, "--help"], capture_output=True, text=True, cwd=REPO, timeout=120)
+    res = subprocess.run([*cmd, "--help"], capture_output=True, text=True, cwd=REPO, timeout=120, check=False)
     assert res.returncode == 0 and "--episodes" in res.stdout, res.stderr
     res = subprocess.run([*cmd, "--episodes", "0", "--out", str(tmp_path / "rec")], capture_output=True, text=True,
-                         cwd=REPO, timeout=120, stdin=subprocess.DEVNULL)
+                         cwd=REPO, timeout=120, stdin=subprocess.DEVNULL, check=False)
     assert res.returncode == 1 and "kept 0 of 0 episodes" in res.stdout, res.stderr  # nothing recorded: exit 1
 
 
 def test_top_level_help_imports_none_of_the_heavy_libraries() -> None:
     res = subprocess.run([sys.executable, "-X", "importtime", "-m", "being_h0_runtime.cli", "--help"],
-                         capture_output=True, text=True, cwd=REPO, timeout=120)
+                         capture_output=True, text=True, cwd=REPO, timeout=120, check=False)
     assert res.returncode == 0 and "COMMAND" in res.stdout
     imported = {line.split("|")[-1].strip() for line in res.stderr.splitlines() if line.startswith("import time:")}
     heavy = {m for m in imported if m.split(".")[0] in ("torch", "mujoco", "numpy", "pydantic", "cv2", "yaml")}

@@ -24,7 +24,8 @@ def register(sub: Any) -> None:
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    from ..recording.dataset_cli import build_parser as dataset_parser, run_parsed
+    from ..recording.dataset_cli import build_parser as dataset_parser
+    from ..recording.dataset_cli import run_parsed
 
     parser = adopt(dataset_parser(), prog, run=run_parsed)
     adopt_children(parser, EXAMPLES)

@@ -15,6 +15,7 @@ def register(sub: Any) -> None:
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    from ..recording.record_cli import build_parser as record_parser, run_parsed
+    from ..recording.record_cli import build_parser as record_parser
+    from ..recording.record_cli import run_parsed
 
     return adopt(record_parser(), prog, run=run_parsed)

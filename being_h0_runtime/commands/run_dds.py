@@ -17,7 +17,13 @@ def run_dds(profile: Any, args: argparse.Namespace, overrides: dict[str, dict[st
     One function on purpose (about 60 lines): the start, the wait for the graph, the episode and the
     ordered shutdown share the launcher, the console and the finally clause that stops every node.
     """
-    from ..console import GraphConsole, LogTail, graph_up, help_line, launch_streams_logs
+    from ..console import (
+        GraphConsole,
+        LogTail,
+        graph_up,
+        help_line,
+        launch_streams_logs,
+    )
     from ..launcher import GraphLauncher, report_deaths
     from ..logs import add_run_log, verbose_level
     from ..operator import EpisodeOutcome, OperatorConsole

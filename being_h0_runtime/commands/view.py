@@ -15,6 +15,7 @@ def register(sub: Any) -> None:
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    from ..view.live import build_parser as view_parser, run_parsed
+    from ..view.live import build_parser as view_parser
+    from ..view.live import run_parsed
 
     return adopt(view_parser(), prog, run=run_parsed)
