@@ -12,19 +12,10 @@ from typing import Any
 
 
 def run_dds(profile: Any, args: argparse.Namespace, overrides: dict[str, dict[str, Any]]) -> Any:
-    """The episode's outcome (operator.EpisodeOutcome), or None when the graph did not come up in time.
-
-    One function on purpose (about 60 lines): the start, the wait for the graph, the episode and the
-    ordered shutdown share the launcher, the console and the finally clause that stops every node.
-    """
-    from ..console import (
-        GraphConsole,
-        LogTail,
-        graph_up,
-        help_line,
-        launch_streams_logs,
-    )
-    from ..launcher import GraphLauncher, report_deaths
+    """The episode's outcome (operator.EpisodeOutcome), or None when the graph did not come up in time
+    or a node died (the e-stop is latched then, and the dead nodes' last lines are shown)."""
+    from ..console import GraphConsole, LogTail, help_line, launch_streams_logs
+    from ..launcher import GraphLauncher
     from ..logs import add_run_log, verbose_level
     from ..operator import EpisodeOutcome, OperatorConsole
 
@@ -45,34 +36,18 @@ def run_dds(profile: Any, args: argparse.Namespace, overrides: dict[str, dict[st
         gc.tail = LogTail([c.log_path for c in launcher.children], logging.INFO)
     try:
         with gc.keys:
-            # wait for the task node's latched status: the graph is up
-            ready_deadline = time.monotonic() + args.startup_timeout
-            while not graph_up(console):
-                ctx.spin_once(0.1)
-                if report_deaths(launcher, launcher.poll(), latch(console, ctx)):
-                    gc.line.close()
+            up = _wait_until_up(launcher, console, ctx, args.startup_timeout)
+            if up != "up":
+                gc.line.close()
+                if up == "dead":
                     return abort_dead(launcher, console, ctx)
-                if time.monotonic() > ready_deadline:
-                    gc.line.close()
-                    print(f"error: the graph did not come up within {args.startup_timeout} s; see logs in {run_dir}")
-                    return None
-            time.sleep(0.5)
-            for _ in range(10):
-                ctx.spin_once(0.05)
+                print(f"error: the graph did not come up within {args.startup_timeout} s; see logs in {run_dir}")
+                return None
             gc.line.message(f"graph up after {time.monotonic() - t0:.1f} s")
             gc.line.message(help_line())
-            gc.start(1)
-            while not gc.finished():
-                ctx.spin_once(0.05)
-                if report_deaths(launcher, launcher.poll(), latch(console, ctx)):
-                    gc.line.close()
-                    return abort_dead(launcher, console, ctx)
-                gc.poll()
-                if gc.quit and not console.finished(gc.episode):
-                    quit_deadline = time.monotonic() + 2.0
-                    while not console.finished(gc.episode) and time.monotonic() < quit_deadline:
-                        ctx.spin_once(0.05)
-                    break
+            if _run_until_finished(launcher, console, ctx, gc) == "dead":
+                gc.line.close()
+                return abort_dead(launcher, console, ctx)
             gc.line.update(gc.status(), force=True)
             gc.line.close()
         st = console.status
@@ -84,6 +59,42 @@ def run_dds(profile: Any, args: argparse.Namespace, overrides: dict[str, dict[st
         bad = {k: v for k, v in codes.items() if v not in (0, None, -2)}
         if bad:
             print(f"note: node exit codes {bad}", flush=True)
+
+
+def _wait_until_up(launcher: Any, console: Any, ctx: Any, timeout_s: float) -> str:
+    """Wait for the task node's latched status (the graph is up): "up", "dead" (a node died) or "timeout"."""
+    from ..console import graph_up
+    from ..launcher import report_deaths
+
+    deadline = time.monotonic() + timeout_s
+    while not graph_up(console):
+        ctx.spin_once(0.1)
+        if report_deaths(launcher, launcher.poll(), latch(console, ctx)):
+            return "dead"
+        if time.monotonic() > deadline:
+            return "timeout"
+    time.sleep(0.5)
+    for _ in range(10):
+        ctx.spin_once(0.05)
+    return "up"
+
+
+def _run_until_finished(launcher: Any, console: Any, ctx: Any, gc: Any) -> str:
+    """Start the episode and serve the console until it ends or q: "finished" or "dead" (a node died)."""
+    from ..launcher import report_deaths
+
+    gc.start(1)
+    while not gc.finished():
+        ctx.spin_once(0.05)
+        if report_deaths(launcher, launcher.poll(), latch(console, ctx)):
+            return "dead"
+        gc.poll()
+        if gc.quit and not console.finished(gc.episode):
+            quit_deadline = time.monotonic() + 2.0
+            while not console.finished(gc.episode) and time.monotonic() < quit_deadline:
+                ctx.spin_once(0.05)
+            break
+    return "finished"
 
 
 def latch(console: Any, ctx: Any):
