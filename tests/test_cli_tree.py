@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import re
 import shlex
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from being_h0_runtime.cli import build_parser
+from being_h0_runtime.cli import build_parser, main
 from being_h0_runtime.commands import COMMANDS
 from being_h0_runtime.commands.tree import LazySubParsers, subparser_actions, walk
 
@@ -131,3 +132,15 @@ def test_top_level_help_imports_none_of_the_heavy_libraries() -> None:
     assert not heavy, sorted(heavy)
     assert not any(m.startswith("being_h0_runtime.") and m.split(".")[1] not in ("cli", "commands")
                    for m in imported), sorted(m for m in imported if m.startswith("being_h0_runtime"))
+
+
+def test_doctor_options_on_the_command_line_win_over_the_profile(capsys: pytest.CaptureFixture[str],
+                                                                  tmp_path: Path) -> None:
+    rig = tmp_path / "rig_loopback.yaml"
+    rig.write_text((REPO / "launch" / "rig.yaml").read_text().replace("ip: 172.16.0.2", "ip: 127.0.0.1"))
+    assert main(["doctor", "--no-stream-test", "--profile", str(rig), "--arm-ip", "127.0.0.3", "--json"]) == 1
+    out = capsys.readouterr().out
+    assert "Franka FCI at 127.0.0.1:1337" in out  # what the profile names, said before contacting anything
+    names = [check["name"] for check in json.loads(out[out.index("["):])]
+    assert "arm 127.0.0.3" in names and "arm 127.0.0.1" not in names  # what was checked: the command line's
+    assert any(n.startswith("dds") for n in names)  # the profile still fills what the command line left out
