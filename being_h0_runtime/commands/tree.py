@@ -35,8 +35,8 @@ class TeachingFormatter(argparse.RawDescriptionHelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         default = action.default
-        if ("default" in text.lower() or default in (None, False, argparse.SUPPRESS) or not action.option_strings
-                or isinstance(default, bool) or default == []):
+        if ("default" in text.lower() or default is None or default is argparse.SUPPRESS or isinstance(default, bool)
+                or not action.option_strings or default == []):
             return text
         shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else "%(default)s"
         return f"{text} (default: {shown})" if text else f"default: {shown}"
@@ -97,7 +97,7 @@ def finish(parser: argparse.ArgumentParser) -> None:
         argparse.HelpFormatter, argparse.RawDescriptionHelpFormatter) else parser.formatter_class
     for flag, settings in GLOBAL_OPTIONS:
         if flag not in parser._option_string_actions:
-            parser.add_argument(flag, default=argparse.SUPPRESS, **{**settings, "help": "as before the subcommand"})
+            parser.add_argument(flag, default=argparse.SUPPRESS, **{**settings, "help": "the global option, here as well as before the subcommand"})
     for action in subparser_actions(parser):
         for child in action._name_parser_map.values():
             if child is not None:
