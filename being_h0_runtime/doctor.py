@@ -391,7 +391,8 @@ examples:
 """
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The doctor's options (`being-h0 doctor` adopts this parser and adds --profile)."""
     ap = argparse.ArgumentParser(
         prog="being-h0 doctor",
         description="Check that the rig (Franka arm, Inspire hand, RealSense camera, calibration, PC) is ready, "
@@ -408,7 +409,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--max-calibration-age-days", type=float, help="warn when calibration is older (default 30)")
     ap.add_argument("--no-stream-test", action="store_true", help="only list cameras, do not stream")
     ap.add_argument("--json", action="store_true", help="print results as JSON instead of a table")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_parsed(build_parser().parse_args(argv))
+
+
+def run_parsed(args: argparse.Namespace) -> int:
+    """Run the checks `args` (from build_parser) ask for; the exit status of exit_code()."""
     cfg: dict[str, Any] = load_config(args.config) if args.config else {}
     if args.arm_ip:
         cfg["arm"] = {**cfg.get("arm", {}), "ip": args.arm_ip}

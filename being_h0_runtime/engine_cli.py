@@ -125,10 +125,17 @@ def cmd_build(args: argparse.Namespace) -> int:
     return build_backend(args.engine, args.backend, opset=args.opset, atol=args.atol, log=lambda m: print(m))
 
 
+class _StateParser(argparse.ArgumentParser):
+    """A parser that reads `--state -0.1,...` as the option's value, wherever it sits in the tree."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        return super().parse_known_args(None if args is None else _join_negative_values(list(args)), namespace)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="being-h0 engine", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub = ap.add_subparsers(dest="cmd", required=True, parser_class=_StateParser)
     inf = sub.add_parser("infer", help="one observation -> one action chunk (the inference node's code path)")
     inf.add_argument("--engine", required=True, help="engine folder")
     inf.add_argument("--image", required=True, help="RGB image file (PNG/JPEG)")
@@ -155,8 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
         return int(args.func(args) or 0)
     except ConfigError as err:

@@ -168,11 +168,12 @@ def cmd_tokenizer(a: argparse.Namespace) -> int:
     return 0
 
 
-def register_tokenizer(sub: Any) -> None:
-    """Add `being-h0 tokenizer encode|decode`."""
-    p = sub.add_parser("tokenizer", help="encode/decode hand motion with a converted GRVQ tokenizer",
-                       description="MANO-162 motion <-> <motion_id_N> token numbers, as the official Being-H0 code.",
-                       epilog=TOKENIZER_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_tokenizer_parser(prog: str = "being-h0 tokenizer") -> argparse.ArgumentParser:
+    """The parser of `being-h0 tokenizer encode|decode`."""
+    p = argparse.ArgumentParser(prog=prog,
+                                description="MANO-162 motion <-> <motion_id_N> token numbers, as the official "
+                                            "Being-H0 code.",
+                                epilog=TOKENIZER_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     s = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help_ in (("encode", "MANO-162 frames -> token numbers per window (JSON key 'tokens')"),
                         ("decode", "token numbers (or MANO-162 frames, round trip) -> [wrist 9 | finger 150] per frame")):
@@ -188,3 +189,4 @@ def register_tokenizer(sub: Any) -> None:
             c.set_defaults(tokens=None, out=None)
         c.add_argument("--json", action="store_true", help="print JSON")
         c.set_defaults(func=cmd_tokenizer)
+    return p

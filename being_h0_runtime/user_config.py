@@ -78,11 +78,3 @@ def cmd_config(args: argparse.Namespace) -> int:
         print(f"{key}: {data.get(key, '')}    # {meaning}")
     return 0
 
-
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser("config", help="show or change your own settings (default profile)",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("action", choices=["show", "set"], nargs="?", default="show")
-    p.add_argument("key", nargs="?", help=f"one of: {', '.join(KEYS)}")
-    p.add_argument("value", nargs="?")
-    p.set_defaults(func=cmd_config)

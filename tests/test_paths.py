@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from being_h0_runtime.calibration import cli as calibrate
-from being_h0_runtime.cli import doctor_args_from_profile
+from being_h0_runtime.commands.doctor import doctor_args_from_profile
 from being_h0_runtime.launch import PROFILE_DIR, load_profile
 from being_h0_runtime.paths import SHIPPED_DIR, user_data_dir
 
@@ -95,7 +95,9 @@ def test_engine_on_the_command_line_is_relative_to_the_working_directory(tmp_pat
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     import argparse
 
-    from being_h0_runtime.cli import _overrides_for_policy
+    from being_h0_runtime.commands.policy_args import (
+        overrides_for_policy as _overrides_for_policy,
+    )
 
     monkeypatch.chdir(tmp_path)
     over = _overrides_for_policy(argparse.Namespace(engine="my_engine", backend="auto", set=None))

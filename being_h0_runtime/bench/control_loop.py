@@ -228,7 +228,7 @@ def format_result(r: RateResult) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="python -m being_h0_runtime.bench.control_loop",
         description=__doc__,
@@ -242,7 +242,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hold-s", type=float, default=0.02, help="how long the loop holds before the operator resets (default 0.02)")
     ap.add_argument("--seed", type=int, default=0, help="seed for e-stop injection times")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
+    return run_parsed(ap.parse_args(argv), ap)
+
+
+def run_parsed(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
+    """Run with parsed options (`being-h0 bench` parses them in its own tree); ap.error on bad values."""
     if any(r <= 0 for r in args.rates) or args.duration <= 0:
         ap.error("--rates and --duration must be > 0")
     if not 0 < args.estop_min_gap <= args.estop_max_gap:

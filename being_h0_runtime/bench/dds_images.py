@@ -256,7 +256,7 @@ def _run_path(mode: str, args: argparse.Namespace, frame: np.ndarray, qos: QoS) 
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m being_h0_runtime.bench.dds_images",
         description=__doc__.split("\n\n", 1)[1].split("Run ``")[0].strip() if __doc__ else None,
@@ -281,7 +281,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--domain-id", type=int, default=None,
                         help="DDS domain (default: derived from the pid, to stay off other runs' traffic)")
     parser.add_argument("--paths", default="fast,stock", help="comma list of paths to run (default fast,stock)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    return run_parsed(parser.parse_args(argv), parser)
+
+
+def run_parsed(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Run with parsed options (`being-h0 bench` parses them in its own tree); parser.error on bad values."""
     if args.count < 2 or args.rate <= 0 or args.burst_seconds <= 0 or args.width < 1 or args.height < 1:
         parser.error("--count >= 2, --rate > 0, --burst-seconds > 0 and positive --width/--height are required")
     paths = [p.strip() for p in args.paths.split(",") if p.strip()]

@@ -330,7 +330,7 @@ def print_table(results: dict[str, dict[str, Any]], load: tuple[float, float, fl
             for n in names))
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="being-h0 bench e2e", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--transport", default="inproc,dds",
@@ -350,7 +350,16 @@ def main(argv: list[str] | None = None) -> int:
                          "--set hand.options.status_period_s=0.05 (nested keys merge into the profile's value)")
     ap.add_argument("--out", default="bench_e2e", help="folder for e2e.json, e2e.png and the raw traces")
     ap.add_argument("--goal-ms", type=float, default=60.0, help="p99 goal for the exit status (default 60)")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
+    return run_parsed(ap.parse_args(argv), ap)
+
+
+def run_parsed(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
+    """Run with parsed options (`being-h0 bench` parses them in its own tree); ap.error on bad values."""
     transports = [t.strip() for t in args.transport.split(",") if t.strip()]
     triggers = [t.strip() for t in args.trigger.split(",") if t.strip()]
     if not transports or any(t not in ("inproc", "dds") for t in transports):

@@ -158,7 +158,7 @@ def run_interleaved(
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="being-h0 bench hand-link",
         description=__doc__,
@@ -215,7 +215,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-wire-time", action="store_true", help="do not pace bytes (pure pty + Python cost)")
     ap.add_argument("--target-hz", type=float, default=150.0, help="rate the fast mode must reach (default 150)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
+    return run_parsed(ap.parse_args(argv), ap)
+
+
+def run_parsed(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
+    """Run with parsed options (`being-h0 bench` parses them in its own tree); ap.error on bad values."""
     if args.cycles < 10:
         ap.error("--cycles must be at least 10 so p99 means something")
     if args.turnaround_ms < 0:

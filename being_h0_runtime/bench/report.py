@@ -380,14 +380,23 @@ a reason a person can act on, its frame strip and the command that reproduces it
 """
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="being-h0 bench report", description=HELP,
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="example: being-h0 bench report --results bench/results.sqlite "
                                         "--out bench/report")
     ap.add_argument("--results", required=True, type=Path, help="SQLite file written by `being-h0 bench run`")
     ap.add_argument("--out", required=True, type=Path, help="directory for report.md/.html, success.png, summary.json")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
+    return run_parsed(ap.parse_args(argv), ap)
+
+
+def run_parsed(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
+    """Run with parsed options (`being-h0 bench` parses them in its own tree); ap.error on bad values."""
     try:
         paths = write_report(args.results, args.out)
     except ConfigError as err:

@@ -812,7 +812,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
-    args = ap.parse_args(argv)
+    return run_parsed(ap.parse_args(argv), ap)
+
+
+def run_parsed(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
+    """Run with parsed options (`being-h0 bench` parses them in its own tree); ap.error on bad values."""
     if args.trials is not None and args.trials < 1:
         ap.error("--trials must be >= 1")
     if args.frames < 0:

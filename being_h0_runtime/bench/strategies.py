@@ -257,7 +257,7 @@ step close to its ordinary step.
 """
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="being-h0 bench strategies", description=HELP,
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="example: being-h0 bench strategies --seeds 5 --variation seen")
@@ -273,7 +273,16 @@ def main(argv: list[str] | None = None) -> int:
                          "observation (default 100; 0 = instantaneous, where sync and async coincide)")
     ap.add_argument("--json", type=Path, default=None, help="also write per-episode numbers to this JSON file")
     ap.add_argument("--quiet", action="store_true", help="no per-episode lines")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
+    return run_parsed(ap.parse_args(argv), ap)
+
+
+def run_parsed(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
+    """Run with parsed options (`being-h0 bench` parses them in its own tree); ap.error on bad values."""
     if args.seeds < 1:
         ap.error("--seeds must be >= 1")
     if not 0 <= args.latency_ms < 800:

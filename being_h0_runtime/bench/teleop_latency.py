@@ -252,7 +252,7 @@ def run(packets: int, rate_hz: float, warmup: int = 20, devices: Sequence[str] =
     return res
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m being_h0_runtime.bench.teleop_latency", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--packets", type=int, default=500, help="measured packets (default 500; +20 warm-up)")
@@ -260,7 +260,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--devices", default="keyboard,spacemouse,video",
                    help="device paths to measure beside the UDP baseline (comma-separated; '' for none)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    a = p.parse_args(argv)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = build_parser()
+    return run_parsed(p.parse_args(argv), p)
+
+
+def run_parsed(a: argparse.Namespace, p: argparse.ArgumentParser) -> int:
+    """Run with parsed options (`being-h0 bench` parses them in its own tree); p.error on bad values."""
     if a.packets < 10 or a.rate <= 0:
         p.error("--packets must be >= 10 and --rate > 0")
     devices = [d for d in a.devices.split(",") if d]

@@ -60,11 +60,18 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+build_parser = _parser  # the name `being-h0 dataset` adopts
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    return run_parsed(_parser().parse_args(argv))
+
+
+def run_parsed(args: argparse.Namespace) -> int:
+    """Run the dataset subcommand `args` (from build_parser) names."""
     from .bag import load_metadata, recover_episode
     from .quality import find_episodes, frame_strip, plot_trajectory, validate_episode
 
-    args = _parser().parse_args(argv)
     if args.command == "import":
         from .zarr_import_cli import run_import
 

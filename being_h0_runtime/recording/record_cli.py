@@ -168,8 +168,15 @@ def _record_with_console(tasks: list[tuple], console: Any, tally: Any) -> None:
         console.wait_between()
 
 
+build_parser = _parser  # the name `being-h0 record` adopts
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    return run_parsed(_parser().parse_args(argv))
+
+
+def run_parsed(args: argparse.Namespace) -> int:
+    """Record what `args` (from build_parser) ask for; 0 when at least one episode was kept."""
     if args.out is None:
         from ..paths import user_data_dir
 

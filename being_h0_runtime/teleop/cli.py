@@ -71,11 +71,10 @@ def cmd_teleop(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
-    """Add `being-h0 teleop` to the top-level parser."""
-    p = sub.add_parser("teleop", parents=parents, help="drive the virtual rig's arm and hand with a device",
-                       description=__doc__ + "\n" + "\n\n".join(device_help(f) for f in FAMILIES[:3]),
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser(prog: str = "being-h0 teleop") -> argparse.ArgumentParser:
+    """The parser of `being-h0 teleop` (the examples are the module docstring's)."""
+    p = argparse.ArgumentParser(prog=prog, description=__doc__ + "\n" + "\n\n".join(device_help(f) for f in FAMILIES[:3]),
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     add_device_args(p, "--device", required=True)
     p.add_argument("--profile", default="sim", help="launch profile (virtual rig)")
     p.add_argument("--seed", type=int, default=0, help="scene seed")
@@ -85,6 +84,7 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     p.add_argument("--as-fast-as-possible", action="store_true",
                    help="do not pace the simulation to the wall clock (video files, tests)")
     p.set_defaults(func=cmd_teleop)
+    return p
 
 
 def add_run_args(run: argparse.ArgumentParser) -> None:

@@ -121,8 +121,8 @@ def live_view_from_args(args: argparse.Namespace) -> LiveView | None:
     return LiveView(args.view_host, args.view_port, args.view_images)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`being-h0 view`: attach a live Foxglove view to a running graph."""
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of `being-h0 view`."""
     ap = argparse.ArgumentParser(
         prog="being-h0 view", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Attach a live Foxglove view to a graph started by `being-h0 run` or `being-h0 launch`.\n"
@@ -138,7 +138,16 @@ def main(argv: list[str] | None = None) -> int:
                     help="launch profile whose dds: section (interface) to use (default sim: loopback)")
     ap.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)")
     add_view_args(ap, flag=False)
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`being-h0 view`: attach a live Foxglove view to a running graph."""
+    return run_parsed(build_parser().parse_args(argv))
+
+
+def run_parsed(args: argparse.Namespace) -> int:
+    """Attach the view `args` (from build_parser) describe; runs until Ctrl-C or --duration."""
 
     from ..launch import load_profile
     from ..transport.dds import DdsContext
