@@ -69,6 +69,8 @@ def test_relative_paths_in_a_profile_resolve_against_the_profile_file(tmp_path: 
     data["nodes"]["recorder"] = {"type": "recorder", "params": {"output_dir": "recordings"}}
     folder = tmp_path / "rigs" / "lab2"
     folder.mkdir(parents=True)
+    (folder / "engines" / "small").mkdir(parents=True)  # validation checks the engine folder exists
+    (folder / "engines" / "small" / "manifest.json").write_text("{}")
     path = folder / "lab2.yaml"
     path.write_text(yaml.safe_dump(data))
     monkeypatch.chdir(tmp_path)  # a different working directory: it must not matter
@@ -102,3 +104,16 @@ def test_engine_on_the_command_line_is_relative_to_the_working_directory(tmp_pat
     monkeypatch.chdir(tmp_path)
     over = _overrides_for_policy(argparse.Namespace(engine="my_engine", backend="auto", set=None))
     assert over["inference"]["policy"]["engine_dir"] == str(tmp_path / "my_engine")
+
+
+def test_a_missing_engine_folder_fails_profile_validation_before_any_process(tmp_path: Path) -> None:
+    from being_h0_runtime.config import ConfigError
+
+    profile = load_profile("sim")
+    over = {"inference": {"policy": {"kind": "engine", "engine_dir": str(tmp_path / "nope")}}}
+    with pytest.raises(ConfigError, match="nodes.inference.params.policy.*engine directory not found"):
+        profile.validate_nodes(tmp_path / "run", over)
+    (tmp_path / "empty").mkdir()
+    over["inference"]["policy"]["engine_dir"] = str(tmp_path / "empty")
+    with pytest.raises(ConfigError, match="no manifest.json"):
+        profile.validate_nodes(tmp_path / "run", over)

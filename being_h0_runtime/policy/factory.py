@@ -32,6 +32,8 @@ class PolicyConfig(StrictModel):
         if not self.engine_dir:
             raise ValueError("policy.kind 'engine' needs policy.engine_dir")
         d = Path(self.engine_dir)
+        if not d.is_absolute():
+            return self  # validated without the profile's folder (no base_dir context): cannot tell yet
         if not d.is_dir():
             raise ValueError(f"engine_dir {str(d)!r}: engine directory not found "
                              "(make one with `being-h0 convert vla` or `python -m being_h0_train.export`)")
