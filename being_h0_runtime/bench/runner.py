@@ -226,7 +226,7 @@ def resolve_engine(spec: str, backend: str = "auto") -> EngineRef:
     """'expert' (the scripted virtual-rig expert) or an engine directory with manifest.json."""
     if spec == "expert":
         return EngineRef(EXPERT_ID, EXPERT_ID, "expert", {"kind": "expert"}, EXPERT_ID)
-    from ..policy.engine import MANIFEST_FILE, read_manifest
+    from ..policy.engine_format import MANIFEST_FILE, read_manifest
 
     d = Path(spec).resolve()
     manifest = read_manifest(d)  # ConfigError names the file/field

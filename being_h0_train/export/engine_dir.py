@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from being_h0_runtime.policy.engine import (
+from being_h0_runtime.policy.engine_format import (
     FORMAT_VERSION,
     MANIFEST_FILE,
     PARITY_FILE,

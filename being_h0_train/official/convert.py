@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from being_h0_runtime.drivers.base import ARM_JOINT_NAMES, HAND_DOF_NAMES
-from being_h0_runtime.policy.engine import (
+from being_h0_runtime.policy.engine_format import (
     FORMAT_VERSION,
     MANIFEST_FILE,
     EngineManifest,

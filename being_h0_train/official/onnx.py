@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from being_h0_runtime.config import ConfigError
-from being_h0_runtime.policy.engine import (
+from being_h0_runtime.policy.engine_format import (
     MANIFEST_FILE,
     PARITY_FILE,
     read_manifest,
