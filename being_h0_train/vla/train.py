@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import shutil
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
@@ -43,6 +41,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from ..common import cosine_lr, replace_dir
 from ..motion.synthetic import SyntheticConfig, generate_clip
 from ..motion.clip import list_clips, load_clip
 from ..tokenizer.model import GRQConfig, MotionTokenizer
@@ -157,20 +156,15 @@ def save_checkpoint(out: Path, model: BeingH0Model, opt: torch.optim.Optimizer, 
                     cfg: TrainConfig) -> None:
     msd, osd = _full_state(model, opt, world)
     if rank == 0:
-        tmp = out / "checkpoint.tmp"
-        if tmp.exists():
-            shutil.rmtree(tmp)
         sd = {k[len("internvl."):]: v for k, v in msd.items() if k.startswith("internvl.")}
-        model.internvl.save_pretrained(str(tmp), state_dict=sd)
-        model.tokenizer.save_pretrained(str(tmp))
-        model.config.save(tmp)
-        (tmp / "being_h0_token_map.json").write_text(model.token_map.to_json())
-        torch.save(osd, tmp / "optimizer.pt")
-        (tmp / "trainer_state.json").write_text(json.dumps({"step": step, "world_size": world, "config": asdict(cfg)}, indent=2))
-        final = out / "checkpoint"
-        if final.exists():
-            shutil.rmtree(final)
-        tmp.rename(final)
+        with replace_dir(out / "checkpoint") as tmp:
+            model.internvl.save_pretrained(str(tmp), state_dict=sd)
+            model.tokenizer.save_pretrained(str(tmp))
+            model.config.save(tmp)
+            (tmp / "being_h0_token_map.json").write_text(model.token_map.to_json())
+            torch.save(osd, tmp / "optimizer.pt")
+            (tmp / "trainer_state.json").write_text(
+                json.dumps({"step": step, "world_size": world, "config": asdict(cfg)}, indent=2))
     _barrier()
 
 
@@ -226,8 +220,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         set_optimizer_state_dict(sharded, opt, osd, options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=world > 1))
 
     def lr_at(s: int) -> float:
-        warm = min(1.0, (s + 1) / max(1, cfg.warmup))
-        return cfg.lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s, cfg.steps) / max(1, cfg.steps))))
+        return cosine_lr(s, cfg.lr, cfg.steps, warmup_steps=cfg.warmup, floor=0.1)
 
     if cfg.precision not in ("fp32", "bf16"):
         raise ValueError(f"--precision must be fp32 or bf16, got {cfg.precision}")
