@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError
-from .runner import iter_cells, load_results, row_engine_label
+from .results import iter_cells, load_results, row_engine_label
 from .stats import compare_rates, wilson_interval
 
 
@@ -204,6 +204,23 @@ def failed_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in rows if not r["success"]]
 
 
+#: the success-rate table's columns, in the Markdown and the HTML report alike
+RATE_COLUMNS = ("engine", "strategy", "profile", "task", "variation", "success", "rate", "Wilson 95%",
+                "mean sim s", "failures by phase", "safety events", "interventions")
+
+
+def _rate_cells(c: CellStats) -> list[str]:
+    """One cell's row of the success-rate table, as text (the renderers escape it as they need)."""
+    return [c.engine, c.strategy or "-", c.profile, c.task, c.variation, f"{c.successes}/{c.trials}",
+            _pct(c.rate), f"{_pct(c.ci_low)}–{_pct(c.ci_high)}", f"{c.mean_sim_seconds:.1f}", _phases(c),
+            str(c.safety_events), str(c.interventions)]
+
+
+def _failure_title(r: dict[str, Any]) -> str:
+    """A failed trial's heading: engine · strategy · task:variation seed N."""
+    return f"{row_engine_label(r)} · {r.get('strategy') or '-'} · {r['task']}:{r['variation']} seed {r['seed']}"
+
+
 def render_markdown(cells: list[CellStats], engine_tests: list[PairTest], strategy_tests: list[PairTest],
                     rows: list[dict[str, Any]], results: Path, plot_name: str, frame_links: dict[int, str]) -> str:
     lines = ["# Success-rate report", "",
@@ -211,13 +228,10 @@ def render_markdown(cells: list[CellStats], engine_tests: list[PairTest], strate
               "comparisons are two-sided Fisher exact tests between cells that differ in one thing only."), "",
              f"![success rates]({plot_name})", "",
              "## Success rates", "",
-             "| engine | strategy | profile | task | variation | success | rate | Wilson 95% | mean sim s | "
-             "failures by phase | safety events | interventions |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| " + " | ".join(RATE_COLUMNS) + " |",
+             "|" + "---|" * len(RATE_COLUMNS)]
     for c in cells:
-        lines.append(f"| {c.engine} | {c.strategy or '-'} | {c.profile} | {c.task} | {c.variation} | "
-                     f"{c.successes}/{c.trials} | {_pct(c.rate)} | {_pct(c.ci_low)}–{_pct(c.ci_high)} | "
-                     f"{c.mean_sim_seconds:.1f} | {_phases(c)} | {c.safety_events} | {c.interventions} |")
+        lines.append("| " + " | ".join(_rate_cells(c)) + " |")
     lines += _pair_md("Engine vs engine", engine_tests, "strategy", "engine",
                       "One engine per strategy and task in these results: no engine comparison.")
     lines += _pair_md("Strategy vs strategy", strategy_tests, "engine", "strategy",
@@ -226,8 +240,7 @@ def render_markdown(cells: list[CellStats], engine_tests: list[PairTest], strate
     failed = failed_rows(rows)
     lines += ["", f"## Failed trials ({len(failed)})", ""]
     for r in failed:
-        lines += [f"### {row_engine_label(r)} · {r.get('strategy') or '-'} · {r['task']}:{r['variation']} "
-                  f"seed {r['seed']} — {r['state']}", "",
+        lines += [f"### {_failure_title(r)} — {r['state']}", "",
                   f"- **phase:** {r.get('failure_phase') or '-'}",
                   f"- **why:** {r.get('failure_reason') or r['message']}"]
         if r.get("events"):
@@ -279,15 +292,9 @@ def render_html(cells: list[CellStats], engine_tests: list[PairTest], strategy_t
               "intervals; comparisons are two-sided Fisher exact tests between cells that differ in one thing "
               "only.</p>"),
              f"<img src='{e(plot_name)}' alt='success rates'>",
-             ("<h2>Success rates</h2><table><tr><th>engine</th><th>strategy</th><th>profile</th><th>task</th>"
-              "<th>variation</th><th>success</th><th>rate</th><th>Wilson 95%</th><th>mean sim s</th>"
-              "<th>failures by phase</th><th>safety events</th><th>interventions</th></tr>")]
+             "<h2>Success rates</h2><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in RATE_COLUMNS) + "</tr>"]
     for c in cells:
-        parts.append(f"<tr><td>{e(c.engine)}</td><td>{e(c.strategy or '-')}</td><td>{e(c.profile)}</td>"
-                     f"<td>{e(c.task)}</td><td>{e(c.variation)}</td><td>{c.successes}/{c.trials}</td>"
-                     f"<td>{_pct(c.rate)}</td><td>{_pct(c.ci_low)}–{_pct(c.ci_high)}</td>"
-                     f"<td>{c.mean_sim_seconds:.1f}</td><td>{e(_phases(c))}</td><td>{c.safety_events}</td>"
-                     f"<td>{c.interventions}</td></tr>")
+        parts.append("<tr>" + "".join(f"<td>{e(v)}</td>" for v in _rate_cells(c)) + "</tr>")
     parts.append("</table>")
     parts += _pair_html("Engine vs engine", engine_tests, "strategy", "engine",
                         "One engine per strategy and task in these results: no engine comparison.")
@@ -298,8 +305,7 @@ def render_html(cells: list[CellStats], engine_tests: list[PairTest], strategy_t
     parts.append(f"<h2>Failed trials ({len(failed)})</h2>")
     for r in failed:
         anchor = f"trial-{r['id']}"
-        parts.append(f"<div class='failure' id='{anchor}'><h3>{e(row_engine_label(r))} · "
-                     f"{e(r.get('strategy') or '-')} · {e(r['task'])}:{e(r['variation'])} seed {r['seed']} — "
+        parts.append(f"<div class='failure' id='{anchor}'><h3>{e(_failure_title(r))} — "
                      f"<span class='bad'>{e(r['state'])}</span></h3><ul>"
                      f"<li><b>phase:</b> {e(r.get('failure_phase') or '-')}</li>"
                      f"<li><b>why:</b> {e(r.get('failure_reason') or r['message'])}</li>")
