@@ -55,6 +55,7 @@ TRAIN_MAY_IMPORT = (
     "being_h0_runtime.recording.export",  # dataset readers / writer
     "being_h0_runtime.recording.dataset",
     "being_h0_runtime.drivers.base",  # joint / DoF name constants (until rig/ holds them)
+    "being_h0_runtime.bench.timing",  # a leaf (numpy + stdlib): one definition of p50/p99 over N timed calls
 )
 
 #: layer of a runtime module, by its first component under ``being_h0_runtime``.
