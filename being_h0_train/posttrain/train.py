@@ -181,6 +181,8 @@ def public_metrics(m: dict[str, Any]) -> dict[str, Any]:
 def train(cfg: PostTrainConfig, eset: EpisodeSet, out: str | Path, s: TrainSettings, resume: bool = False,
           progress: bool = True) -> dict[str, Any]:
     """Run post-training; returns a summary (losses, final dir, eval metrics)."""
+    # Longer than 60 lines on purpose: one training loop, read top to bottom; its steps share the model,
+    # optimizer, data and schedule state, and splitting it would scatter that order over several functions.
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(s.seed)
