@@ -36,7 +36,13 @@ from being_h0_runtime.policy.preprocess import (
 )
 
 from ..posttrain.model import PostTrainModel
-from .onnx_export import INPUT_NAMES, OUTPUT_NAME, check_parity, export_onnx
+from .onnx_export import (
+    INPUT_NAMES,
+    OUTPUT_NAME,
+    OrtCpuRunner,
+    check_parity,
+    export_onnx,
+)
 
 TORCH_DIR = "torch"
 TOKENIZER_DIR = "tokenizer"
@@ -132,15 +138,7 @@ def _write_model_files(model: PostTrainModel, model_dir: Path | None, work: Path
         log(f"exporting ONNX (opset {opts.opset}) ...")
         info = export_onnx(model, work / "model.onnx", opts.opset)
         backends["onnxruntime"] = {"file": "model.onnx", "opset": opts.opset, "external_data": info.external_data}
-        import onnxruntime as ort
-
-        sess = ort.InferenceSession(str(work / "model.onnx"), providers=["CPUExecutionProvider"])
-
-        class _Ort:
-            def run(self, pv: np.ndarray, ids: np.ndarray, pr: np.ndarray) -> np.ndarray:
-                return sess.run([OUTPUT_NAME], {"pixel_values": pv, "input_ids": ids, "proprio": pr})[0]
-
-        runners["onnxruntime_cpu"] = _Ort()
+        runners["onnxruntime_cpu"] = OrtCpuRunner(work / "model.onnx")
     if "torch" in opts.backends:
         if model_dir is not None:
             _copy_model_dir(model_dir, work / TORCH_DIR)

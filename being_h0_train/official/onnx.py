@@ -166,15 +166,9 @@ def _add_onnx(d: Path, work: Path, policy: Any, cases: list, report: dict[str, A
     """Export the ONNX graph into ``work``, check it against PyTorch, and commit it to the engine if it passes."""
     log(f"exporting ONNX (opset {opset}) ...")
     extra = export_onnx(d, work, opset)
-    import onnxruntime as ort
+    from ..export.onnx_export import OrtCpuRunner
 
-    sess = ort.InferenceSession(str(work / "model.onnx"), providers=["CPUExecutionProvider"])
-
-    class _Ort:
-        def run(self, pv: np.ndarray, ids: np.ndarray, pr: np.ndarray) -> np.ndarray:
-            return sess.run(["actions"], {"pixel_values": pv, "input_ids": ids, "proprio": pr})[0]
-
-    rep = _parity(policy.backend, _Ort(), cases, atol)
+    rep = _parity(policy.backend, OrtCpuRunner(work / "model.onnx"), cases, atol)
     report["backends"]["onnxruntime_cpu"] = rep
     log(f"  parity onnxruntime: max_abs_err={rep['max_abs_err']:.3g} {'PASS' if rep['passed'] else 'FAIL'}")
     if not rep["passed"]:
