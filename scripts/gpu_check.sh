@@ -42,4 +42,4 @@ fi
 export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
 export MUJOCO_GL="${MUJOCO_GL:-egl}" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 cd "$repo"
-exec timeout --signal=TERM --kill-after=10 480 "$py" -m being_h0_runtime.bench.gpu_check --out "$out" "$@"
+exec timeout --signal=TERM --kill-after=10 480 "$py" -m being_h0_train.gpu_check --out "$out" "$@"

@@ -41,7 +41,7 @@ def test_lines_from_a_pipe_are_commands_and_eof_ends_reading() -> None:
 def test_a_terminal_gets_single_keys_in_cbreak_mode_and_is_restored(monkeypatch: pytest.MonkeyPatch,
                                                                      pty_pair: tuple[int, int]) -> None:
     master, slave = pty_pair
-    monkeypatch.setattr(con, "_foreground", lambda fd: True)  # a fresh pty is nobody's controlling terminal
+    monkeypatch.setattr(con.keys, "_foreground", lambda fd: True)  # a fresh pty is nobody's controlling terminal
     before = termios.tcgetattr(slave)
     assert before[3] & termios.ICANON
     with os.fdopen(slave, "r", closefd=False) as stream, KeyReader(stream) as keys:

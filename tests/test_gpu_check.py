@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from being_h0_runtime.bench import gpu_check
+from being_h0_train.gpu_check import __main__ as gpu_check
 
 REPO = Path(__file__).resolve().parents[1]
 

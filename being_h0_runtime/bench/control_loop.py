@@ -25,6 +25,7 @@ import random
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -100,20 +101,34 @@ def run_bare(rate: float, duration: float, spin_s: float) -> tuple[CadenceMonito
     cad = CadenceMonitor(period, capacity=int(duration * rate) + 16)
     work: list[float] = []
     sink = np.zeros(13)
+    for _now, elapsed in paced_cycles(cad, period, duration, spin_s):
+        w0 = time.perf_counter()
+        sink = _target(elapsed)  # the work every loop has: compute this cycle's target
+        work.append(time.perf_counter() - w0)
+    del sink
+    return cad, work
+
+
+def paced_cycles(cad: CadenceMonitor, period: float, duration: float, spin_s: float,
+                 resync: bool = False) -> Iterator[tuple[float, float]]:
+    """(now, seconds since start) once per cycle of a loop paced at ``period`` for ``duration`` seconds.
+
+    Each cycle is ticked into ``cad`` as it starts; the caller's work runs between the yield and the
+    wait for the next deadline. ``resync``: after falling more than 10 periods behind (a stalled
+    machine), start again from now instead of bursting to catch up.
+    """
     t0 = time.perf_counter()
     deadline = t0
     while True:
         now = time.perf_counter()
         if now - t0 >= duration:
-            break
+            return
         cad.tick(now)
-        w0 = time.perf_counter()
-        sink = _target(now - t0)  # the work every loop has: compute this cycle's target
-        work.append(time.perf_counter() - w0)
+        yield now, now - t0
         deadline += period
+        if resync and deadline < time.perf_counter() - 10 * period:
+            deadline = time.perf_counter()
         _wait_until(deadline, spin_s)
-    del sink
-    return cad, work
 
 
 def run_safety(
@@ -138,19 +153,13 @@ def run_safety(
 
     th = threading.Thread(target=injector, daemon=True)
     q_state = _target(0.0)  # start on the reference; catching up after holds is part of the work
-    t0 = time.perf_counter()
-    deadline = t0
     measured_trigger: float | None = None
     held_since: float | None = None
     th.start()
     try:
-        while True:
-            now = time.perf_counter()
-            if now - t0 >= duration:
-                break
-            cad.tick(now)
+        for now, elapsed in paced_cycles(cad, period, duration, spin_s, resync=True):
             w0 = time.perf_counter()
-            target = _target(now - t0)
+            target = _target(elapsed)
             gate.watchdog.feed(now)  # a fresh command every cycle (the policy side is not benchmarked here)
             d = gate.decide(now)
             if d.run:
@@ -171,10 +180,6 @@ def run_safety(
                 if held_since is not None and w1 - held_since >= hold_s:
                     gate.operator_reset("bench-operator")  # operator resumes
                     held_since = None
-            deadline += period
-            if deadline < time.perf_counter() - 10 * period:
-                deadline = time.perf_counter()  # fell far behind (machine stalled): don't burst
-            _wait_until(deadline, spin_s)
     finally:
         stop.set()
         th.join()

@@ -53,44 +53,7 @@ def _receiver(mode: str, domain_id: int, topic: str, qos: QoS, conn: Any) -> Non
         received.append(now)
         latencies.append(now - msg.header.stamp.to_sec())
 
-    if mode == "fast":
-        from ..transport.dds import DdsContext
-
-        ctx = DdsContext(domain_id=domain_id)
-        node = ctx.create_node("bench_rx")
-        node.create_subscription(Image, topic, record, qos)
-
-        def poll() -> None:
-            ctx.spin_once(0.005)
-    else:
-        from cyclonedds.core import (
-            InstanceState,
-            ReadCondition,
-            SampleState,
-            ViewState,
-            WaitSet,
-        )
-        from cyclonedds.domain import DomainParticipant
-        from cyclonedds.sub import DataReader, InvalidSample
-        from cyclonedds.topic import Topic
-
-        from ..transport.dds import dds_qos, dds_topic_name, ensure_domain, idl_type
-
-        ensure_domain(domain_id)  # loopback only, as every participant of the project
-        dp = DomainParticipant(domain_id)
-        reader = DataReader(dp, Topic(dp, dds_topic_name(topic), idl_type(Image)), qos=dds_qos(qos, writer=False))
-        waitset = WaitSet(dp)
-        waitset.attach(ReadCondition(reader, SampleState.Any | ViewState.Any | InstanceState.Any))
-
-        def poll() -> None:
-            waitset.wait(5_000_000)
-            for s in reader.take(N=64):
-                if isinstance(s, InvalidSample):  # writer went away: no data
-                    continue
-                # what an adapter on the stock path must do to hand nodes our Image
-                record(Image(header=_stock_header(s.header), height=s.height, width=s.width, encoding=s.encoding,
-                             is_bigendian=s.is_bigendian, step=s.step, data=bytes(s.data)))
-
+    poll = (_fast_poller if mode == "fast" else _stock_poller)(domain_id, topic, qos, record)
     conn.send("ready")
     while True:
         poll()
@@ -106,6 +69,53 @@ def _receiver(mode: str, domain_id: int, topic: str, qos: QoS, conn: Any) -> Non
                 conn.send((list(latencies), list(received)))
             elif cmd == "quit":
                 break
+
+
+def _fast_poller(domain_id: int, topic: str, qos: QoS, record: Any) -> Any:
+    """This project's DDS adapter: a subscription on a node, spun briefly per poll."""
+    from ..transport.dds import DdsContext
+
+    ctx = DdsContext(domain_id=domain_id)
+    node = ctx.create_node("bench_rx")
+    node.create_subscription(Image, topic, record, qos)
+
+    def poll() -> None:
+        ctx.spin_once(0.005)
+
+    return poll
+
+
+def _stock_poller(domain_id: int, topic: str, qos: QoS, record: Any) -> Any:
+    """Stock cyclonedds: a DataReader on a waitset, each sample converted to our Image as an adapter would."""
+    from cyclonedds.core import (
+        InstanceState,
+        ReadCondition,
+        SampleState,
+        ViewState,
+        WaitSet,
+    )
+    from cyclonedds.domain import DomainParticipant
+    from cyclonedds.sub import DataReader, InvalidSample
+    from cyclonedds.topic import Topic
+
+    from ..transport.dds import dds_qos, dds_topic_name, ensure_domain, idl_type
+
+    ensure_domain(domain_id)  # loopback only, as every participant of the project
+    dp = DomainParticipant(domain_id)
+    reader = DataReader(dp, Topic(dp, dds_topic_name(topic), idl_type(Image)), qos=dds_qos(qos, writer=False))
+    waitset = WaitSet(dp)
+    waitset.attach(ReadCondition(reader, SampleState.Any | ViewState.Any | InstanceState.Any))
+
+    def poll() -> None:
+        waitset.wait(5_000_000)
+        for s in reader.take(N=64):
+            if isinstance(s, InvalidSample):  # writer went away: no data
+                continue
+            # what an adapter on the stock path must do to hand nodes our Image
+            record(Image(header=_stock_header(s.header), height=s.height, width=s.width, encoding=s.encoding,
+                         is_bigendian=s.is_bigendian, step=s.step, data=bytes(s.data)))
+
+    return poll
 
 
 def _stock_header(h: Any) -> Any:
@@ -191,6 +201,52 @@ def _codec_times(frame: np.ndarray, repeats: int) -> dict[str, list[float]]:
     return out
 
 
+def _ask(conn: Any, command: str) -> Any:
+    conn.send(command)
+    return conn.recv()
+
+
+def _wait_for_discovery(sender: Any, conn: Any) -> None:
+    """Send until the receiver has something, then clear its records."""
+    deadline = time.monotonic() + 20
+    while True:
+        sender.send()
+        time.sleep(0.05)
+        if _ask(conn, "count") > 0:
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError("receiver got no image within 20 s (discovery failed?)")
+    _ask(conn, "reset")
+
+
+def _latency_phase(sender: Any, conn: Any, rate: float, count: int) -> list[float]:
+    """``count`` images at a fixed ``rate``; the receiver's latencies (s), then its records cleared."""
+    period = 1.0 / rate
+    next_t = time.perf_counter()
+    for _ in range(count):
+        next_t += period
+        sender.send()
+        delay = next_t - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+    time.sleep(0.3)
+    latencies, _ = _ask(conn, "report")
+    _ask(conn, "reset")
+    return latencies
+
+
+def _throughput_phase(sender: Any, conn: Any, seconds: float) -> tuple[int, list[float]]:
+    """Publish back to back for ``seconds``: (images sent, receive times)."""
+    sent = 0
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        sender.send()
+        sent += 1
+    time.sleep(0.5)
+    _, received = _ask(conn, "report")
+    return sent, received
+
+
 def _run_path(mode: str, args: argparse.Namespace, frame: np.ndarray, qos: QoS) -> dict[str, Any]:
     topic = f"/bench/images_{mode}"
     spawn = mp.get_context("spawn")
@@ -202,42 +258,9 @@ def _run_path(mode: str, args: argparse.Namespace, frame: np.ndarray, qos: QoS) 
         if not parent_conn.poll(30):
             raise RuntimeError("receiver process did not start within 30 s")
         parent_conn.recv()
-        deadline = time.monotonic() + 20
-        while True:  # discovery: send until the receiver has something
-            sender.send()
-            time.sleep(0.05)
-            parent_conn.send("count")
-            if parent_conn.recv() > 0:
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("receiver got no image within 20 s (discovery failed?)")
-        parent_conn.send("reset")
-        parent_conn.recv()
-
-        # latency at a fixed rate
-        period = 1.0 / args.rate
-        next_t = time.perf_counter()
-        for _ in range(args.count):
-            next_t += period
-            sender.send()
-            delay = next_t - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-        time.sleep(0.3)
-        parent_conn.send("report")
-        latencies, _ = parent_conn.recv()
-        parent_conn.send("reset")
-        parent_conn.recv()
-
-        # throughput: publish back to back for --burst-seconds
-        sent = 0
-        end = time.perf_counter() + args.burst_seconds
-        while time.perf_counter() < end:
-            sender.send()
-            sent += 1
-        time.sleep(0.5)
-        parent_conn.send("report")
-        _, received = parent_conn.recv()
+        _wait_for_discovery(sender, parent_conn)
+        latencies = _latency_phase(sender, parent_conn, args.rate, args.count)
+        sent, received = _throughput_phase(sender, parent_conn, args.burst_seconds)
         parent_conn.send("quit")
     finally:
         sender.close()
@@ -310,6 +333,11 @@ def run_parsed(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         print(f"# running {path} path ...", flush=True)
         results[path] = _run_path(path, args, frame, qos)
 
+    print_table(paths, results, codec, args.count)
+    return 0
+
+
+def print_table(paths: list[str], results: dict[str, dict[str, Any]], codec: dict[str, Any], count: int) -> None:
     header = (f"{'path':6} {'ser p50':>8} {'ser p99':>8} {'de p50':>8} {'lat p50':>8} {'lat p99':>8} "
               f"{'rx/sent':>9} {'img/s':>7} {'MB/s':>7} {'thr rx/sent':>12}")
     print(header)
@@ -318,7 +346,7 @@ def run_parsed(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         r = results[path]
         ser, de = codec[f"{path}_ser"], codec[f"{path}_de"]
         print(f"{path:6} {_pct(ser, 50):8.2f} {_pct(ser, 99):8.2f} {_pct(de, 50):8.2f} "
-              f"{_pct(r['lat_ms'], 50):8.2f} {_pct(r['lat_ms'], 99):8.2f} {r['lat_received']:>4}/{args.count:<4} "
+              f"{_pct(r['lat_ms'], 50):8.2f} {_pct(r['lat_ms'], 99):8.2f} {r['lat_received']:>4}/{count:<4} "
               f"{r['img_s']:7.1f} {r['mb_s']:7.1f} {r['thr_received']:>5}/{r['thr_sent']:<6}")
     print("(ms; ser/de = serialise/deserialise only; lat = one-way publish->decoded at --rate; img/s, MB/s =\n"
           " receive rate publishing back to back)")
@@ -329,7 +357,6 @@ def run_parsed(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
               f"latency p50 x{_pct(s['lat_ms'], 50) / _pct(f['lat_ms'], 50):.1f}, "
               f"p99 x{_pct(s['lat_ms'], 99) / _pct(f['lat_ms'], 99):.1f}; "
               f"throughput fast/stock x{f['img_s'] / s['img_s'] if s['img_s'] else float('inf'):.1f}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -46,106 +46,13 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-STAGES = (
-    ("render", "render"),
-    ("image_transport", "image transport"),
-    ("frame_wait", "frame wait"),
-    ("preprocess", "pre-processing"),
-    ("inference", "inference"),
-    ("chunk_transport", "chunk transport"),
-    ("scheduling", "chunk scheduling"),
-    ("state_read", "driver state read"),
-    ("supervisor", "supervisor"),
-    ("driver_write", "driver write"),
-)
-GROUPS = ("arm", "hand")
+from .e2e_stats import GROUPS, STAGES, frame_latencies, plot, print_table, summarise  # noqa: F401 - re-exported
 
 
-# --------------------------------------------------------------------------- analysis
-def frame_latencies(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per traced frame that an inference used: total and per-stage latency (seconds), per driver group."""
-    by_stamp: dict[int, dict[str, float]] = {}
-    for e in events:
-        if e["ev"] in ("capture", "rendered", "cam_rx", "cam_pub", "inf_rx") and e.get("stamp") is not None:
-            # first occurrence wins (a frame is received once per node)
-            by_stamp.setdefault(_key(e["stamp"]), {}).setdefault(e["ev"], e["t"])
-    chunk_rx: dict[tuple[str, int], float] = {}
-    applied: dict[tuple[str, int], dict[str, Any]] = {}
-    for e in events:
-        if e["ev"] == "chunk_rx":
-            chunk_rx.setdefault((e["group"], e["seq"]), e["t"])
-        elif e["ev"] == "applied":
-            applied.setdefault((e["group"], e["seq"]), e)
-    frames = []
-    for e in events:
-        if e["ev"] != "infer" or e.get("stamp") is None:
-            continue
-        f = by_stamp.get(_key(e["stamp"]), {})
-        if not {"capture", "rendered", "inf_rx"} <= f.keys():
-            continue
-        pre = (e.get("obs_s") or 0.0) + (e.get("pre_s") or 0.0)
-        model = e.get("model_s") or 0.0
-        row: dict[str, Any] = {"stamp": e["stamp"], "seq": e["seq"], "groups": {}}
-        common = {
-            "render": f["rendered"] - f["capture"],
-            "image_transport": f["inf_rx"] - f["rendered"],
-            "frame_wait": max(0.0, e["t0"] - f["inf_rx"]),
-            "preprocess": pre,
-            "inference": model,
-        }
-        infer_end = e["t0"] + pre + model
-        for g in GROUPS:
-            a = applied.get((g, e["seq"]))
-            rx = chunk_rx.get((g, e["seq"]))
-            if a is None or rx is None:
-                continue
-            stages = dict(common)
-            stages["chunk_transport"] = max(0.0, rx - infer_end)
-            stages["scheduling"] = max(0.0, a["t0"] - rx) + (a.get("action_s") or 0.0)
-            # the cycle reads the driver (and runs the safety gate) before asking the executor
-            stages["state_read"] = max(0.0, (a.get("action_start") or a["t0"]) - a["t0"])
-            stages["supervisor"] = a.get("sup_s") or 0.0
-            stages["driver_write"] = a.get("write_s") or 0.0
-            total = a["t"] - f["capture"]
-            row["groups"][g] = {"total": total, "stages": stages, "unaccounted": total - sum(stages.values())}
-        if len(row["groups"]) == len(GROUPS):
-            last = max(GROUPS, key=lambda g: row["groups"][g]["total"])
-            row["total"] = row["groups"][last]["total"]
-            row["stages"] = row["groups"][last]["stages"]
-            row["last_group"] = last
-            frames.append(row)
-    return frames
-
-
-def _key(stamp: float) -> int:
-    """Frames are 1/camera_rate apart; a millisecond key is immune to float/Time round trips."""
-    return round(stamp * 1000.0)
-
-
-def summarise(frames: list[dict[str, Any]]) -> dict[str, Any]:
-    """p50/p99/max of the total and per stage (ms); per-driver totals."""
-
-    def pct(xs: list[float]) -> dict[str, float]:
-        a = np.asarray(xs) * 1e3
-        if a.size == 0:
-            return {"p50": float("nan"), "p99": float("nan"), "max": float("nan"), "mean": float("nan")}
-        return {"p50": float(np.percentile(a, 50)), "p99": float(np.percentile(a, 99)), "max": float(a.max()),
-                "mean": float(a.mean())}
-
-    out: dict[str, Any] = {"frames": len(frames), "total_ms": pct([f["total"] for f in frames])}
-    out["stages_ms"] = {k: pct([f["stages"][k] for f in frames]) for k, _ in STAGES}
-    out["per_driver_total_ms"] = {g: pct([f["groups"][g]["total"] for f in frames]) for g in GROUPS}
-    out["per_driver_write_ms"] = {g: pct([f["groups"][g]["stages"]["driver_write"] for f in frames]) for g in GROUPS}
-    out["last_driver"] = {g: sum(1 for f in frames if f["last_group"] == g) for g in GROUPS}
-    return out
-
-
-# --------------------------------------------------------------------------- running the graph
 class _PacedInproc:
     """Factory for an InprocContext whose timers fire no earlier than real time (a real-time single process)."""
 
@@ -202,6 +109,23 @@ def parse_set(item: str) -> tuple[str, Any]:
         return key, value
 
 
+
+def run_episodes(console: Any, profile: Any, seed: int, duration_s: float, spin: Callable[[], None]) -> int:
+    """Start episode after episode (seed + k) until ``duration_s`` of wall time; the last one may be cut short.
+
+    ``spin`` advances the graph one step (the in-process executor, or DDS with a dead-node check).
+    Returns how many episodes were started.
+    """
+    episodes = 0
+    t_end = None
+    while t_end is None or time.monotonic() < t_end:
+        episodes += 1
+        console.start(profile.task.task_id, profile.task.instruction, episodes, seed + episodes)
+        t_end = t_end or time.monotonic() + duration_s
+        while not console.finished(episodes) and time.monotonic() < t_end:
+            spin()
+    return episodes
+
 def run_inproc(trace_dir: Path, *, trigger: str, engine: str, backend: str, duration_s: float, seed: int,
                sets: list[tuple[str, Any]] | None = None) -> dict:
     from .. import tracing
@@ -219,13 +143,7 @@ def run_inproc(trace_dir: Path, *, trigger: str, engine: str, backend: str, dura
             try:
                 console = OperatorConsole(ctx.create_node("operator_console"))
                 ctx.run_for(0.2)
-                t_end = None
-                while t_end is None or time.monotonic() < t_end:
-                    episodes += 1
-                    console.start(profile.task.task_id, profile.task.instruction, episodes, seed + episodes)
-                    t_end = t_end or time.monotonic() + duration_s
-                    while not console.finished(episodes) and time.monotonic() < t_end:
-                        ctx.spin_once()
+                episodes = run_episodes(console, profile, seed, duration_s, ctx.spin_once)
             finally:
                 close_graph(nodes)
     finally:
@@ -259,15 +177,13 @@ def run_dds(trace_dir: Path, *, trigger: str, engine: str, backend: str, duratio
                 raise RuntimeError(f"the DDS graph did not come up within {startup_timeout_s} s; logs in {run_dir}")
         for _ in range(10):
             ctx.spin_once(0.05)
-        t_end = None
-        while t_end is None or time.monotonic() < t_end:
-            episodes += 1
-            console.start(profile.task.task_id, profile.task.instruction, episodes, seed + episodes)
-            t_end = t_end or time.monotonic() + duration_s
-            while not console.finished(episodes) and time.monotonic() < t_end:
-                ctx.spin_once(0.05)
-                if launcher.dead():
-                    raise RuntimeError(f"a node died: {launcher.dead()}; logs in {run_dir}")
+
+        def spin() -> None:
+            ctx.spin_once(0.05)
+            if launcher.dead():
+                raise RuntimeError(f"a node died: {launcher.dead()}; logs in {run_dir}")
+
+        episodes = run_episodes(console, profile, seed, duration_s, spin)
         ctx.shutdown()
     finally:
         os.environ.pop(tracing.TRACE_ENV, None)
@@ -277,59 +193,6 @@ def run_dds(trace_dir: Path, *, trigger: str, engine: str, backend: str, duratio
 
 
 # --------------------------------------------------------------------------- report
-def plot(results: dict[str, dict[str, Any]], frames: dict[str, list[dict[str, Any]]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.8))
-    names = list(results)
-    bottom = np.zeros(len(names))
-    colours = plt.get_cmap("tab10").colors
-    for i, (key, label) in enumerate(STAGES):
-        vals = np.array([results[n]["stages_ms"][key]["mean"] for n in names])
-        ax1.bar(names, vals, bottom=bottom, label=label, color=colours[i % len(colours)])
-        bottom += np.nan_to_num(vals)
-    ax1.set_ylabel("mean ms per stage (frame -> last driver)")
-    ax1.set_title("where the time goes")
-    ax1.legend(fontsize=7)
-    for n in names:
-        xs = np.sort([f["total"] * 1e3 for f in frames[n]])
-        if xs.size:
-            ax2.plot(xs, np.arange(1, xs.size + 1) / xs.size, label=f"{n} (p99 {results[n]['total_ms']['p99']:.0f} ms)")
-    ax2.axvline(60, color="k", ls="--", lw=0.8, label="goal p99 60 ms")
-    ax2.set_xlabel("capture -> first action applied (ms)")
-    ax2.set_ylabel("fraction of frames")
-    ax2.set_title("latency distribution")
-    ax2.legend(fontsize=7)
-    fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
-
-
-def print_table(results: dict[str, dict[str, Any]], load: tuple[float, float, float]) -> None:
-    print(f"machine load average (1/5/15 min) at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
-          f"on {os.cpu_count()} CPUs")
-    names = list(results)
-    w = max(14, *(len(n) + 1 for n in names))
-    print(f"{'':<20}" + "".join(f"{n:>{w}}" for n in names))
-    print(f"{'frames':<20}" + "".join(f"{results[n]['frames']:>{w}d}" for n in names))
-    for q in ("p50", "p99", "max"):
-        print(f"{'total ' + q + ' ms':<20}" + "".join(f"{results[n]['total_ms'][q]:>{w}.1f}" for n in names))
-    print("stage p50 / p99 ms:")
-    for key, label in STAGES:
-        cells = "".join(f"{results[n]['stages_ms'][key]['p50']:>{w - 7}.1f} /{results[n]['stages_ms'][key]['p99']:5.1f}"
-                        for n in names)
-        print(f"  {label:<18}" + cells)
-    for g in GROUPS:
-        print(f"{g + ' total p50/p99':<20}" + "".join(
-            f"{results[n]['per_driver_total_ms'][g]['p50']:>{w - 7}.1f} /{results[n]['per_driver_total_ms'][g]['p99']:5.1f}"
-            for n in names))
-
-
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="being-h0 bench e2e", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -358,6 +221,33 @@ def main(argv: list[str] | None = None) -> int:
     return run_parsed(ap.parse_args(argv), ap)
 
 
+def run_rounds(args: argparse.Namespace, configs: list[tuple[str, str]], sets: list[tuple[str, Any]],
+               out: Path) -> tuple[dict[str, list[dict[str, Any]]], dict[str, int], list[float]]:
+    """Every configuration once per round; returns (traced frames, episodes per configuration, load after each)."""
+    from ..tracing import read_events
+
+    all_frames: dict[str, list[dict[str, Any]]] = {}
+    episodes: dict[str, int] = {f"{t}/{g}": 0 for t, g in configs}
+    loads = []
+    for rnd in range(args.rounds):
+        for transport, trigger in configs:
+            name = f"{transport}/{trigger}"
+            trace_dir = out / f"trace-{transport}-{trigger}-r{rnd}"
+            shutil.rmtree(trace_dir, ignore_errors=True)
+            trace_dir.mkdir(parents=True)
+            per_round = args.duration / args.rounds
+            print(f"round {rnd + 1}/{args.rounds}: {name} for {per_round:.0f} s ...", flush=True)
+            runner = run_inproc if transport == "inproc" else run_dds
+            info = runner(trace_dir, trigger=trigger, engine=args.engine, backend=args.backend,
+                          duration_s=per_round, seed=args.seed + 100 * rnd, sets=sets)
+            episodes[name] += info["episodes"]
+            frames = frame_latencies(read_events(trace_dir))
+            all_frames.setdefault(name, []).extend(frames)
+            loads.append(os.getloadavg()[0])
+            print(f"  {len(frames)} frames traced (load {loads[-1]:.1f})", flush=True)
+    return all_frames, episodes, loads
+
+
 def run_parsed(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
     """Run with parsed options (`being-h0 bench` parses them in its own tree); ap.error on bad values."""
     transports = [t.strip() for t in args.transport.split(",") if t.strip()]
@@ -377,31 +267,11 @@ def run_parsed(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
     if not (Path(args.engine) / "manifest.json").exists():
         ap.error(f"--engine {args.engine}: no manifest.json there")
 
-    from ..tracing import read_events
-
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    results: dict[str, dict[str, Any]] = {}
-    all_frames: dict[str, list[dict[str, Any]]] = {}
     configs = [(t, g) for t in transports for g in triggers]
-    episodes: dict[str, int] = {f"{t}/{g}": 0 for t, g in configs}
-    loads = []
-    for rnd in range(args.rounds):
-        for transport, trigger in configs:
-            name = f"{transport}/{trigger}"
-            trace_dir = out / f"trace-{transport}-{trigger}-r{rnd}"
-            shutil.rmtree(trace_dir, ignore_errors=True)
-            trace_dir.mkdir(parents=True)
-            per_round = args.duration / args.rounds
-            print(f"round {rnd + 1}/{args.rounds}: {name} for {per_round:.0f} s ...", flush=True)
-            runner = run_inproc if transport == "inproc" else run_dds
-            info = runner(trace_dir, trigger=trigger, engine=args.engine, backend=args.backend,
-                          duration_s=per_round, seed=args.seed + 100 * rnd, sets=sets)
-            episodes[name] += info["episodes"]
-            frames = frame_latencies(read_events(trace_dir))
-            all_frames.setdefault(name, []).extend(frames)
-            loads.append(os.getloadavg()[0])
-            print(f"  {len(frames)} frames traced (load {loads[-1]:.1f})", flush=True)
+    all_frames, episodes, loads = run_rounds(args, configs, sets, out)
+    results: dict[str, dict[str, Any]] = {}
     for name, frames in all_frames.items():
         results[name] = summarise(frames) | {"episodes": episodes[name]}
     results = {f"{t}/{g}": results[f"{t}/{g}"] for t, g in configs if f"{t}/{g}" in results}

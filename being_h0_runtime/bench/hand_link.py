@@ -41,6 +41,7 @@ import argparse
 import json
 import sys
 import time
+from typing import Any
 
 import numpy as np
 
@@ -107,55 +108,61 @@ def run_interleaved(
                 hand.read()
                 hand.write(HandCommand(position=np.full(6, 0.5)))
         done = {m: 0 for m in modes}
-        i = 0
         while any(done[m] < cycles for m in modes):
             for mode in modes:
                 n = min(block, cycles - done[mode])
                 if n <= 0:
                     continue
                 use(mode)
-                a, st = acc[mode], hand.stats
-                txn0, skip0, ang0, fail0 = st.transactions, st.skipped_writes, st.angle_only_reads, st.failed_transactions
-                rx0, tx0, col0 = emu.stats.rx_bytes, emu.stats.tx_bytes, emu.stats.collisions
-                t_start = time.perf_counter()
-                for k in range(done[mode], done[mode] + n):
-                    t0 = time.perf_counter()
-                    state = hand.read()
-                    target = 0.5 + 0.4 * np.sin(2 * np.pi * (k // change_every) / 100.0 + np.arange(6))
-                    hand.write(HandCommand(position=target))
-                    a["cycle_s"].append(time.perf_counter() - t0)
-                hand.flush()  # a pipelined write's ack belongs to this block
-                a["total"] += time.perf_counter() - t_start
-                a["txn"] += st.transactions - txn0
-                a["skipped"] += st.skipped_writes - skip0
-                a["angle_only"] += st.angle_only_reads - ang0
-                a["failed"] += st.failed_transactions - fail0
-                a["bytes"] += emu.stats.rx_bytes - rx0 + emu.stats.tx_bytes - tx0
-                a["collisions"] += emu.stats.collisions - col0
-                a["fault"] = a["fault"] or (state.fault or "")
+                _time_block(hand, emu, acc[mode], range(done[mode], done[mode] + n), change_every)
                 done[mode] += n
-            i += 1
     finally:
         hand.close()
-    out: dict[str, dict[str, object]] = {}
-    for mode, a in acc.items():
-        cyc = np.asarray(a["cycle_s"])
-        txn_per_cycle, bytes_per_cycle = a["txn"] / cycles, a["bytes"] / cycles
-        wire_s = bytes_per_cycle * 10.0 / baud + txn_per_cycle * emu.turnaround_s
-        out[mode] = {
-            "hz": cycles / a["total"],
-            "cycle_p50_ms": float(np.percentile(cyc, 50) * 1e3),
-            "cycle_p99_ms": float(np.percentile(cyc, 99) * 1e3),
-            "txn_per_cycle": txn_per_cycle,
-            "bytes_per_cycle": bytes_per_cycle,
-            "wire_bound_hz": 1.0 / wire_s if wire_s > 0 else float("inf"),
-            "skipped_writes": a["skipped"],
-            "angle_only_reads": a["angle_only"],
-            "failed_transactions": a["failed"],
-            "collisions": a["collisions"],
-            "fault": a["fault"],
-        }
-    return out
+    return {mode: _summary(a, cycles, baud, emu.turnaround_s) for mode, a in acc.items()}
+
+
+def _time_block(hand: InspireHand, emu: InspireEmulator, a: dict[str, Any], steps: range, change_every: int) -> None:
+    """Time one block of read+write cycles into the mode's accumulator ``a`` (driver and line counters too)."""
+    st = hand.stats
+    txn0, skip0, ang0, fail0 = st.transactions, st.skipped_writes, st.angle_only_reads, st.failed_transactions
+    rx0, tx0, col0 = emu.stats.rx_bytes, emu.stats.tx_bytes, emu.stats.collisions
+    t_start = time.perf_counter()
+    state = None
+    for k in steps:
+        t0 = time.perf_counter()
+        state = hand.read()
+        target = 0.5 + 0.4 * np.sin(2 * np.pi * (k // change_every) / 100.0 + np.arange(6))
+        hand.write(HandCommand(position=target))
+        a["cycle_s"].append(time.perf_counter() - t0)
+    hand.flush()  # a pipelined write's ack belongs to this block
+    a["total"] += time.perf_counter() - t_start
+    a["txn"] += st.transactions - txn0
+    a["skipped"] += st.skipped_writes - skip0
+    a["angle_only"] += st.angle_only_reads - ang0
+    a["failed"] += st.failed_transactions - fail0
+    a["bytes"] += emu.stats.rx_bytes - rx0 + emu.stats.tx_bytes - tx0
+    a["collisions"] += emu.stats.collisions - col0
+    a["fault"] = a["fault"] or ((state.fault if state is not None else "") or "")
+
+
+def _summary(a: dict[str, Any], cycles: int, baud: int, turnaround_s: float) -> dict[str, object]:
+    """One mode's rate, cycle percentiles, wire cost per cycle and the wire-bound rate."""
+    cyc = np.asarray(a["cycle_s"])
+    txn_per_cycle, bytes_per_cycle = a["txn"] / cycles, a["bytes"] / cycles
+    wire_s = bytes_per_cycle * 10.0 / baud + txn_per_cycle * turnaround_s
+    return {
+        "hz": cycles / a["total"],
+        "cycle_p50_ms": float(np.percentile(cyc, 50) * 1e3),
+        "cycle_p99_ms": float(np.percentile(cyc, 99) * 1e3),
+        "txn_per_cycle": txn_per_cycle,
+        "bytes_per_cycle": bytes_per_cycle,
+        "wire_bound_hz": 1.0 / wire_s if wire_s > 0 else float("inf"),
+        "skipped_writes": a["skipped"],
+        "angle_only_reads": a["angle_only"],
+        "failed_transactions": a["failed"],
+        "collisions": a["collisions"],
+        "fault": a["fault"],
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -264,27 +271,31 @@ def run_parsed(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
     if args.json:
         print(json.dumps({"modes": results, "fast_over_legacy": ratio, "meets_target": ok, "args": vars(args)}))
     else:
-        wire = "off" if args.no_wire_time else f"{args.baud} baud 8N1 ({1e6 * 10 / args.baud:.1f} us/byte)"
-        print(
-            f"Inspire hand link: {args.cycles} read+write cycles per mode, wire {wire}, {args.duplex} duplex, "
-            f"turnaround {args.turnaround_ms} ms, target changes every {args.change_every} cycle(s)"
-        )
-        head = f"{'mode':<13} {'Hz':>7} {'bound Hz':>9} {'cycle p50':>10} {'cycle p99':>10} {'txn/cyc':>8} {'B/cyc':>6}"
-        print(head + f" {'skipped wr':>10} {'angle-only rd':>13}")
-        for name, r in results.items():
-            print(
-                f"{name:<13} {r['hz']:7.1f} {r['wire_bound_hz']:9.1f} {r['cycle_p50_ms']:8.2f}ms"
-                f" {r['cycle_p99_ms']:8.2f}ms {r['txn_per_cycle']:8.2f} {r['bytes_per_cycle']:6.1f}"
-                f" {r['skipped_writes']:10d} {r['angle_only_reads']:13d}"
-            )
-        if ratio is not None:
-            print(f"fast / legacy rate: {ratio:.2f}x (same emulator, same run)")
-        for name, r in results.items():
-            if r["fault"] or r["collisions"]:
-                print(f"{name}: FAULT {r['fault']!r}, {r['collisions']} collisions on the line")
-        if "fast" in results:
-            print(f"target {args.target_hz:.0f} Hz for fast: {'met' if ok else 'NOT met'}")
+        print_table(results, args, ratio, ok)
     return 0 if ok else 1
+
+
+def print_table(results: dict[str, dict[str, Any]], args: argparse.Namespace, ratio: float | None, ok: bool) -> None:
+    wire = "off" if args.no_wire_time else f"{args.baud} baud 8N1 ({1e6 * 10 / args.baud:.1f} us/byte)"
+    print(
+        f"Inspire hand link: {args.cycles} read+write cycles per mode, wire {wire}, {args.duplex} duplex, "
+        f"turnaround {args.turnaround_ms} ms, target changes every {args.change_every} cycle(s)"
+    )
+    head = f"{'mode':<13} {'Hz':>7} {'bound Hz':>9} {'cycle p50':>10} {'cycle p99':>10} {'txn/cyc':>8} {'B/cyc':>6}"
+    print(head + f" {'skipped wr':>10} {'angle-only rd':>13}")
+    for name, r in results.items():
+        print(
+            f"{name:<13} {r['hz']:7.1f} {r['wire_bound_hz']:9.1f} {r['cycle_p50_ms']:8.2f}ms"
+            f" {r['cycle_p99_ms']:8.2f}ms {r['txn_per_cycle']:8.2f} {r['bytes_per_cycle']:6.1f}"
+            f" {r['skipped_writes']:10d} {r['angle_only_reads']:13d}"
+        )
+    if ratio is not None:
+        print(f"fast / legacy rate: {ratio:.2f}x (same emulator, same run)")
+    for name, r in results.items():
+        if r["fault"] or r["collisions"]:
+            print(f"{name}: FAULT {r['fault']!r}, {r['collisions']} collisions on the line")
+    if "fast" in results:
+        print(f"target {args.target_hz:.0f} Hz for fast: {'met' if ok else 'NOT met'}")
 
 
 if __name__ == "__main__":

@@ -9,13 +9,16 @@ backends, not machines.
 
 Models:
 - ``tiny`` on CPU (default): a random-weight engine is exported to a temp
-  directory and loaded through ``load_engine_policy`` (rows: torch eager,
-  torch compiled (inductor), onnxruntime CPU).
+  directory (``python -m being_h0_train.export --random-preset tiny`` in a
+  child process: this bench reads engine folders, it does not import the
+  training package) and loaded through ``load_engine_policy`` (rows: torch
+  eager, torch compiled (inductor), onnxruntime CPU).
 - InternVL3-1B/8B-shaped random-weight models (``--gpu-presets``) on CUDA
   when a GPU is visible: torch eager / torch compiled (CUDA graphs) in bf16,
   plus onnxruntime CUDA and TensorRT for presets listed in ``--gpu-onnx``
-  (the ONNX export of those is slow and large). Without a GPU these rows are
-  printed as skipped with the reason.
+  (the ONNX export of those is slow and large), timed by
+  ``being_h0_train.gpu_check.latency_presets`` in a child process. Without a
+  GPU these rows are printed as skipped with the reason.
 
 Examples::
 
@@ -30,15 +33,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .timing import summarize, time_calls
 
 
 @dataclass
@@ -54,20 +59,9 @@ class Row:
     note: str = ""
 
 
-def time_calls(fn: Callable[[], Any], iters: int, warmup: int) -> np.ndarray:
-    for _ in range(warmup):
-        fn()
-    out = np.empty(iters)
-    for i in range(iters):
-        t0 = time.perf_counter()
-        fn()
-        out[i] = time.perf_counter() - t0
-    return out * 1e3
-
-
 def _fill(row: Row, ms: np.ndarray) -> Row:
-    row.p50_ms, row.p99_ms = float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
-    row.mean_ms, row.n = float(ms.mean()), len(ms)
+    for key, value in summarize(ms).items():
+        setattr(row, key, value)
     return row
 
 
@@ -117,94 +111,55 @@ def bench_engine_dir(engine: Path, label: str, backends: Sequence[str], hw: tupl
     return rows
 
 
-def bench_tiny_cpu(args: argparse.Namespace) -> list[Row]:
-    from being_h0_runtime.policy.spec import default_action_spec
-    from being_h0_train.export import ExportOptions, build_engine
-    from being_h0_train.posttrain.config import PostTrainConfig
-    from being_h0_train.posttrain.model import build_posttrain_model
+def export_tiny_engine(out: Path, chunk_len: int, max_tiles: int, image_hw: Sequence[int]) -> None:
+    """A random-weight ``tiny`` engine folder written by the training package's exporter, in a child process.
 
-    spec = default_action_spec(args.chunk_len)
-    cfg = PostTrainConfig(backbone="tiny", action_names=tuple(spec.names), proprio_names=tuple(spec.names),
-                          chunk_len=args.chunk_len, max_tiles=args.max_tiles)
+    The runtime reads engine folders; it does not import the training package that writes them.
+    """
+    cmd = [sys.executable, "-m", "being_h0_train.export", "--random-preset", "tiny", "--out", str(out),
+           "--chunk-len", str(chunk_len), "--max-tiles", str(max_tiles),
+           "--warmup-hw", str(image_hw[0]), str(image_hw[1])]
+    p = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if p.returncode != 0:
+        tail = "\n".join((p.stdout + p.stderr).strip().splitlines()[-10:])
+        raise RuntimeError(f"exporting the tiny engine failed ({' '.join(cmd[1:])}, exit {p.returncode}):\n{tail}")
+
+
+def bench_tiny_cpu(args: argparse.Namespace) -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="being_h0_bench_") as tmp:
         eng = Path(tmp) / "engine"
-        build_engine(build_posttrain_model(cfg), eng, ExportOptions(warmup_hw=tuple(args.image_hw)), log=lambda *_: None)
+        export_tiny_engine(eng, args.chunk_len, args.max_tiles, args.image_hw)
         return bench_engine_dir(eng, "tiny", args.backends, tuple(args.image_hw), args.iters, args.warmup, args.threads)
 
 
 # ----------------------------------------------------------------------------- shaped models (GPU)
-def bench_gpu_preset(preset: str, args: argparse.Namespace) -> list[Row]:
+GPU_BACKENDS = ("torch eager", "torch compiled", "onnxruntime", "tensorrt")
+
+
+def bench_gpu_presets(args: argparse.Namespace) -> list[Row]:
+    """InternVL3-shaped random-weight models on CUDA, timed by the training package in a child process.
+
+    Those rows build training models (``being_h0_train.gpu_check.latency_presets``); without a GPU
+    they are skipped here, with the reason, and no child process is started.
+    """
     import torch
 
-    label = preset
+    if not args.gpu_presets:
+        return []
     if not torch.cuda.is_available():
-        return [Row(label, b, "cuda", note="skipped: no CUDA GPU visible (torch.cuda.is_available() is False)")
-                for b in ("torch eager", "torch compiled", "onnxruntime", "tensorrt")]
-    from being_h0_runtime.policy.preprocess import PromptEncoder, TilePreprocessor
-    from being_h0_runtime.policy.spec import default_action_spec
-    from being_h0_train.posttrain.config import PostTrainConfig
-    from being_h0_train.posttrain.model import build_posttrain_model
-
-    spec = default_action_spec(args.chunk_len)
-    cfg = PostTrainConfig(backbone=preset, action_names=tuple(spec.names), proprio_names=tuple(spec.names),
-                          chunk_len=args.chunk_len, max_tiles=args.gpu_max_tiles)
-    prev = torch.get_default_dtype()
-    torch.set_default_dtype(torch.bfloat16)
-    try:
-        with torch.device("cuda"):
-            model = build_posttrain_model(cfg).eval()
-    finally:
-        torch.set_default_dtype(prev)
-    tiles = TilePreprocessor(model.image_size, model.max_tiles, model.use_thumbnail)
-    prompt = PromptEncoder(model.backbone.tokenizer.backend_tokenizer, model.prompt_suffix)
-    ob = _observation(spec.names, tuple(args.image_hw))
-    mean, std = model.stats.proprio_mean, model.stats.proprio_std
-
-    def prep() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return tiles(ob.image), prompt(ob.instruction), ((ob.proprio - mean) / std)[None].astype(np.float32)
-
-    def torch_runner(fn: Callable) -> Callable[[], np.ndarray]:
-        def call() -> np.ndarray:
-            pv, ids, pr = prep()
-            with torch.inference_mode():
-                out = fn(torch.from_numpy(pv).cuda().to(torch.bfloat16).unsqueeze(0), torch.from_numpy(np.array(ids)).cuda(),
-                         torch.from_numpy(pr).cuda())
-                return out.float().cpu().numpy()
-        return call
-
-    rows = [_fill(Row(label, "torch eager", "cuda", note="bf16"), time_calls(torch_runner(model), args.iters, args.warmup))]
-    try:
-        comp = torch.compile(model, mode="reduce-overhead", dynamic=False)
-        rows.append(_fill(Row(label, "torch compiled", "cuda", note="bf16, CUDA graphs"),
-                          time_calls(torch_runner(comp), args.iters, max(args.warmup, 3))))
-    except Exception as e:  # noqa: BLE001 - reported as a skipped row
-        rows.append(Row(label, "torch compiled", "cuda", note=f"skipped: {type(e).__name__}: {str(e)[:120]}"))
-    if preset not in args.gpu_onnx:
-        rows += [Row(label, b, "cuda", note="skipped: not in --gpu-onnx (ONNX export of this size is slow)")
-                 for b in ("onnxruntime", "tensorrt")]
-        return rows
-    del model
-    torch.cuda.empty_cache()
-    from being_h0_train.export import ExportOptions, build_engine
-
+        return [Row(preset, b, "cuda", note="skipped: no CUDA GPU visible (torch.cuda.is_available() is False)")
+                for preset in args.gpu_presets for b in GPU_BACKENDS]
     with tempfile.TemporaryDirectory(prefix="being_h0_bench_") as tmp:
-        eng = Path(tmp) / "engine"
-        cpu_model = build_posttrain_model(cfg)
-        build_engine(cpu_model, eng, ExportOptions(backends=("onnxruntime",), tensorrt=True,
-                                                   warmup_hw=tuple(args.image_hw), parity_atol=5e-2,
-                                                   parity_min_cosine=0.99, require_parity=False))
-        del cpu_model
-        from ..policy.engine import load_engine_policy
-
-        for backend in ("onnxruntime", "tensorrt"):
-            row = Row(label, backend, "cuda")
-            try:
-                pol = load_engine_policy(eng, backend=backend, device="cuda")
-                rows.append(_fill(row, time_calls(lambda pol=pol: pol.infer(ob), args.iters, args.warmup)))
-            except Exception as e:  # noqa: BLE001 - reported as a skipped row
-                row.note = f"skipped: {type(e).__name__}: {str(e).splitlines()[0][:120]}"
-                rows.append(row)
-    return rows
+        out = Path(tmp) / "rows.json"
+        cmd = [sys.executable, "-m", "being_h0_train.gpu_check.latency_presets", "--presets", *args.gpu_presets,
+               "--gpu-onnx", *args.gpu_onnx, "--iters", str(args.iters), "--warmup", str(args.warmup),
+               "--image-hw", *map(str, args.image_hw), "--chunk-len", str(args.chunk_len),
+               "--gpu-max-tiles", str(args.gpu_max_tiles), "--json", str(out)]
+        p = subprocess.run(cmd, text=True, check=False)
+        if p.returncode != 0 or not out.exists():
+            return [Row(preset, b, "cuda", note=f"failed: {' '.join(cmd[1:3])} exited {p.returncode}")
+                    for preset in args.gpu_presets for b in GPU_BACKENDS]
+        return [Row(**r) for r in json.loads(out.read_text())]
 
 
 # ----------------------------------------------------------------------------- pre-processing
@@ -313,8 +268,7 @@ def run_parsed(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
                                      args.iters, args.warmup, args.threads)
         else:
             rows += bench_tiny_cpu(args)
-    for preset in args.gpu_presets:
-        rows += bench_gpu_preset(preset, args)
+    rows += bench_gpu_presets(args)
     _ratios(rows)
     if not args.no_preprocess:
         rows += bench_preprocess(args)

@@ -188,8 +188,9 @@ def run_strategy_episode(strategy: str, seed: int, variation: str = "seen", time
                          latency_s: float = 0.0) -> EpisodeRow:
     from ..launch import load_profile
     from ..operator import run_episode_inproc
-    from .runner import resolve_engine, trial_overrides
+    from .engines import resolve_engine
     from .tasks import load_task
+    from .trial import trial_overrides
 
     task = load_task("pick_place_toy")
     executor = {"name": strategy, "params": dict(params or {})}

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from being_h0_runtime.policy.engine import (
+from being_h0_runtime.policy.engine_format import (
     FORMAT_VERSION,
     MANIFEST_FILE,
     PARITY_FILE,
@@ -36,7 +36,13 @@ from being_h0_runtime.policy.preprocess import (
 )
 
 from ..posttrain.model import PostTrainModel
-from .onnx_export import INPUT_NAMES, OUTPUT_NAME, check_parity, export_onnx
+from .onnx_export import (
+    INPUT_NAMES,
+    OUTPUT_NAME,
+    OrtCpuRunner,
+    check_parity,
+    export_onnx,
+)
 
 TORCH_DIR = "torch"
 TOKENIZER_DIR = "tokenizer"
@@ -83,7 +89,11 @@ def _copy_model_dir(model_dir: Path, dst: Path) -> None:
 
 def build_engine(model: PostTrainModel | str | Path, out_dir: str | Path, opts: ExportOptions | None = None,
                  log: Any = print) -> Path:
-    """Export ``model`` (a ``PostTrainModel`` or a post-training ``final/`` dir) to ``out_dir``."""
+    """Export ``model`` (a ``PostTrainModel`` or a post-training ``final/`` dir) to ``out_dir``.
+
+    Everything is written under ``<out_dir>.partial`` and renamed into place only after the
+    manifest validates and every checksum verifies: a failed export never leaves half an engine.
+    """
     opts = opts or ExportOptions()
     out = Path(out_dir)
     if out.exists() and not opts.force:
@@ -104,61 +114,79 @@ def build_engine(model: PostTrainModel | str | Path, out_dir: str | Path, opts: 
     if "onnxruntime" not in opts.backends and opts.tensorrt:
         raise ValueError("TensorRT is built from the ONNX model: include 'onnxruntime' in backends")
 
-    # 1. model files --------------------------------------------------------------------
+    backends, runners = _write_model_files(model, model_dir, work, opts, log)
+    tok_files = _write_tokenizer(model, work / TOKENIZER_DIR)
+    trt_skip = _build_tensorrt(model, work, opts, backends, runners, log) if opts.tensorrt else None
+    report = _check_and_write_parity(model, runners, opts, trt_skip, work, log)
+    manifest = _manifest(model, model_dir, work, opts, backends, report, tok_files)
+    EngineManifest.model_validate(manifest)  # same schema the runtime enforces
+    (work / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
+    verify_engine_dir(work)
+    if out.exists():
+        shutil.rmtree(out)
+    work.rename(out)
+    log(f"engine {manifest['engine_id']} -> {out}")
+    return out
+
+
+def _write_model_files(model: PostTrainModel, model_dir: Path | None, work: Path, opts: ExportOptions,
+                       log: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ONNX graph and/or the PyTorch checkpoint; returns (manifest backends, parity runners)."""
     backends: dict[str, Any] = {}
     runners: dict[str, Any] = {}
     if "onnxruntime" in opts.backends:
         log(f"exporting ONNX (opset {opts.opset}) ...")
         info = export_onnx(model, work / "model.onnx", opts.opset)
         backends["onnxruntime"] = {"file": "model.onnx", "opset": opts.opset, "external_data": info.external_data}
-        import onnxruntime as ort
-
-        sess = ort.InferenceSession(str(work / "model.onnx"), providers=["CPUExecutionProvider"])
-
-        class _Ort:
-            def run(self, pv: np.ndarray, ids: np.ndarray, pr: np.ndarray) -> np.ndarray:
-                return sess.run([OUTPUT_NAME], {"pixel_values": pv, "input_ids": ids, "proprio": pr})[0]
-
-        runners["onnxruntime_cpu"] = _Ort()
+        runners["onnxruntime_cpu"] = OrtCpuRunner(work / "model.onnx")
     if "torch" in opts.backends:
         if model_dir is not None:
             _copy_model_dir(model_dir, work / TORCH_DIR)
         else:
             model.save_pretrained(work / TORCH_DIR)
         backends["torch"] = {"dir": TORCH_DIR, "dtype": "float32"}
-    tok_dir = work / TOKENIZER_DIR
+    return backends, runners
+
+
+def _write_tokenizer(model: PostTrainModel, tok_dir: Path) -> list[str]:
     model.backbone.tokenizer.save_pretrained(str(tok_dir))
     tok_files = sorted(p.name for p in tok_dir.iterdir() if p.is_file())
     if "tokenizer.json" not in tok_files:
         raise RuntimeError(f"{tok_dir}: the backbone tokenizer did not write tokenizer.json (need a fast tokenizer)")
+    return tok_files
 
-    # 2. TensorRT (only where it can be built) -----------------------------------------------
+
+def _build_tensorrt(model: PostTrainModel, work: Path, opts: ExportOptions, backends: dict[str, Any],
+                    runners: dict[str, Any], log: Any) -> str | None:
+    """The TensorRT plan, only where it can be built; returns why it was skipped, or None."""
+    from .tensorrt_build import (
+        TensorRTUnavailable,
+        build_tensorrt_engine,
+        info_dict,
+        make_profile,
+    )
+
     s, mt, thumb = model.image_size, model.max_tiles, model.use_thumbnail
-    warm_hw = list(opts.warmup_hw) if opts.warmup_hw else None
-    trt_skip = None
-    if opts.tensorrt:
-        from .tensorrt_build import (
-            TensorRTUnavailable,
-            build_tensorrt_engine,
-            info_dict,
-            make_profile,
-        )
+    warm_hw = opts.warmup_hw
+    opt_tiles = num_tiles_for(warm_hw[1], warm_hw[0], s, mt, thumb) if warm_hw else 1
+    prof = make_profile(s, mt, thumb, model.cfg.proprio_dim, opt_tiles, opts.max_text_len)
+    try:
+        log(f"building TensorRT plan ({opts.trt_precision}) ...")
+        tinfo = build_tensorrt_engine(work / "model.onnx", work / "model.plan", prof, opts.trt_precision,
+                                      opts.timing_cache)
+        backends["tensorrt"] = info_dict(tinfo)
+        from being_h0_runtime.policy.backends.tensorrt import TensorRTRunner
 
-        opt_tiles = num_tiles_for(warm_hw[1], warm_hw[0], s, mt, thumb) if warm_hw else 1
-        prof = make_profile(s, mt, thumb, model.cfg.proprio_dim, opt_tiles, opts.max_text_len)
-        try:
-            log(f"building TensorRT plan ({opts.trt_precision}) ...")
-            tinfo = build_tensorrt_engine(work / "model.onnx", work / "model.plan", prof, opts.trt_precision,
-                                          opts.timing_cache)
-            backends["tensorrt"] = info_dict(tinfo)
-            from being_h0_runtime.policy.backends.tensorrt import TensorRTRunner
+        runners["tensorrt"] = TensorRTRunner(work / "model.plan", OUTPUT_NAME)
+    except TensorRTUnavailable as e:
+        log(f"TensorRT skipped: {e}")
+        return f"TensorRT skipped: {e}"
+    return None
 
-            runners["tensorrt"] = TensorRTRunner(work / "model.plan", OUTPUT_NAME)
-        except TensorRTUnavailable as e:
-            trt_skip = f"TensorRT skipped: {e}"
-            log(trt_skip)
 
-    # 3. parity ---------------------------------------------------------------------------------
+def _check_and_write_parity(model: PostTrainModel, runners: dict[str, Any], opts: ExportOptions,
+                            trt_skip: str | None, work: Path, log: Any) -> dict[str, Any]:
+    """ONNX Runtime (and TensorRT) against PyTorch; the report goes to ``parity_report.json``."""
     report: dict[str, Any] = {"backends": {}, "passed": True}
     if runners:
         log("checking parity against PyTorch ...")
@@ -179,25 +207,37 @@ def build_engine(model: PostTrainModel | str | Path, out_dir: str | Path, opts: 
             f"{'PASS' if r['passed'] else 'FAIL'}")
     if opts.require_parity and not report["passed"]:
         raise RuntimeError(f"parity check failed; see {work / PARITY_FILE} (engine left in {work})")
+    return report
 
-    # 4. manifest --------------------------------------------------------------------------------
+
+def _training_summary(model_dir: Path | None) -> dict[str, Any]:
+    """The trainer's ``training.json`` with episode lists replaced by their counts (a readable manifest)."""
+    tpath = (model_dir / "training.json") if model_dir else None
+    if not (tpath and tpath.exists()):
+        return {}
+    training = json.loads(tpath.read_text())
+    for k in ("train_episodes", "val_episodes"):
+        if isinstance(training.get(k), list):
+            training[k] = len(training[k])
+    return training
+
+
+def _manifest(model: PostTrainModel, model_dir: Path | None, work: Path, opts: ExportOptions,
+              backends: dict[str, Any], report: dict[str, Any], tok_files: list[str]) -> dict[str, Any]:
+    """``manifest.json``: checksums of every file written so far, the I/O contract, the statistics, the versions.
+
+    Longer than 60 lines because it is one literal: the manifest's fields side by side with where each comes from.
+    """
     files = {p.relative_to(work).as_posix(): sha256_file(p) for p in sorted(work.rglob("*")) if p.is_file()}
-    cfg = model.cfg
-    stats = model.stats
+    cfg, stats = model.cfg, model.stats
+    s, mt, thumb = model.image_size, model.max_tiles, model.use_thumbnail
     onnx_digest = files.get("model.onnx") or files[next(iter(sorted(files)))]
     name = opts.engine_name or f"being-h0-{model.backbone.config.name}-c{cfg.chunk_len}"
-    training: dict[str, Any] = {}
-    tpath = (model_dir / "training.json") if model_dir else None
-    if tpath and tpath.exists():
-        training = json.loads(tpath.read_text())
-        for k in ("train_episodes", "val_episodes"):  # keep the manifest readable: counts, not lists
-            if isinstance(training.get(k), list):
-                training[k] = len(training[k])
     versions = _versions()
     if "tensorrt" in backends:
         versions["tensorrt"] = backends["tensorrt"]["tensorrt_version"]
     first = next(iter(report["backends"].values()), None)
-    manifest = {
+    return {
         "format_version": FORMAT_VERSION,
         "engine_id": f"{name}-{onnx_digest[:12]}",
         "created_utc": report["created_utc"],
@@ -210,7 +250,8 @@ def build_engine(model: PostTrainModel | str | Path, out_dir: str | Path, opts: 
         "proprio": {"names": list(cfg.proprio_names), "mean": stats.proprio_mean.tolist(),
                     "std": stats.proprio_std.tolist()},
         "image": {"size": s, "max_tiles": mt, "use_thumbnail": thumb, "num_image_tokens": model.backbone.num_image_tokens,
-                  "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "warmup_hw": warm_hw},
+                  "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD),
+                  "warmup_hw": list(opts.warmup_hw) if opts.warmup_hw else None},
         "prompt": {"prefix": PROMPT_PREFIX, "suffix": model.prompt_suffix,
                    "tokenizer_file": f"{TOKENIZER_DIR}/tokenizer.json",
                    "tokenizer_files": [f"{TOKENIZER_DIR}/{f}" for f in tok_files]},
@@ -224,17 +265,9 @@ def build_engine(model: PostTrainModel | str | Path, out_dir: str | Path, opts: 
         "backends": backends,
         "files": files,
         "versions": versions,
-        "training": training,
+        "training": _training_summary(model_dir),
         "parity": None if first is None else {
             "file": PARITY_FILE, "passed": bool(report["passed"]),
             "max_abs_err": max(r["max_abs_err"] for r in report["backends"].values()),
             "min_cosine": min(r["min_cosine"] for r in report["backends"].values()), "atol": opts.parity_atol},
     }
-    EngineManifest.model_validate(manifest)  # same schema the runtime enforces
-    (work / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
-    verify_engine_dir(work)
-    if out.exists():
-        shutil.rmtree(out)
-    work.rename(out)
-    log(f"engine {manifest['engine_id']} -> {out}")
-    return out

@@ -105,6 +105,18 @@ def export_onnx(model: PostTrainModel, path: str | Path, opset: int = 17) -> Onn
     return OnnxExportInfo(path, opset, external, time.monotonic() - t0)
 
 
+class OrtCpuRunner:
+    """An exported graph on ONNX Runtime's CPU provider, called as the engine backends are: the parity reference run."""
+
+    def __init__(self, path: str | Path) -> None:
+        import onnxruntime as ort
+
+        self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+    def run(self, pv: np.ndarray, ids: np.ndarray, pr: np.ndarray) -> np.ndarray:
+        return self.session.run([OUTPUT_NAME], {"pixel_values": pv, "input_ids": ids, "proprio": pr})[0]
+
+
 def _cos(a: np.ndarray, b: np.ndarray) -> float:
     a, b = a.ravel().astype(np.float64), b.ravel().astype(np.float64)
     na, nb = np.linalg.norm(a), np.linalg.norm(b)

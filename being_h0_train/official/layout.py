@@ -140,74 +140,10 @@ def _get(d: dict[str, Any], key: str, path: Path, where: str, kind: type | tuple
 def read_official_config(src: Path) -> OfficialVLASpec:
     """Parse and check ``src/config.json``; CheckpointError naming the file and field on any problem."""
     path = Path(src) / "config.json"
-    try:
-        raw = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: file not found (expected an official Being-H0 checkpoint folder)") from None
-    except (OSError, ValueError) as e:
-        raise CheckpointError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(raw, dict):
-        raise CheckpointError(f"{path}: expected a JSON object")
-    mt = raw.get("model_type")
-    if mt != OFFICIAL_MODEL_TYPE:
-        raise CheckpointError(f"{path}: field 'model_type' is {mt!r}, expected {OFFICIAL_MODEL_TYPE!r} "
-                              "(an official Being-H0 BeingVLAModel checkpoint)")
-    if raw.get("vlm_type", "internvl") != "internvl":
-        raise CheckpointError(f"{path}: field 'vlm_type' is {raw.get('vlm_type')!r}; only 'internvl' is supported")
-    vlm = raw.get("vlm_config")
-    if not isinstance(vlm, dict):
-        raise CheckpointError(f"{path}: field 'vlm_config' is missing or not an object")
-    vc, lc = vlm.get("vision_config"), vlm.get("llm_config")
-    if not isinstance(vc, dict):
-        raise CheckpointError(f"{path}: field 'vlm_config.vision_config' is missing or not an object")
-    if not isinstance(lc, dict):
-        raise CheckpointError(f"{path}: field 'vlm_config.llm_config' is missing or not an object")
-    arch = (lc.get("architectures") or [""])[0]
-    if arch != "Qwen2ForCausalLM":
-        raise CheckpointError(f"{path}: field 'vlm_config.llm_config.architectures' is {lc.get('architectures')!r}; "
-                              "only Qwen2ForCausalLM (all released Being-H0 checkpoints) is supported")
-    ps = vlm.get("ps_version", "v2")
-    if ps != "v2":
-        raise CheckpointError(f"{path}: field 'vlm_config.ps_version' is {ps!r}; only 'v2' is supported")
-    vw, lw = "vlm_config.vision_config.", "vlm_config.llm_config."
-    pos_size = int(_get(vc, "image_size", path, vw))
-    image_size = int(vlm.get("force_image_size") or raw.get("force_image_size") or pos_size)
-    vision = VisionShape(
-        hidden_size=_get(vc, "hidden_size", path, vw),
-        num_hidden_layers=_get(vc, "num_hidden_layers", path, vw),
-        num_attention_heads=_get(vc, "num_attention_heads", path, vw),
-        intermediate_size=_get(vc, "intermediate_size", path, vw),
-        image_size=image_size,
-        pos_image_size=pos_size,
-        patch_size=int(vc.get("patch_size", 14)),
-        norm_type=str(vc.get("norm_type", "rms_norm")),
-        qkv_bias=bool(vc.get("qkv_bias", False)),
-        qk_normalization=bool(vc.get("qk_normalization", True)),
-        layer_norm_eps=float(vc.get("layer_norm_eps", 1e-6)),
-        hidden_act=str(vc.get("hidden_act", "gelu")),
-    )
-    if vision.norm_type not in ("layer_norm", "rms_norm"):
-        raise CheckpointError(f"{path}: field '{vw}norm_type' is {vision.norm_type!r}")
-    if vision.image_size % vision.patch_size or vision.hidden_size % vision.num_attention_heads:
-        raise CheckpointError(f"{path}: vision image_size {vision.image_size} / patch_size {vision.patch_size} / "
-                              f"heads {vision.num_attention_heads} are inconsistent")
-    rope = lc.get("rope_scaling")
-    text = TextShape(
-        vocab_size=_get(lc, "vocab_size", path, lw),
-        hidden_size=_get(lc, "hidden_size", path, lw),
-        num_hidden_layers=_get(lc, "num_hidden_layers", path, lw),
-        num_attention_heads=_get(lc, "num_attention_heads", path, lw),
-        num_key_value_heads=int(lc.get("num_key_value_heads", lc.get("num_attention_heads"))),
-        intermediate_size=_get(lc, "intermediate_size", path, lw),
-        rms_norm_eps=float(lc.get("rms_norm_eps", 1e-6)),
-        rope_theta=float(lc.get("rope_theta", 10000.0)),
-        max_position_embeddings=int(lc.get("max_position_embeddings", 32768)),
-        hidden_act=str(lc.get("hidden_act", "silu")),
-        tie_word_embeddings=bool(lc.get("tie_word_embeddings", False)),
-        rope_scaling=rope if isinstance(rope, dict) else None,
-    )
-    if lc.get("use_sliding_window"):
-        raise CheckpointError(f"{path}: field '{lw}use_sliding_window' is true; not supported")
+    raw = _read_json_object(path)
+    vlm, vc, lc = _check_model_kind(raw, path)
+    vision = _vision_shape(raw, vlm, vc, path)
+    text = _text_shape(lc, path)
     ds = float(vlm.get("downsample_ratio", raw.get("downsample_ratio", 0.5)))
     side = vision.image_size // vision.patch_size
     if (side * ds) % 1:
@@ -229,6 +165,92 @@ def read_official_config(src: Path) -> OfficialVLASpec:
     if not -(n + 1) <= spec.select_layer <= n:
         raise CheckpointError(f"{path}: field 'vlm_config.select_layer' {spec.select_layer} out of range for {n} layers")
     return spec
+
+
+def _read_json_object(path: Path) -> dict[str, Any]:
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: file not found (expected an official Being-H0 checkpoint folder)") from None
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"{path}: expected a JSON object")
+    return raw
+
+
+def _check_model_kind(raw: dict[str, Any], path: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """An InternVL + Qwen2 Being-H0 checkpoint: returns (vlm_config, its vision_config, its llm_config)."""
+    mt = raw.get("model_type")
+    if mt != OFFICIAL_MODEL_TYPE:
+        raise CheckpointError(f"{path}: field 'model_type' is {mt!r}, expected {OFFICIAL_MODEL_TYPE!r} "
+                              "(an official Being-H0 BeingVLAModel checkpoint)")
+    if raw.get("vlm_type", "internvl") != "internvl":
+        raise CheckpointError(f"{path}: field 'vlm_type' is {raw.get('vlm_type')!r}; only 'internvl' is supported")
+    vlm = raw.get("vlm_config")
+    if not isinstance(vlm, dict):
+        raise CheckpointError(f"{path}: field 'vlm_config' is missing or not an object")
+    vc, lc = vlm.get("vision_config"), vlm.get("llm_config")
+    if not isinstance(vc, dict):
+        raise CheckpointError(f"{path}: field 'vlm_config.vision_config' is missing or not an object")
+    if not isinstance(lc, dict):
+        raise CheckpointError(f"{path}: field 'vlm_config.llm_config' is missing or not an object")
+    arch = (lc.get("architectures") or [""])[0]
+    if arch != "Qwen2ForCausalLM":
+        raise CheckpointError(f"{path}: field 'vlm_config.llm_config.architectures' is {lc.get('architectures')!r}; "
+                              "only Qwen2ForCausalLM (all released Being-H0 checkpoints) is supported")
+    ps = vlm.get("ps_version", "v2")
+    if ps != "v2":
+        raise CheckpointError(f"{path}: field 'vlm_config.ps_version' is {ps!r}; only 'v2' is supported")
+    return vlm, vc, lc
+
+
+def _vision_shape(raw: dict[str, Any], vlm: dict[str, Any], vc: dict[str, Any], path: Path) -> VisionShape:
+    vw = "vlm_config.vision_config."
+    pos_size = int(_get(vc, "image_size", path, vw))
+    image_size = int(vlm.get("force_image_size") or raw.get("force_image_size") or pos_size)
+    vision = VisionShape(
+        hidden_size=_get(vc, "hidden_size", path, vw),
+        num_hidden_layers=_get(vc, "num_hidden_layers", path, vw),
+        num_attention_heads=_get(vc, "num_attention_heads", path, vw),
+        intermediate_size=_get(vc, "intermediate_size", path, vw),
+        image_size=image_size,
+        pos_image_size=pos_size,
+        patch_size=int(vc.get("patch_size", 14)),
+        norm_type=str(vc.get("norm_type", "rms_norm")),
+        qkv_bias=bool(vc.get("qkv_bias", False)),
+        qk_normalization=bool(vc.get("qk_normalization", True)),
+        layer_norm_eps=float(vc.get("layer_norm_eps", 1e-6)),
+        hidden_act=str(vc.get("hidden_act", "gelu")),
+    )
+    if vision.norm_type not in ("layer_norm", "rms_norm"):
+        raise CheckpointError(f"{path}: field '{vw}norm_type' is {vision.norm_type!r}")
+    if vision.image_size % vision.patch_size or vision.hidden_size % vision.num_attention_heads:
+        raise CheckpointError(f"{path}: vision image_size {vision.image_size} / patch_size {vision.patch_size} / "
+                              f"heads {vision.num_attention_heads} are inconsistent")
+    return vision
+
+
+def _text_shape(lc: dict[str, Any], path: Path) -> TextShape:
+    lw = "vlm_config.llm_config."
+    rope = lc.get("rope_scaling")
+    text = TextShape(
+        vocab_size=_get(lc, "vocab_size", path, lw),
+        hidden_size=_get(lc, "hidden_size", path, lw),
+        num_hidden_layers=_get(lc, "num_hidden_layers", path, lw),
+        num_attention_heads=_get(lc, "num_attention_heads", path, lw),
+        num_key_value_heads=int(lc.get("num_key_value_heads", lc.get("num_attention_heads"))),
+        intermediate_size=_get(lc, "intermediate_size", path, lw),
+        rms_norm_eps=float(lc.get("rms_norm_eps", 1e-6)),
+        rope_theta=float(lc.get("rope_theta", 10000.0)),
+        max_position_embeddings=int(lc.get("max_position_embeddings", 32768)),
+        hidden_act=str(lc.get("hidden_act", "silu")),
+        tie_word_embeddings=bool(lc.get("tie_word_embeddings", False)),
+        rope_scaling=rope if isinstance(rope, dict) else None,
+    )
+    if lc.get("use_sliding_window"):
+        raise CheckpointError(f"{path}: field '{lw}use_sliding_window' is true; not supported")
+    return text
 
 
 # ----------------------------------------------------------------------------- weight names
@@ -286,6 +308,7 @@ def map_name(name: str) -> list[str] | None:
 
 def expected_shapes(spec: OfficialVLASpec, with_lm_head: bool) -> dict[str, tuple[int, ...]]:
     """Runtime name -> shape for every tensor the runtime model needs (what the checkpoint must provide)."""
+    # Longer than 60 lines because it is a table: every tensor name of the runtime model with its shape.
     v, t = spec.vision, spec.text
     d, f = v.hidden_size, v.intermediate_size
     n_pos = (v.pos_image_size // v.patch_size) ** 2 + 1

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from being_h0_runtime.config import ConfigError
-from being_h0_runtime.policy.engine import (
+from being_h0_runtime.policy.engine_format import (
     MANIFEST_FILE,
     PARITY_FILE,
     read_manifest,
@@ -153,57 +153,63 @@ def build_backend(engine: str | Path, backend: str, opset: int = 17, atol: float
     work.mkdir()
     try:
         if backend == "onnx":
-            log(f"exporting ONNX (opset {opset}) ...")
-            extra = export_onnx(d, work, opset)
-            import onnxruntime as ort
-
-            sess = ort.InferenceSession(str(work / "model.onnx"), providers=["CPUExecutionProvider"])
-
-            class _Ort:
-                def run(self, pv: np.ndarray, ids: np.ndarray, pr: np.ndarray) -> np.ndarray:
-                    return sess.run(["actions"], {"pixel_values": pv, "input_ids": ids, "proprio": pr})[0]
-
-            rep = _parity(policy.backend, _Ort(), cases, atol)
-            report["backends"]["onnxruntime_cpu"] = rep
-            log(f"  parity onnxruntime: max_abs_err={rep['max_abs_err']:.3g} {'PASS' if rep['passed'] else 'FAIL'}")
-            if not rep["passed"]:
-                log(f"parity failed (atol {atol}); engine left unchanged")
-                return 1
-            _commit(d, work, {"onnxruntime": {"file": "model.onnx", "opset": opset, "external_data": extra}}, report)
-            log(f"added model.onnx to {d}")
-            return 0
+            return _add_onnx(d, work, policy, cases, report, opset, atol, log)
         if backend == "tensorrt":
-            from being_h0_runtime.policy.backends import tensorrt_import_error
-
-            if m.backends.onnxruntime is None:
-                raise ConfigError(f"{d / MANIFEST_FILE}: no ONNX model yet; run 'being-h0 engine build --engine {d} "
-                                  "--backend onnx' first (the plan is built from it)")
-            err = tensorrt_import_error()
-            if err:
-                report["tensorrt_skipped"] = err
-                (d / PARITY_FILE).write_text(json.dumps(report, indent=2))
-                log(f"tensorrt: skipped ({err})")
-                return 0
-            from being_h0_runtime.policy.backends.tensorrt import TensorRTRunner
-
-            from ..export.tensorrt_build import (
-                build_tensorrt_engine,
-                info_dict,
-                make_profile,
-            )
-
-            n_ids = max(int(c[1].shape[1]) for c in cases)
-            prof = make_profile(m.image.size, 1, False, len(m.proprio.names), 1, max_text_len=n_ids + 256,
-                                opt_text_len=n_ids)
-            prof["input_ids"][0] = [1, m.image.num_image_tokens + m.action_spec.chunk_len + 1]
-            info = build_tensorrt_engine(d / "model.onnx", work / "model.plan", prof, trt_precision, None)
-            rep = _parity(policy.backend, TensorRTRunner(work / "model.plan", "actions"), cases, trt_atol)
-            report["backends"]["tensorrt"] = {**rep, "precision": trt_precision}
-            log(f"  parity tensorrt: max_abs_err={rep['max_abs_err']:.3g} {'PASS' if rep['passed'] else 'FAIL'}")
-            if not rep["passed"]:
-                return 1
-            _commit(d, work, {"tensorrt": info_dict(info)}, report)
-            return 0
+            return _add_tensorrt(d, m, work, policy, cases, report, trt_precision, trt_atol, log)
         raise ConfigError(f"--backend: {backend!r} is not one of onnx, tensorrt")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _add_onnx(d: Path, work: Path, policy: Any, cases: list, report: dict[str, Any], opset: int, atol: float,
+              log: Callable[[str], None]) -> int:
+    """Export the ONNX graph into ``work``, check it against PyTorch, and commit it to the engine if it passes."""
+    log(f"exporting ONNX (opset {opset}) ...")
+    extra = export_onnx(d, work, opset)
+    from ..export.onnx_export import OrtCpuRunner
+
+    rep = _parity(policy.backend, OrtCpuRunner(work / "model.onnx"), cases, atol)
+    report["backends"]["onnxruntime_cpu"] = rep
+    log(f"  parity onnxruntime: max_abs_err={rep['max_abs_err']:.3g} {'PASS' if rep['passed'] else 'FAIL'}")
+    if not rep["passed"]:
+        log(f"parity failed (atol {atol}); engine left unchanged")
+        return 1
+    _commit(d, work, {"onnxruntime": {"file": "model.onnx", "opset": opset, "external_data": extra}}, report)
+    log(f"added model.onnx to {d}")
+    return 0
+
+
+def _add_tensorrt(d: Path, m: Any, work: Path, policy: Any, cases: list, report: dict[str, Any], trt_precision: str,
+                  trt_atol: float, log: Callable[[str], None]) -> int:
+    """Build a TensorRT plan from the engine's ONNX graph (skipped, with the reason, where TensorRT is missing)."""
+    from being_h0_runtime.policy.backends import tensorrt_import_error
+
+    if m.backends.onnxruntime is None:
+        raise ConfigError(f"{d / MANIFEST_FILE}: no ONNX model yet; run 'being-h0 engine build --engine {d} "
+                          "--backend onnx' first (the plan is built from it)")
+    err = tensorrt_import_error()
+    if err:
+        report["tensorrt_skipped"] = err
+        (d / PARITY_FILE).write_text(json.dumps(report, indent=2))
+        log(f"tensorrt: skipped ({err})")
+        return 0
+    from being_h0_runtime.policy.backends.tensorrt import TensorRTRunner
+
+    from ..export.tensorrt_build import (
+        build_tensorrt_engine,
+        info_dict,
+        make_profile,
+    )
+
+    n_ids = max(int(c[1].shape[1]) for c in cases)
+    prof = make_profile(m.image.size, 1, False, len(m.proprio.names), 1, max_text_len=n_ids + 256,
+                        opt_text_len=n_ids)
+    prof["input_ids"][0] = [1, m.image.num_image_tokens + m.action_spec.chunk_len + 1]
+    info = build_tensorrt_engine(d / "model.onnx", work / "model.plan", prof, trt_precision, None)
+    rep = _parity(policy.backend, TensorRTRunner(work / "model.plan", "actions"), cases, trt_atol)
+    report["backends"]["tensorrt"] = {**rep, "precision": trt_precision}
+    log(f"  parity tensorrt: max_abs_err={rep['max_abs_err']:.3g} {'PASS' if rep['passed'] else 'FAIL'}")
+    if not rep["passed"]:
+        return 1
+    _commit(d, work, {"tensorrt": info_dict(info)}, report)
+    return 0

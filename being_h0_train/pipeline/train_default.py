@@ -21,10 +21,11 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_ENGINE = REPO / "models" / "being-h0-sim-small"
@@ -91,62 +92,72 @@ def image_use(engine_dir: Path, dataset: Path, episode_ids: Sequence[str], horiz
             "pred_std_rad": float(np.mean(p_std)), "data_std_rad": float(np.mean(t_std))}
 
 
+class StageFailed(Exception):
+    """A stage could not finish; ``code`` is the pipeline's exit status."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 def stage(name: str) -> float:
     print(f"\n=== {name} ===", flush=True)
     return time.monotonic()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    a = _parser().parse_args(argv)
-    os.environ.setdefault("MUJOCO_GL", "egl")
-    work, engine_dir = Path(a.work), Path(a.engine_dir)
-    if a.fresh and work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True, exist_ok=True)
-    t_start = time.monotonic()
-    timings: dict[str, float] = {}
+def being_h0(*args: str) -> int:
+    """Run a ``being-h0`` subcommand in a child process: the runtime's public command line, not its modules.
 
-    # 1. demonstrations through the recorder node
+    Recording and benchmarking are runtime applications; training calls them the way a user
+    does, so the training package imports only the runtime's model and dataset interfaces.
+    """
+    return subprocess.run([sys.executable, "-m", "being_h0_runtime.cli", *args], check=False).returncode
+
+
+def record_demos(a: argparse.Namespace, work: Path, timings: dict[str, float]) -> Path:
+    """Stages 1-2: demonstrations through the recorder node, exported to the post-training dataset."""
     demos, data = work / "demos", work / "dataset"
-    t = stage(f"1/6 recording {a.episodes} demonstrations on the virtual rig")
+    t = stage(f"1/6 recording {a.episodes} demonstrations on the virtual rig (then 2/6: export to the dataset)")
     if not (data / "meta.json").exists():
-        from being_h0_runtime.recording.export import export_dataset
-        from being_h0_runtime.recording.record_cli import record_episodes
-
         if demos.exists():
             shutil.rmtree(demos)
-        kept = record_episodes(demos, a.episodes, seed_base=a.demo_seed_base, jobs=a.jobs)
-        t2 = stage(f"2/6 exporting {len(kept)} episodes to the post-training dataset")
-        info = export_dataset(kept, data, control_rate_hz=10.0)
-        print(f"{info.num_episodes} episodes, {info.num_frames} frames", flush=True)
-        timings["export_s"] = time.monotonic() - t2
+        code = being_h0("record", "--episodes", str(a.episodes), "--out", str(demos), "--seed-base",
+                        str(a.demo_seed_base), "--jobs", str(a.jobs), "--console", "off",
+                        "--export", str(data), "--control-rate", "10")
+        if code or not (data / "meta.json").exists():
+            raise StageFailed(f"recording the demonstrations failed (being-h0 record exited {code})")
     else:
         print(f"reusing {data}", flush=True)
     timings["record_s"] = time.monotonic() - t
+    return data
 
-    # 3. vision warm-up
-    backbone = a.backbone
-    if a.warmup_samples > 0:
-        warm = work / "warmup"
-        t = stage(f"3/6 vision warm-up: {a.warmup_samples} rendered layouts, {a.warmup_steps} steps")
-        if not (warm / "warmup.json").exists():
-            import torch
 
-            torch.set_num_threads(a.threads)
-            from being_h0_train.posttrain.perception import WarmUpSettings
-            from being_h0_train.posttrain.perception import run as warm_up
+def vision_warm_up(a: argparse.Namespace, work: Path, data: Path, timings: dict[str, float]) -> str:
+    """Stage 3: the vision warm-up on rendered layouts; returns the backbone post-training starts from."""
+    if a.warmup_samples <= 0:
+        return a.backbone
+    warm = work / "warmup"
+    t = stage(f"3/6 vision warm-up: {a.warmup_samples} rendered layouts, {a.warmup_steps} steps")
+    if not (warm / "warmup.json").exists():
+        import torch
 
-            m = warm_up(data, warm, a.backbone, WarmUpSettings(samples=a.warmup_samples, steps=a.warmup_steps,
-                                                               seed=a.seed, jobs=a.jobs))
-        else:
-            m = json.loads((warm / "warmup.json").read_text())["metrics"]
-            print(f"reusing {warm}", flush=True)
-        print(f"held-out toy position error: median {m['toy_cm_median']:.2f} cm (blind guess "
-              f"{m['toy_cm_median_blind']:.2f} cm); box {m['box_cm_median']:.2f} cm", flush=True)
-        timings["warmup_s"] = time.monotonic() - t
-        backbone = str(warm)
+        torch.set_num_threads(a.threads)
+        from being_h0_train.posttrain.perception import WarmUpSettings
+        from being_h0_train.posttrain.perception import run as warm_up
 
-    # 4. post-training
+        m = warm_up(data, warm, a.backbone, WarmUpSettings(samples=a.warmup_samples, steps=a.warmup_steps,
+                                                           seed=a.seed, jobs=a.jobs))
+    else:
+        m = json.loads((warm / "warmup.json").read_text())["metrics"]
+        print(f"reusing {warm}", flush=True)
+    print(f"held-out toy position error: median {m['toy_cm_median']:.2f} cm (blind guess "
+          f"{m['toy_cm_median_blind']:.2f} cm); box {m['box_cm_median']:.2f} cm", flush=True)
+    timings["warmup_s"] = time.monotonic() - t
+    return str(warm)
+
+
+def post_train(a: argparse.Namespace, work: Path, data: Path, backbone: str, timings: dict[str, float]) -> Path:
+    """Stage 4: post-training (resumed from its checkpoints); returns the final model directory."""
     post = work / "posttrain"
     t = stage(f"4/6 post-training ({a.train_mode}, {a.steps} steps, batch {a.batch_size})")
     final = post / "final"
@@ -157,19 +168,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         from being_h0_train.posttrain.train import main as train_main
 
         args = ["--data", str(data), "--backbone", backbone, "--train-mode", a.train_mode, "--steps", str(a.steps),
-                "--batch-size", str(a.batch_size), "--lr", str(a.lr), "--vision-lr-scale", str(a.vision_lr_scale), "--seed", str(a.seed), "--out", str(post),
+                "--batch-size", str(a.batch_size), "--lr", str(a.lr), "--vision-lr-scale", str(a.vision_lr_scale),
+                "--seed", str(a.seed), "--out", str(post),
                 "--eval-every", "0", "--save-every", str(max(a.steps // 4, 1))]
         args += {"none": ["--no-augment"], "color": ["--no-crop"], "crop+color": []}[a.augment]
         if (post / "checkpoints").exists():
             args.append("--resume")
         code = train_main(args)
         if code:
-            return int(code)
+            raise StageFailed(f"post-training exited {code}", int(code))
     else:
         print(f"reusing {final}", flush=True)
     timings["posttrain_s"] = time.monotonic() - t
+    return final
 
-    # record the pipeline's own settings next to the trainer's, so the manifest carries all of them
+
+def record_settings(a: argparse.Namespace, final: Path, timings: dict[str, float]) -> dict:
+    """The pipeline's own settings next to the trainer's, so the manifest carries all of them."""
     tjson = final / "training.json"
     training = json.loads(tjson.read_text()) if tjson.exists() else {}
     training["pipeline"] = {"command": "make train-default", "episodes": a.episodes,
@@ -180,8 +195,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                             "vision_lr_scale": a.vision_lr_scale,
                             "timings_s": {k: round(v, 1) for k, v in timings.items()}}
     tjson.write_text(json.dumps(training, indent=2, default=str))
+    return training
 
-    # 5. export
+
+def export_engine(final: Path, engine_dir: Path, data: Path, training: dict, timings: dict[str, float]) -> None:
+    """Stage 5: the ONNX engine folder, its parity report and the image-use check on held-out episodes."""
     t = stage(f"5/6 exporting the ONNX engine to {engine_dir}")
     from being_h0_train.export.engine_dir import ExportOptions, build_engine
 
@@ -198,21 +216,41 @@ def main(argv: Sequence[str] | None = None) -> int:
               + ("  -- LOW: the engine barely reads the camera" if use["ratio"] < 0.3 else ""), flush=True)
         (engine_dir / "image_use.json").write_text(json.dumps(use, indent=2))
 
-    # 6. benchmark
-    if a.trials > 0:
-        t = stage(f"6/6 benchmark: {a.trials} trials per variation")
-        from being_h0_runtime.bench.report import main as report_main
-        from being_h0_runtime.bench.runner import main as run_main
 
-        bench = engine_dir / "bench"
-        results = work / "bench.sqlite"
-        tasks = [f"pick_place_toy:{v}" for v in a.variations.split(",") if v]
-        code = run_main(["--tasks", *tasks, "--engine", str(engine_dir), "--trials", str(a.trials),
-                         "--results", str(results), "--out", str(work / "bench_out"), "--frames", "0"])
-        if code:
-            print(f"benchmark exited with {code}", flush=True)
-        report_main(["--results", str(results), "--out", str(bench)])
-        timings["bench_s"] = time.monotonic() - t
+def benchmark(a: argparse.Namespace, work: Path, engine_dir: Path, timings: dict[str, float]) -> None:
+    """Stage 6: success-rate trials on the virtual rig (``being-h0 bench run``), report beside the engine."""
+    if a.trials <= 0:
+        return
+    t = stage(f"6/6 benchmark: {a.trials} trials per variation")
+    results = work / "bench.sqlite"
+    tasks = [f"pick_place_toy:{v}" for v in a.variations.split(",") if v]
+    code = being_h0("bench", "run", "--tasks", *tasks, "--engine", str(engine_dir), "--trials", str(a.trials),
+                    "--results", str(results), "--out", str(work / "bench_out"), "--frames", "0")
+    if code:
+        print(f"benchmark exited with {code}", flush=True)
+    being_h0("bench", "report", "--results", str(results), "--out", str(engine_dir / "bench"))
+    timings["bench_s"] = time.monotonic() - t
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    a = _parser().parse_args(argv)
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    work, engine_dir = Path(a.work), Path(a.engine_dir)
+    if a.fresh and work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    t_start = time.monotonic()
+    timings: dict[str, float] = {}
+    try:
+        data = record_demos(a, work, timings)
+        backbone = vision_warm_up(a, work, data, timings)
+        final = post_train(a, work, data, backbone, timings)
+    except StageFailed as failed:
+        print(f"error: {failed}", file=sys.stderr, flush=True)
+        return failed.code
+    training = record_settings(a, final, timings)
+    export_engine(final, engine_dir, data, training, timings)
+    benchmark(a, work, engine_dir, timings)
     print(f"\ndone in {(time.monotonic() - t_start) / 60:.1f} min: engine in {engine_dir}", flush=True)
     return 0
 

@@ -41,6 +41,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from ..common import cosine_lr
+
 #: names of the regression targets, in column order
 TARGET_NAMES = ("toy_x", "toy_y", "toy_cos4yaw", "toy_sin4yaw", "box_x", "box_y", "box_yaw")
 
@@ -150,6 +152,8 @@ def warm_up(backbone: str | Path, images: np.ndarray, targets: np.ndarray, propr
     Returns (backbone, held-out metrics: toy/box position error in cm,
     median and p90, and a blind model's error).
     """
+    # Longer than 60 lines on purpose: one training loop, read top to bottom; its steps share the model,
+    # optimizer, data and schedule state, and splitting it would scatter that order over several functions.
     from .config import PostTrainConfig
     from .model import NormStats, build_posttrain_model
     from .train import make_preprocessors
@@ -190,7 +194,7 @@ def warm_up(backbone: str | Path, images: np.ndarray, targets: np.ndarray, propr
     bar = tqdm(range(s.steps), desc="vision warm-up", disable=not progress)
     loss = torch.zeros(())
     for step in bar:
-        lr = s.lr * min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * step / s.steps))
+        lr = cosine_lr(step, s.lr, s.steps, warmup_steps=100)
         for g in opt.param_groups:
             g["lr"] = lr
         idx = train[rng.integers(0, len(train), s.batch_size)]

@@ -40,6 +40,7 @@ from tqdm import tqdm
 
 from being_h0_runtime.policy.preprocess import PromptEncoder, TilePreprocessor
 
+from ..common import cosine_lr, replace_dir
 from .config import PostTrainConfig
 from .data import (
     Episode,
@@ -83,10 +84,7 @@ def make_preprocessors(model: PostTrainModel) -> tuple[TilePreprocessor, PromptE
 
 
 def _lr_at(step: int, s: TrainSettings) -> float:
-    if s.warmup_steps and step < s.warmup_steps:
-        return s.lr * (step + 1) / s.warmup_steps
-    t = (step - s.warmup_steps) / max(1, s.steps - s.warmup_steps)
-    return s.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+    return cosine_lr(step, s.lr, s.steps, warmup_steps=s.warmup_steps, sequential=True)
 
 
 def _to(batch: dict[str, torch.Tensor], device: str) -> dict[str, torch.Tensor]:
@@ -101,16 +99,10 @@ def latest_checkpoint(out: Path) -> Path | None:
 
 def save_checkpoint(out: Path, step: int, model: PostTrainModel, opt: torch.optim.Optimizer, extra: dict[str, Any]) -> Path:
     d = out / "checkpoints" / f"step_{step:07d}"
-    tmp = d.with_name(d.name + ".tmp")
-    tmp.mkdir(parents=True, exist_ok=True)
-    save_file(model.trainable_state_dict(), str(tmp / "trainable.safetensors"))
-    torch.save(opt.state_dict(), tmp / "optimizer.pt")
-    (tmp / "trainer_state.json").write_text(json.dumps({"step": step, **extra}, indent=2, default=str))
-    if d.exists():
-        import shutil
-
-        shutil.rmtree(d)
-    tmp.rename(d)  # a crash mid-save never leaves a half checkpoint under the final name
+    with replace_dir(d) as tmp:  # a crash mid-save never leaves a half checkpoint under the final name
+        save_file(model.trainable_state_dict(), str(tmp / "trainable.safetensors"))
+        torch.save(opt.state_dict(), tmp / "optimizer.pt")
+        (tmp / "trainer_state.json").write_text(json.dumps({"step": step, **extra}, indent=2, default=str))
     return d
 
 
@@ -189,6 +181,8 @@ def public_metrics(m: dict[str, Any]) -> dict[str, Any]:
 def train(cfg: PostTrainConfig, eset: EpisodeSet, out: str | Path, s: TrainSettings, resume: bool = False,
           progress: bool = True) -> dict[str, Any]:
     """Run post-training; returns a summary (losses, final dir, eval metrics)."""
+    # Longer than 60 lines on purpose: one training loop, read top to bottom; its steps share the model,
+    # optimizer, data and schedule state, and splitting it would scatter that order over several functions.
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(s.seed)

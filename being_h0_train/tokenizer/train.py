@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..common import cosine_lr, replace_dir
 from ..motion.clip import Clip
 from ..motion.mano import ManoLayer, default_mano
 from .data import WindowDataset, clip_features, load_or_generate
@@ -70,16 +71,10 @@ def evaluate(tok: MotionTokenizer, clips: list[Clip], mano: ManoLayer | None = N
 
 
 def save_checkpoint(out: Path, tok: MotionTokenizer, opt: torch.optim.Optimizer, step: int, rng: np.random.Generator) -> None:
-    ck = out / "checkpoint"
-    tmp = out / "checkpoint.tmp"
-    tok.save(tmp, extra={"step": step})
-    torch.save({"optimizer": opt.state_dict(), "step": step, "rng": rng.bit_generator.state,
-                "torch_rng": torch.get_rng_state()}, tmp / "trainer_state.pt")
-    if ck.exists():
-        import shutil
-
-        shutil.rmtree(ck)
-    tmp.rename(ck)  # atomic swap: a crash never leaves a half-written checkpoint
+    with replace_dir(out / "checkpoint") as tmp:  # a crash never leaves a half-written checkpoint
+        tok.save(tmp, extra={"step": step})
+        torch.save({"optimizer": opt.state_dict(), "step": step, "rng": rng.bit_generator.state,
+                    "torch_rng": torch.get_rng_state()}, tmp / "trainer_state.pt")
 
 
 def train_tokenizer(cfg: GRQConfig, clips: list[Clip], out_dir: str | Path | None = None, steps: int = 300,
@@ -108,8 +103,8 @@ def train_tokenizer(cfg: GRQConfig, clips: list[Clip], out_dir: str | Path | Non
         start = int(st["step"])
         rng.bit_generator.state = st["rng"]
         torch.set_rng_state(st["torch_rng"])
-    def lr_at(s: int) -> float:  # linear warm-up then cosine to 10%
-        return lr * min(1.0, (s + 1) / 50) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(s, steps) / max(steps, 1))))
+    def lr_at(s: int) -> float:  # 50-step linear warm-up on a cosine to 10%
+        return cosine_lr(s, lr, steps, warmup_steps=50, floor=0.1)
 
     tok.train()
     history = []

@@ -266,10 +266,7 @@ class BeingH0Model(nn.Module):
             list(eos_token_ids) if eos_token_ids is not None else [self.token_map.mot_end_id, self.token_map.eos_id],
             device=input_ids.device,
         )
-        bias = None
-        if allowed_token_ids is not None:
-            bias = torch.full((self.vocab_size,), float("-inf"), device=input_ids.device)
-            bias[torch.as_tensor(list(allowed_token_ids), device=input_ids.device)] = 0.0
+        bias = self._allowed_bias(allowed_token_ids, input_ids.device) if allowed_token_ids is not None else None
         emb = self.build_inputs_embeds(input_ids, pixel_values)
         mask = attention_mask.long()
         pos = (mask.cumsum(-1) - 1).clamp_min(0)
@@ -284,9 +281,7 @@ class BeingH0Model(nn.Module):
             if bias is not None:
                 logits = logits + bias
             if allowed_fn is not None:
-                step_bias = torch.full((self.vocab_size,), float("-inf"), device=logits.device)
-                step_bias[torch.as_tensor(list(allowed_fn(i)), device=logits.device)] = 0.0
-                logits = logits + step_bias
+                logits = logits + self._allowed_bias(allowed_fn(i), logits.device)
             tok = logits.argmax(-1)
             tok = torch.where(done, torch.full_like(tok, self.token_map.pad_id), tok)
             generated.append(tok)
@@ -306,6 +301,12 @@ class BeingH0Model(nn.Module):
         if not generated:
             return input_ids.new_zeros((b, 0))
         return torch.stack(generated, dim=1)
+
+    def _allowed_bias(self, allowed: Sequence[int], device: torch.device) -> torch.Tensor:
+        """0 on the allowed token ids, -inf elsewhere: added to the logits, only those can be picked."""
+        bias = torch.full((self.vocab_size,), float("-inf"), device=device)
+        bias[torch.as_tensor(list(allowed), device=device)] = 0.0
+        return bias
 
     # ----- misc ------------------------------------------------------------
     def gradient_checkpointing_enable(self) -> None:

@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import shutil
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
@@ -43,6 +41,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from ..common import cosine_lr, replace_dir
 from ..motion.synthetic import SyntheticConfig, generate_clip
 from ..motion.clip import list_clips, load_clip
 from ..tokenizer.model import GRQConfig, MotionTokenizer
@@ -157,20 +156,15 @@ def save_checkpoint(out: Path, model: BeingH0Model, opt: torch.optim.Optimizer, 
                     cfg: TrainConfig) -> None:
     msd, osd = _full_state(model, opt, world)
     if rank == 0:
-        tmp = out / "checkpoint.tmp"
-        if tmp.exists():
-            shutil.rmtree(tmp)
         sd = {k[len("internvl."):]: v for k, v in msd.items() if k.startswith("internvl.")}
-        model.internvl.save_pretrained(str(tmp), state_dict=sd)
-        model.tokenizer.save_pretrained(str(tmp))
-        model.config.save(tmp)
-        (tmp / "being_h0_token_map.json").write_text(model.token_map.to_json())
-        torch.save(osd, tmp / "optimizer.pt")
-        (tmp / "trainer_state.json").write_text(json.dumps({"step": step, "world_size": world, "config": asdict(cfg)}, indent=2))
-        final = out / "checkpoint"
-        if final.exists():
-            shutil.rmtree(final)
-        tmp.rename(final)
+        with replace_dir(out / "checkpoint") as tmp:
+            model.internvl.save_pretrained(str(tmp), state_dict=sd)
+            model.tokenizer.save_pretrained(str(tmp))
+            model.config.save(tmp)
+            (tmp / "being_h0_token_map.json").write_text(model.token_map.to_json())
+            torch.save(osd, tmp / "optimizer.pt")
+            (tmp / "trainer_state.json").write_text(
+                json.dumps({"step": step, "world_size": world, "config": asdict(cfg)}, indent=2))
     _barrier()
 
 
@@ -179,8 +173,40 @@ def _set_trainable(model: BeingH0Model, train_vision: bool) -> None:
         p.requires_grad_(train_vision)
 
 
+def _load_model(cfg: TrainConfig, ck: Path | None, num_motion_tokens: int) -> tuple[BeingH0Model, int]:
+    """The model to train and the step to start from: a resumed checkpoint, a given model or a fresh preset."""
+    start_step = 0
+    if cfg.resume:
+        if ck is None or not (ck / "trainer_state.json").exists():
+            raise FileNotFoundError(f"--resume: no checkpoint under {ck.parent if ck else None}")
+        model = BeingH0Model.from_pretrained(ck)
+        start_step = json.loads((ck / "trainer_state.json").read_text())["step"]
+    elif cfg.model_dir:
+        model = BeingH0Model.from_pretrained(cfg.model_dir, num_motion_tokens=num_motion_tokens)
+    else:
+        model = build_being_h0(BeingH0Config.preset(cfg.preset, num_motion_tokens=num_motion_tokens), seed=cfg.seed)
+    if model.token_map.num_motion_tokens != num_motion_tokens:
+        raise ValueError(f"model has {model.token_map.num_motion_tokens} motion tokens, motion tokenizer "
+                         f"{num_motion_tokens}; set BeingH0Config.num_motion_tokens accordingly")
+    return model, start_step
+
+
+def _evaluate(model: BeingH0Model, motion_tok: MotionTokenizer, eval_samples: list, out: Path | None, world: int,
+              device: torch.device) -> dict[str, Any]:
+    """Generation metrics on the held-out windows (from the saved full copy when the model was sharded)."""
+    eval_model = BeingH0Model.from_pretrained(out / "checkpoint") if (out and world > 1) else model
+    eval_model.to(device).eval()
+    result = evaluate_generation(eval_model, motion_tok, eval_samples)
+    _log(0, "eval: " + json.dumps(result))
+    if out:
+        (out / "eval.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
 def train(cfg: TrainConfig) -> dict[str, Any]:
     """Run physical instruction tuning; returns a summary (losses, eval) on rank 0."""
+    # Longer than 60 lines on purpose: one training loop, read top to bottom; its steps share the model,
+    # optimizer, data and schedule state, and splitting it would scatter that order over several functions.
     if cfg.precision not in ("fp32", "bf16"):
         raise ValueError(f"--precision must be fp32 or bf16, got {cfg.precision}")
     rank, world, device = _dist_setup()
@@ -191,21 +217,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     clips = load_clips(cfg)
     n_eval = max(1, len(clips) // 8) if len(clips) > 2 else 0
     motion_tok = get_motion_tokenizer(cfg, clips[n_eval:] or clips, rank)
-    # ---- model
-    start_step = 0
     ck = out / "checkpoint" if out else None
-    if cfg.resume:
-        if ck is None or not (ck / "trainer_state.json").exists():
-            raise FileNotFoundError(f"--resume: no checkpoint under {out}")
-        model = BeingH0Model.from_pretrained(ck)
-        start_step = json.loads((ck / "trainer_state.json").read_text())["step"]
-    elif cfg.model_dir:
-        model = BeingH0Model.from_pretrained(cfg.model_dir, num_motion_tokens=motion_tok.cfg.num_token_ids)
-    else:
-        model = build_being_h0(BeingH0Config.preset(cfg.preset, num_motion_tokens=motion_tok.cfg.num_token_ids), seed=cfg.seed)
-    if model.token_map.num_motion_tokens != motion_tok.cfg.num_token_ids:
-        raise ValueError(f"model has {model.token_map.num_motion_tokens} motion tokens, motion tokenizer "
-                         f"{motion_tok.cfg.num_token_ids}; set BeingH0Config.num_motion_tokens accordingly")
+    model, start_step = _load_model(cfg, ck, motion_tok.cfg.num_token_ids)
     model.to(device)
     _set_trainable(model, cfg.train_vision)
     if cfg.grad_ckpt:
@@ -226,11 +239,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         set_optimizer_state_dict(sharded, opt, osd, options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=world > 1))
 
     def lr_at(s: int) -> float:
-        warm = min(1.0, (s + 1) / max(1, cfg.warmup))
-        return cfg.lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s, cfg.steps) / max(1, cfg.steps))))
-
-    if cfg.precision not in ("fp32", "bf16"):
-        raise ValueError(f"--precision must be fp32 or bf16, got {cfg.precision}")
+        return cosine_lr(s, cfg.lr, cfg.steps, warmup_steps=cfg.warmup, floor=0.1)
 
     def amp():  # bf16 autocast: matmuls in bf16, master weights and optimizer state stay fp32
         return torch.autocast(device.type, dtype=torch.bfloat16) if cfg.precision == "bf16" else nullcontext()
@@ -274,12 +283,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     if out:
         save_checkpoint(out, model, opt, cfg.steps, world, rank, cfg)
     if rank == 0 and eval_samples and (world == 1 or out is not None):  # sharded models need the saved full copy
-        eval_model = BeingH0Model.from_pretrained(out / "checkpoint") if (out and world > 1) else model
-        eval_model.to(device).eval()
-        summary["eval"] = evaluate_generation(eval_model, motion_tok, eval_samples)
-        _log(rank, "eval: " + json.dumps(summary["eval"]))
-        if out:
-            (out / "eval.json").write_text(json.dumps(summary["eval"], indent=2))
+        summary["eval"] = _evaluate(model, motion_tok, eval_samples, out, world, device)
     if log_f:
         log_f.close()
     _barrier()

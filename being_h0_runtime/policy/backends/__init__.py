@@ -10,48 +10,22 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from ...config import ConfigError
+from .base import Backend, BackendUnavailable, cuda_available, tensorrt_import_error
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..engine import EngineManifest
+    from ..engine_format import EngineManifest
 
-
-class BackendUnavailable(ConfigError):
-    """The requested backend cannot run here (library missing, no GPU, not in the manifest)."""
-
-
-class Backend(Protocol):
-    name: str
-    device: str
-
-    def run(self, pixel_values: np.ndarray, input_ids: np.ndarray, proprio: np.ndarray) -> np.ndarray: ...
-
-
-def cuda_available() -> bool:
-    """CUDA usable by torch or by ONNX Runtime (checked without importing either eagerly when absent)."""
-    if importlib.util.find_spec("torch") is not None:
-        import torch
-
-        if torch.cuda.is_available():
-            return True
-    if importlib.util.find_spec("onnxruntime") is not None:
-        import onnxruntime as ort
-
-        return "CUDAExecutionProvider" in ort.get_available_providers()
-    return False
-
-
-def tensorrt_import_error() -> str | None:
-    """None when ``import tensorrt`` works, else the reason."""
-    try:
-        import tensorrt  # noqa: F401
-    except Exception as e:  # noqa: BLE001 - ImportError, or a broken CUDA install raising OSError
-        return f"import tensorrt failed: {type(e).__name__}: {e}"
-    return None
+__all__ = [
+    "Backend",
+    "BackendUnavailable",
+    "create_backend",
+    "cuda_available",
+    "pick_backend",
+    "tensorrt_import_error",
+]
 
 
 def pick_backend(m: EngineManifest, backend: str, device: str, engine_dir: Path) -> str:

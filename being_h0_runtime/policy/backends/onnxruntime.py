@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...config import ConfigError
-from . import BackendUnavailable
+from .base import BackendUnavailable
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..engine import EngineManifest
+    from ..engine_format import EngineManifest
 
 
 class OnnxRuntimeBackend:

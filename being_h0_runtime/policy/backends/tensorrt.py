@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...config import ConfigError
-from . import BackendUnavailable, tensorrt_import_error
+from .base import BackendUnavailable, tensorrt_import_error
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..engine import EngineManifest
+    from ..engine_format import EngineManifest
 
 class TensorRTRunner:
     """Runs one serialised TensorRT plan (inputs pixel_values, input_ids, proprio)."""
