@@ -3,7 +3,7 @@
     python -m being_h0_runtime.node_main --profile launch/sim.yaml --node arm --run-dir runs/x
 
 Builds the node from the profile over the dds transport and spins until
-SIGINT/SIGTERM; on the way out actuator nodes hold and release hardware.
+SIGINT/SIGTERM; on the way out the node shuts down (actuator nodes hold, then release hardware).
 """
 
 from __future__ import annotations
@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         handle = ctx.create_node(args.node, params)
         node = build_node(entry.type, handle, params, f"{profile.source}: nodes.{args.node}.params",
                           base_dir=profile.base_dir)
+        node.bring_up()  # configure, activate (a failure half-way is released by shutdown below)
         log.info("%s (%s) up", args.node, entry.type)
         stop["running"] = True
         while not stop["flag"]:
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         if node is not None:
-            node.close()
+            node.shutdown()
         ctx.shutdown()
     return 0
 

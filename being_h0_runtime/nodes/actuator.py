@@ -114,13 +114,20 @@ class ActuatorNode(RuntimeNode):
 
     joint_names: tuple[str, ...]
 
-    def __init__(self, handle: NodeHandle, params: ActuatorParams, driver: Any = None) -> None:
+    def __init__(self, handle: NodeHandle, params: ActuatorParams | dict[str, Any], driver: Any = None) -> None:
+        """`driver`: an already built driver (tests, benches); default: `make_driver()` at configure."""
         super().__init__(handle, params)
-        self.p = params
-        self.dt = 1.0 / params.rate_hz
-        self.driver = driver or self.make_driver()
+        self.p = self.params  # typed by the subclass (ArmParams, HandParams)
+        self.dt = 1.0 / self.p.rate_hz
+        self.driver = driver
+        self.footswitch: FootSwitch | None = None
+
+    # -- lifecycle (nodes/base.py) --------------------------------------------------
+    def on_configure(self) -> None:
+        handle, params = self.handle, self.p
+        if self.driver is None:
+            self.driver = self.make_driver()
         self._configure_driver(params.configure_timeout_s)
-        self.driver.activate()
         self.limits = self.make_limits()
         self.supervisor = Supervisor(self.limits, params.safety, self.make_workspace())
         self.estop = EStopLatch(clock=handle.now)
@@ -128,6 +135,33 @@ class ActuatorNode(RuntimeNode):
         self.gate = MotionGate(self.estop, self.watchdog)
         self.executor = make_executor(params.executor.name, **params.executor.params)
         self.cadence = CadenceMonitor(self.dt)
+        self._init_motion_state()
+        self.estop_pub = handle.create_publisher(EStop, "/estop", ESTOP_QOS)
+        self._relayed_faults: set[str] = set()
+        self._momentary: deque[str] = deque(maxlen=64)  # pedal presses (momentary wiring) not yet relayed
+        #: engaged relays waiting for a control tick (one /estop message per tick: see _publish_relays)
+        self._outbox: deque[EStop] = deque(maxlen=64)
+        self._held_relayed: bool | None = None
+        self._held_relayed_at = -math.inf
+        if params.footswitch is not None:
+            # the pedal trips this node's latch from its own thread (no transport in the path);
+            # control_cycle relays it on /estop so every other motion node holds too
+            self.footswitch = FootSwitch(params.footswitch, self.estop, clock=handle.now)
+            self.estop.subscribe(self._on_local_estop_event)
+            self.footswitch.start()
+        self.state_pub = handle.create_publisher(JointState, "/joint_states", QoS("reliable", 10))  # as ros2_control
+        self.command_pub = handle.create_publisher(JointState, f"/{self.group}/command", QoS("best_effort", 10))
+        self.subscribe(ActionChunk, params.chunk_topic, self.on_chunk, COMMAND_QOS)
+        # ESTOP_QOS (depth 16, every writer and reader): a stop and a relay arriving together must both be heard;
+        # a late joiner replays each writer's recent stops and releases in order (across writers a replay can only
+        # end latched, the safe side: the operator resets again). Heard while inactive too: the latch stays current.
+        self.subscribe(EStop, "/estop", self.on_estop, ESTOP_QOS, while_inactive=True)
+        self.subscribe(TaskStatus, "/task/status", self.on_task_status, LATCHED_QOS)
+        # an operator's takeover (teleop clutch) cuts the policy's chunk: see on_teleop_intervention
+        self.teleop_takeover = False
+        self.subscribe(Bool, "/teleop/intervention", self.on_teleop_intervention, LATCHED_QOS, while_inactive=True)
+
+    def _init_motion_state(self) -> None:
         self.holding = True
         self.driver_ready = False
         self.homing: SoftStart | None = None
@@ -143,33 +177,25 @@ class ActuatorNode(RuntimeNode):
         self.safety_events: deque[tuple[float, str, str]] = deque(maxlen=EVENT_LOG_LEN)
         #: only chunks observed after the last accepted reset may run
         self.reset_stamp = -math.inf
-        self.estop_pub = handle.create_publisher(EStop, "/estop", ESTOP_QOS)
-        self.footswitch: FootSwitch | None = None
-        self._relayed_faults: set[str] = set()
-        self._momentary: deque[str] = deque(maxlen=64)  # pedal presses (momentary wiring) not yet relayed
-        #: engaged relays waiting for a control tick (one /estop message per tick: see _publish_relays)
-        self._outbox: deque[EStop] = deque(maxlen=64)
-        self._held_relayed: bool | None = None
-        self._held_relayed_at = -math.inf
-        if params.footswitch is not None:
-            # the pedal trips this node's latch from its own thread (no transport in the path);
-            # control_cycle relays it on /estop so every other motion node holds too
-            self.footswitch = FootSwitch(params.footswitch, self.estop, clock=handle.now)
-            self.estop.subscribe(self._on_local_estop_event)
-            self.footswitch.start()
-        self.state_pub = handle.create_publisher(JointState, "/joint_states", QoS("reliable", 10))  # as ros2_control
-        self.command_pub = handle.create_publisher(JointState, f"/{self.group}/command", QoS("best_effort", 10))
-        handle.create_subscription(ActionChunk, params.chunk_topic, self.on_chunk, COMMAND_QOS)
-        # ESTOP_QOS (depth 16, every writer and reader): a stop and a relay arriving together must both be heard;
-        # a late joiner replays each writer's recent stops and releases in order (across writers a replay can only
-        # end latched, the safe side: the operator resets again)
-        handle.create_subscription(EStop, "/estop", self.on_estop, ESTOP_QOS)
-        handle.create_subscription(TaskStatus, "/task/status", self.on_task_status, LATCHED_QOS)
-        # an operator's takeover (teleop clutch) cuts the policy's chunk: see on_teleop_intervention
-        self.teleop_takeover = False
-        handle.create_subscription(Bool, "/teleop/intervention", self.on_teleop_intervention, LATCHED_QOS)
-        handle.create_timer(self.dt, self.control_cycle)
-        handle.create_timer(params.report_period_s, self.report)
+
+    def on_activate(self) -> None:
+        self.driver.activate()
+        self.create_timer(self.dt, self.control_cycle)
+        self.create_timer(self.p.report_period_s, self.report)
+
+    def on_deactivate(self) -> None:
+        """Hold: nothing stored before the deactivation may run after it (as after any hold)."""
+        self.executor.reset()
+        self.driver.hold()
+        self.holding, self.last_command, self.soft_start = True, None, None
+        self.supervisor.reset()
+        self.driver.deactivate()
+
+    def on_shutdown(self) -> None:
+        if self.footswitch is not None:
+            self.footswitch.stop()
+        if self.driver is not None:
+            self.driver.close()
 
     def _configure_driver(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s  # wall time: hardware does not follow sim time
@@ -281,7 +307,8 @@ class ActuatorNode(RuntimeNode):
             elif source not in self.estop.asserted_sources:  # re-assertions of a known hold change nothing
                 self.estop.set_asserted(source, True, msg.reason or "hardware stop held", now)
             self.executor.reset()  # nothing stored before a stop may run after it
-            self.control_cycle(relay=False)  # act now, not at the next tick
+            if self.active:
+                self.control_cycle(relay=False)  # act now, not at the next tick (inactive: already holding)
         elif msg.operator.strip():
             try:
                 self.gate.operator_reset(msg.operator, now)
@@ -444,7 +471,7 @@ class ActuatorNode(RuntimeNode):
             self.hold_events.append((now, reason))
             self.publish_diagnostics([Diagnostic(Diagnostic.WARN, "hold", reason)])
 
-    def report(self) -> None:
+    def health(self) -> list[Diagnostic]:
         rep = self.cadence.report()
         values = {k: str(v) for k, v in self.supervisor.counters.items()}
         values.update({f"hold_{k}": str(v) for k, v in self.gate.holds_by_reason.items()})
@@ -453,13 +480,7 @@ class ActuatorNode(RuntimeNode):
                        "cadence": rep.format(self.group)})
         level = Diagnostic.ERROR if self.gate.faults else Diagnostic.OK
         msg = "; ".join(f"{k}: {v}" for k, v in self.gate.faults.items()) or ("holding" if self.holding else "moving")
-        self.publish_diagnostics([Diagnostic(level, "status", msg, values)] + self.driver.diagnostics())
+        return [Diagnostic(level, "status", msg, values)] + self.driver.diagnostics()
 
-    def close(self) -> None:
-        if self.footswitch is not None:
-            self.footswitch.stop()
-        try:
-            self.driver.hold()
-            self.driver.deactivate()
-        finally:
-            self.driver.close()
+    def report(self) -> None:
+        self.publish_diagnostics(self.health())
