@@ -45,16 +45,18 @@ from ..config import StrictModel
 from ..drivers.base import Diagnostic, DriverError
 from ..drivers.options import options_model, validate_options
 from ..msgs import ActionChunk, Bool, EStop, JointState, TaskStatus
-from ..msgs.convert import chunk_to_array, header, joint_state
+from ..msgs.convert import joint_state
 from ..policy.execution import make_executor
 from ..safety.cadence import CadenceMonitor
-from ..safety.estop import EStopEvent, EStopLatch, EStopResetRefused
+from ..safety.estop import EStopLatch, EStopResetRefused
 from ..safety.footswitch import FootSwitch, FootSwitchConfig
 from ..safety.limits import HandLimits, JointLimits, SafetyConfig, WorkspaceBox
 from ..safety.supervisor import MotionGate, SoftStart, Supervisor
 from ..safety.watchdog import Watchdog
 from ..transport.api import COMMAND_QOS, ESTOP_QOS, LATCHED_QOS, NodeHandle, QoS
 from .base import RuntimeNode
+from .chunk_check import CHUNK_STEP_DT_RANGE, MAX_CHUNK_STEPS, chunk_columns  # noqa: F401 - limits re-exported
+from .estop_relay import EStopRelay
 
 
 class ExecutorConfig(StrictModel):
@@ -99,12 +101,8 @@ class ActuatorParams(StrictModel):
         return None
 
 
-#: accepted chunk step periods (s): outside, time arithmetic in the executors overflows or means nothing
-CHUNK_STEP_DT_RANGE = (1e-4, 10.0)
 #: ActionChunk.engine_id of the teleop node's commands (nodes/teleop.py)
 TELEOP_ENGINE_ID = "teleop"
-#: most steps in one chunk (a policy's horizon is tens of steps; this bounds a corrupt header's allocation)
-MAX_CHUNK_STEPS = 10_000
 #: entries kept in the node's hold and safety-event logs (oldest dropped)
 EVENT_LOG_LEN = 1000
 
@@ -137,17 +135,13 @@ class ActuatorNode(RuntimeNode):
         self.cadence = CadenceMonitor(self.dt)
         self._init_motion_state()
         self.estop_pub = handle.create_publisher(EStop, "/estop", ESTOP_QOS)
-        self._relayed_faults: set[str] = set()
-        self._momentary: deque[str] = deque(maxlen=64)  # pedal presses (momentary wiring) not yet relayed
-        #: engaged relays waiting for a control tick (one /estop message per tick: see _publish_relays)
-        self._outbox: deque[EStop] = deque(maxlen=64)
-        self._held_relayed: bool | None = None
-        self._held_relayed_at = -math.inf
+        self.relay = EStopRelay(handle.name, self.estop, self.estop_pub, params.estop_reassert_period_s,
+                                params.footswitch.source if params.footswitch is not None else None)
         if params.footswitch is not None:
             # the pedal trips this node's latch from its own thread (no transport in the path);
             # control_cycle relays it on /estop so every other motion node holds too
             self.footswitch = FootSwitch(params.footswitch, self.estop, clock=handle.now)
-            self.estop.subscribe(self._on_local_estop_event)
+            self.estop.subscribe(self.relay.on_local_estop_event)
             self.footswitch.start()
         self.state_pub = handle.create_publisher(JointState, "/joint_states", QoS("reliable", 10))  # as ros2_control
         self.command_pub = handle.create_publisher(JointState, f"/{self.group}/command", QoS("best_effort", 10))
@@ -264,30 +258,12 @@ class ActuatorNode(RuntimeNode):
         self.watchdog.feed(now)
 
     def _validate_chunk(self, msg: ActionChunk) -> tuple[np.ndarray | None, str]:
-        """This node's columns of the chunk as float64 (steps, joints), or None and why (safety event published)."""
-        now = self.handle.now()
-        seq = getattr(msg, "sequence", "?")
-        dt = msg.step_dt
-        lo, hi = CHUNK_STEP_DT_RANGE
-        if not (isinstance(dt, (int, float, np.floating, np.integer)) and not isinstance(dt, bool)
-                and math.isfinite(dt) and lo <= dt <= hi):
-            return self._reject_chunk(now, "step_dt", f"action chunk #{seq}: step_dt {dt!r} outside [{lo:g}, {hi:g}] s")
-        if not (isinstance(msg.steps, (int, np.integer)) and 1 <= msg.steps <= MAX_CHUNK_STEPS):
-            return self._reject_chunk(now, "steps", f"action chunk #{seq}: {msg.steps!r} steps, need 1..{MAX_CHUNK_STEPS}")
-        names = list(msg.names)
-        if len(set(names)) != len(names):
-            return self._reject_chunk(now, "names", f"action chunk #{seq}: duplicate action names")
-        missing = [n for n in self.joint_names if n not in names]
-        if missing:
-            return self._reject_chunk(now, "names", f"action chunk #{seq}: no action for {missing}")
-        try:
-            chunk = chunk_to_array(msg)
-        except (ValueError, TypeError) as err:
-            return self._reject_chunk(now, "shape", f"action chunk #{seq}: {err}")
-        mine = chunk[:, [names.index(n) for n in self.joint_names]].astype(np.float64)
-        if not np.all(np.isfinite(mine)):
-            return None, "nonfinite"
-        return mine, ""
+        """This node's columns of the chunk as float64 (steps, joints), or None and why (safety event published,
+        except for NaN/inf: the caller latches a fault for those)."""
+        mine, kind, detail = chunk_columns(msg, self.joint_names)
+        if mine is None and kind != "nonfinite":
+            return self._reject_chunk(self.handle.now(), kind, detail)
+        return mine, kind
 
     def _reject_chunk(self, now: float, kind: str, detail: str) -> tuple[None, str]:
         self.chunks_dropped[kind] += 1
@@ -317,7 +293,7 @@ class ActuatorNode(RuntimeNode):
                 return
             self.reset_stamp = now
             self.executor.reset()
-            self._relayed_faults.clear()
+            self.relay.relayed_faults.clear()
             self.log.warning("operator %s reset the e-stop/faults; waiting for a chunk observed after %.3f",
                              msg.operator, now)
         else:
@@ -351,51 +327,6 @@ class ActuatorNode(RuntimeNode):
         self.control_cycle(relay=False)  # hold now, and relay the fault so the other motion nodes hold too
 
     # -- the loop ---------------------------------------------------------------
-    def _on_local_estop_event(self, ev: EStopEvent) -> None:
-        # runs in the foot switch's thread: only queue, control_cycle publishes
-        if ev.kind == "trigger" and self.footswitch is not None and ev.source == self.footswitch.config.source:
-            self._momentary.append(ev.reason)
-
-    def _relay_local_estop(self, now: float) -> None:
-        """Queue this node's foot switch presses (momentary wiring); publish its held state when nothing else is."""
-        if self.footswitch is None:
-            return
-        src = self.footswitch.config.source
-        relay_source = f"{self.handle.name}:{src}"
-        while self._momentary:
-            reason = self._momentary.popleft()
-            self._outbox.append(EStop(header=header(now), engaged=True, source=relay_source, reason=reason))
-        held = {s: r for s, r in self.estop.asserted_sources.items() if s == src or s.startswith(src + ":")}
-        due = bool(held) != self._held_relayed or now - self._held_relayed_at >= self.p.estop_reassert_period_s
-        if due and not self._outbox:  # engaged relays first; the state goes out on the next free tick
-            if held:
-                msg = EStop(header=header(now), engaged=True, held=True, source=relay_source, reason="; ".join(held.values()))
-            else:
-                msg = EStop(header=header(now), engaged=False, held=False, source=relay_source,
-                            reason="foot switch released")
-            self._outbox.append(msg)
-            self._held_relayed, self._held_relayed_at = bool(held), now
-
-    def _relay_local_faults(self, now: float) -> bool:
-        """A fault latched here (not an e-stop heard from elsewhere) stops every other motion node too.
-
-        Published at once, even from inside a delivery: an engaged message may replace another stop
-        in a depth-1 reader without harm (both stop). Returns True if anything was published."""
-        sent = False
-        for what, why in self.gate.faults.items():
-            if what != "estop" and what not in self._relayed_faults:
-                self._relayed_faults.add(what)
-                self.estop_pub.publish(EStop(header=header(now), engaged=True,
-                                             source=f"{self.handle.name}:fault:{what}", reason=why))
-                sent = True
-        return sent
-
-    def _publish_relays(self) -> None:
-        """At most one queued /estop message per tick, and only from the tick itself: even a reader that kept
-        only one message must never see a release replace a stop that was published just before it."""
-        if self._outbox:
-            self.estop_pub.publish(self._outbox.popleft())
-
     def control_cycle(self, relay: bool = True) -> None:
         """One cycle. `relay=False` when acting at once on an input (e-stop, fault) between ticks."""
         now = self.handle.now()
@@ -404,14 +335,14 @@ class ActuatorNode(RuntimeNode):
             try:
                 self._cycle(now)
             finally:
-                if not self._relay_local_faults(now):  # a fault relay went out: the pedal's turn is next tick
-                    self._relay_local_estop(now)
-                    self._publish_relays()
+                if not self.relay.relay_faults(now, self.gate.faults):  # a fault went out: the pedal's turn is next tick
+                    self.relay.queue_footswitch(now)
+                    self.relay.publish_one()
         else:
             try:
                 self._cycle(now)
             finally:
-                self._relay_local_faults(now)
+                self.relay.relay_faults(now, self.gate.faults)
 
     def _cycle(self, now: float) -> None:
         q, dq, fault, stamp = self.read_state()
