@@ -60,7 +60,7 @@ from .estop_relay import EStopRelay
 
 
 class ExecutorConfig(StrictModel):
-    #: sync | async | ensemble | crossfade (see policy/execution.py)
+    #: sync | async | ensemble | crossfade | rtc (see policy/execution/)
     name: str = "async"
     params: dict[str, Any] = Field(default_factory=dict)
 
