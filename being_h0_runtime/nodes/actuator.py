@@ -324,7 +324,8 @@ class ActuatorNode(RuntimeNode):
     def fault(self, source: str, reason: str) -> None:
         self.gate.fault(source, reason)
         self.publish_diagnostics([Diagnostic(Diagnostic.ERROR, source, reason)])
-        self.control_cycle(relay=False)  # hold now, and relay the fault so the other motion nodes hold too
+        if self.active:  # (inactive: already holding; the first tick after activation relays it)
+            self.control_cycle(relay=False)  # hold now, and relay the fault so the other motion nodes hold too
 
     # -- the loop ---------------------------------------------------------------
     def control_cycle(self, relay: bool = True) -> None:
