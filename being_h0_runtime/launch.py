@@ -251,7 +251,7 @@ def close_graph(nodes: dict[str, RuntimeNode], reraise: bool = True) -> None:
     for node in reversed(list(nodes.values())):
         try:
             node.shutdown()
-        except Exception as err:  # keep closing the others: actuators must reach their hold
+        except Exception as err:  # noqa: BLE001 - keep closing the others: actuators must reach their hold
             errors.append(err)
     if errors and reraise:
         raise errors[0]
