@@ -227,24 +227,31 @@ def load_profile(name_or_path: str) -> Profile:
 
 def build_graph(profile: Profile, ctx: Context, run_dir: Path, overrides: dict[str, dict[str, Any]] | None = None,
                 only: list[str] | None = None) -> dict[str, RuntimeNode]:
-    """Construct the profile's nodes in one context (in-process graph); every node's parameters are
-    validated before the first node is built."""
+    """Construct the profile's nodes in one context (in-process graph) and bring each up (configure,
+    activate) in profile order; every node's parameters are validated before the first node is built.
+    If one fails, the nodes already up are shut down (actuators hold) before the error propagates."""
     validated = profile.validate_nodes(run_dir, overrides)
     nodes: dict[str, RuntimeNode] = {}
-    for name, entry in profile.nodes.items():
-        if only is not None and name not in only:
-            continue
-        handle = ctx.create_node(name, profile.node_params(name, run_dir, (overrides or {}).get(name)))
-        nodes[name] = node_class(entry.type)(handle, validated[name])
+    try:
+        for name, entry in profile.nodes.items():
+            if only is not None and name not in only:
+                continue
+            handle = ctx.create_node(name, profile.node_params(name, run_dir, (overrides or {}).get(name)))
+            nodes[name] = node = node_class(entry.type)(handle, validated[name])
+            node.bring_up()
+    except BaseException:
+        close_graph(nodes, reraise=False)
+        raise
     return nodes
 
 
-def close_graph(nodes: dict[str, RuntimeNode]) -> None:
+def close_graph(nodes: dict[str, RuntimeNode], reraise: bool = True) -> None:
+    """Shut every node down in reverse profile order (actuators, started last, hold last)."""
     errors = []
     for node in reversed(list(nodes.values())):
         try:
-            node.close()
-        except Exception as err:  # keep closing the others: actuators must reach their hold
+            node.shutdown()
+        except Exception as err:  # noqa: BLE001 - keep closing the others: actuators must reach their hold
             errors.append(err)
-    if errors:
+    if errors and reraise:
         raise errors[0]

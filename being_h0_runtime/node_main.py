@@ -3,7 +3,7 @@
     python -m being_h0_runtime.node_main --profile launch/sim.yaml --node arm --run-dir runs/x
 
 Builds the node from the profile over the dds transport and spins until
-SIGINT/SIGTERM; on the way out actuator nodes hold and release hardware.
+SIGINT/SIGTERM; on the way out the node shuts down (actuator nodes hold, then release hardware).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from .config import ConfigError
 from .drivers.base import DriverError
@@ -38,7 +39,7 @@ def _die_with_parent() -> None:
         pass  # not Linux: the getppid() check in the spin loop still catches it
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", required=True, help="launch profile name or YAML path")
     ap.add_argument("--node", required=True, help="node name in the profile")
@@ -55,7 +56,41 @@ def main(argv: list[str] | None = None) -> int:
                     help="what reaches the terminal (DEBUG, INFO, WARNING, ...); the log file gets INFO or finer")
     ap.add_argument("--log-file", default=None,
                     help="this node's log file (default: RUN_DIR/NODE.log, where the launcher puts its output)")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def _node_config(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
+    """(profile, the node's entry, its parameters) once the files it waits for exist; ConfigError otherwise."""
+    profile = load_profile(args.profile)
+    if args.node not in profile.nodes:
+        raise ConfigError(f"{profile.source}: no node named {args.node!r}; nodes: {list(profile.nodes)}")
+    run_dir = Path(args.run_dir)
+    entry = profile.nodes[args.node]
+    params = profile.node_params(args.node, run_dir, json.loads(args.params_json))
+    # generous: the file's maker (the virtual rig's pty) may start slowly on a loaded machine;
+    # the wait ends as soon as the file appears
+    deadline = time.monotonic() + WAIT_FOR_FILES_S
+    for f in profile.resolved_files(args.node, run_dir):
+        while not Path(f).exists():
+            if time.monotonic() > deadline:
+                raise ConfigError(f"{args.node}: waited {WAIT_FOR_FILES_S:.0f} s for {f} to appear")
+            time.sleep(0.05)
+    return profile, entry, params
+
+
+def _context(args: argparse.Namespace, profile: Any) -> Any:
+    from .transport import create_context
+
+    kwargs = {}
+    if args.transport == "dds":
+        # the profile's network (loopback unless it names an interface) and the launch's graph partition
+        kwargs = {"network": profile.dds, "graph_id": args.graph_id}
+    return create_context(args.transport, domain_id=args.domain_id,
+                          use_sim_time=profile.node_uses_sim_time(args.node), **kwargs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     parent = os.getppid()  # at start-up: the launcher may die while this node is still being built
     stop = {"flag": False, "running": False}
 
@@ -78,32 +113,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     log = logging.getLogger("being_h0.node_main")
     try:
-        profile = load_profile(args.profile)
-        if args.node not in profile.nodes:
-            raise ConfigError(f"{profile.source}: no node named {args.node!r}; nodes: {list(profile.nodes)}")
-        run_dir = Path(args.run_dir)
-        entry = profile.nodes[args.node]
-        params = profile.node_params(args.node, run_dir, json.loads(args.params_json))
-        # generous: the file's maker (the virtual rig's pty) may start slowly on a loaded machine;
-        # the wait ends as soon as the file appears
-        deadline = time.monotonic() + WAIT_FOR_FILES_S
-        for f in profile.resolved_files(args.node, run_dir):
-            while not Path(f).exists():
-                if time.monotonic() > deadline:
-                    raise ConfigError(f"{args.node}: waited {WAIT_FOR_FILES_S:.0f} s for {f} to appear")
-                time.sleep(0.05)
+        profile, entry, params = _node_config(args)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 
-    from .transport import create_context
-
-    kwargs = {}
-    if args.transport == "dds":
-        # the profile's network (loopback unless it names an interface) and the launch's graph partition
-        kwargs = {"network": profile.dds, "graph_id": args.graph_id}
-    ctx = create_context(args.transport, domain_id=args.domain_id, use_sim_time=profile.node_uses_sim_time(args.node),
-                         **kwargs)
+    ctx = _context(args, profile)
     node = None
     from .tracing import install_from_env
 
@@ -112,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         handle = ctx.create_node(args.node, params)
         node = build_node(entry.type, handle, params, f"{profile.source}: nodes.{args.node}.params",
                           base_dir=profile.base_dir)
+        node.bring_up()  # configure, activate (a failure half-way is released by shutdown below)
         log.info("%s (%s) up", args.node, entry.type)
         stop["running"] = True
         while not stop["flag"]:
@@ -130,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         if node is not None:
-            node.close()
+            node.shutdown()
         ctx.shutdown()
     return 0
 

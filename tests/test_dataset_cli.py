@@ -21,7 +21,7 @@ def recs(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("recs")
     ctx = InprocContext(start_time=5.0)
     rig = SyntheticRig(ctx)
-    rec = RecorderNode(ctx.create_node("recorder"), RecorderParams(output_dir=root, min_free_bytes=0))
+    rec = RecorderNode(ctx.create_node("recorder"), RecorderParams(output_dir=root, min_free_bytes=0)).bring_up()
     good = rec.start("pick", "pick it")
     ctx.run_for(1.0)
     rec.mark(True)
@@ -37,7 +37,7 @@ def recs(tmp_path_factory) -> dict[str, Path]:
     rec.end()
     # no commands recorded
     rec2 = RecorderNode(ctx.create_node("rec2"), RecorderParams(output_dir=root / "nocmd", min_free_bytes=0,
-                                                                topics=["/camera/color/image_raw", "/joint_states"]))
+                                                                topics=["/camera/color/image_raw", "/joint_states"])).bring_up()
     nocmd = rec2.start("pick", "")
     ctx.run_for(0.5)
     rec2.end()
@@ -118,7 +118,7 @@ def test_gaps_are_judged_per_topic_rate_and_from_the_stream_start() -> None:
 def test_a_camera_that_dies_before_the_end_fails_validation(tmp_path: Path) -> None:
     ctx = InprocContext(start_time=5.0)
     rig = SyntheticRig(ctx)
-    rec = RecorderNode(ctx.create_node("recorder"), RecorderParams(output_dir=tmp_path, min_free_bytes=0))
+    rec = RecorderNode(ctx.create_node("recorder"), RecorderParams(output_dir=tmp_path, min_free_bytes=0)).bring_up()
     ep = rec.start("pick", "pick it")
     ctx.run_for(1.0)
     rig.img.publish = lambda m: None  # camera unplugged for good

@@ -19,7 +19,7 @@ def record(tmp_path: Path, n: int = 2, seconds: float = 2.0, compress: bool = Tr
     ctx = InprocContext(start_time=50.0)
     rig = SyntheticRig(ctx)
     rec = RecorderNode(ctx.create_node("recorder"),
-                       RecorderParams(output_dir=tmp_path / "raw", min_free_bytes=0, compress_images=compress))
+                       RecorderParams(output_dir=tmp_path / "raw", min_free_bytes=0, compress_images=compress)).bring_up()
     ctx.run_for(0.3)
     eps = []
     for i in range(n):

@@ -101,7 +101,7 @@ def test_inference_trigger_timer_vs_frame(trigger: str) -> None:
     ctx = InprocContext()
     params = {"policy": {"kind": "engine", "engine_dir": str(ENGINE), "backend": "onnxruntime"},
               "replan_period_s": 0.2, "only_while_running": False, "trigger": trigger}
-    node = build_node("inference", ctx.create_node("inference"), params, "test")
+    node = build_node("inference", ctx.create_node("inference"), params, "test").bring_up()
     names = list(node.spec.names)
     probe = ctx.create_node("probe")
     chunks: list[tuple[float, float]] = []

@@ -48,7 +48,7 @@ def test_status_elapsed_stops_when_the_episode_ends() -> None:
     from being_h0_runtime.transport.inproc import InprocContext
 
     ctx = InprocContext()
-    build_node("task", ctx.create_node("task"), {"success_source": "operator"}, "test")
+    build_node("task", ctx.create_node("task"), {"success_source": "operator"}, "test").bring_up()
     probe = ctx.create_node("probe")
     seen: list[TaskStatus] = []
     probe.create_subscription(TaskStatus, "/task/status", seen.append, LATCHED_QOS)

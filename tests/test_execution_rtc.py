@@ -1,4 +1,4 @@
-"""The real-time-chunking executor (policy/execution.py: RealTimeChunkingExecutor) on synthetic chunks.
+"""The real-time-chunking executor (policy/execution/rtc.py: RealTimeChunkingExecutor) on synthetic chunks.
 
 Properties checked: the first d steps of a new chunk's plan are the committed
 actions (value for value, also when the new observation is a fraction of a

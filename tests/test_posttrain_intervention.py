@@ -32,7 +32,7 @@ def _recorded_dataset(tmp_path: Path) -> Path:
 
     ctx = InprocContext(start_time=10.0)
     rig = SyntheticRig(ctx)
-    rec = RecorderNode(ctx.create_node("recorder"), RecorderParams(output_dir=tmp_path / "raw", min_free_bytes=0))
+    rec = RecorderNode(ctx.create_node("recorder"), RecorderParams(output_dir=tmp_path / "raw", min_free_bytes=0)).bring_up()
     ctx.run_for(0.3)
     ep = rec.start("pick", "pick up the toy")
     ctx.run_for(0.5)

@@ -33,7 +33,7 @@ CHILD = textwrap.dedent("""
     ctx = InprocContext(start_time=time.time())   # sim clock == wall clock, paced below
     SyntheticRig(ctx)
     rec = RecorderNode(ctx.create_node("recorder"),
-                       RecorderParams(output_dir=Path(sys.argv[1]), flush_interval_s=0.25, min_free_bytes=0))
+                       RecorderParams(output_dir=Path(sys.argv[1]), flush_interval_s=0.25, min_free_bytes=0)).bring_up()
     rec.start("crash", "record until killed")
     print("started", flush=True)
     while True:
@@ -115,7 +115,7 @@ def test_enospc_stops_recording_cleanly_and_keeps_data_readable(tmp_path: Path) 
     rec = RecorderNode(ctx.create_node("recorder"),
                        RecorderParams(output_dir=tmp_path, min_free_bytes=0, compress_images=False,
                                       compression="none", flush_interval_s=0.1),
-                       opener=lambda p: LimitedFile(p, 150_000))
+                       opener=lambda p: LimitedFile(p, 150_000)).bring_up()
     ep = rec.start("fill", "fill the disk")
     ctx.run_for(5.0)  # raw 64x48 images at 10 Hz: 150 kB fill in well under 5 s
     assert not rec.recording
@@ -137,7 +137,7 @@ def test_enospc_stops_recording_cleanly_and_keeps_data_readable(tmp_path: Path) 
 def test_low_free_space_refuses_to_start(tmp_path: Path) -> None:
     ctx = InprocContext()
     rec = RecorderNode(ctx.create_node("recorder"),
-                       RecorderParams(output_dir=tmp_path, min_free_bytes=1 << 62))
+                       RecorderParams(output_dir=tmp_path, min_free_bytes=1 << 62)).bring_up()
     with pytest.raises(WriterStopped, match="min_free_bytes"):
         rec.start("x")
     assert "not recording" in rec.status_line()

@@ -20,7 +20,7 @@ from being_h0_runtime.transport.inproc import InprocContext
 def _setup(tmp_path: Path, **kw):
     ctx = InprocContext(start_time=100.0)
     rig = SyntheticRig(ctx)
-    rec = RecorderNode(ctx.create_node("recorder"), RecorderParams(output_dir=tmp_path, min_free_bytes=0, **kw))
+    rec = RecorderNode(ctx.create_node("recorder"), RecorderParams(output_dir=tmp_path, min_free_bytes=0, **kw)).bring_up()
     return ctx, rig, rec
 
 

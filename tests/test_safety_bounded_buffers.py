@@ -39,7 +39,7 @@ class HoldStillPolicy(Policy):
 def test_inference_node_keeps_a_latency_window_and_only_the_joints_it_reads() -> None:
     ctx = InprocContext()
     node = InferenceNode(ctx.create_node("inference"), InferenceParams(replan_period_s=0.01, max_proprio_age_s=1.0),
-                         policy=HoldStillPolicy())
+                         policy=HoldStillPolicy()).bring_up()
     probe = ctx.create_node("probe")
     status = probe.create_publisher(TaskStatus, "/task/status", LATCHED_QOS)
     js = probe.create_publisher(JointState, "/joint_states", QoS("best_effort", 10))

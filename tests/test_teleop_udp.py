@@ -46,7 +46,7 @@ def _static(closures, clutch=True, pos=(0.3, 0.0, 0.3)):
 def test_udp_end_to_end_publishes_targets_and_takeover() -> None:
     ctx = InprocContext()
     probe = Probe(ctx)
-    node = TeleopNode(ctx.create_node("teleop"), TeleopParams(port=0))
+    node = TeleopNode(ctx.create_node("teleop"), TeleopParams(port=0)).bring_up()
     sender = UdpSender(*node.address)
     try:
         op = ScriptedOperator(_static(FIST_POSE))
@@ -78,7 +78,7 @@ def test_udp_end_to_end_publishes_targets_and_takeover() -> None:
 def test_wrong_or_missing_token_is_rejected() -> None:
     ctx = InprocContext()
     probe = Probe(ctx)
-    node = TeleopNode(ctx.create_node("teleop"), TeleopParams(port=0, token="s3cret"))
+    node = TeleopNode(ctx.create_node("teleop"), TeleopParams(port=0, token="s3cret")).bring_up()
     sender = UdpSender(*node.address)
     try:
         for tok in ("", "wrong"):
@@ -99,8 +99,8 @@ def test_scripted_operator_demo_is_recorded_with_intervention(tmp_path: Path) ->
     ctx = InprocContext()
     rec = RecorderNode(ctx.create_node("recorder"),
                        RecorderParams(output_dir=tmp_path, min_free_bytes=0,
-                                      topics=["/action_chunk", "/teleop/intervention"]))
-    node = TeleopNode(ctx.create_node("teleop"), TeleopParams(port=0))
+                                      topics=["/action_chunk", "/teleop/intervention"])).bring_up()
+    node = TeleopNode(ctx.create_node("teleop"), TeleopParams(port=0)).bring_up()
     sender = UdpSender(*node.address)
     op = ScriptedOperator(reach_and_grasp(duration=1.0), noise_m=0.001)
     try:

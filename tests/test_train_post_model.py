@@ -169,7 +169,7 @@ def test_recorder_export_feeds_training(tmp_path):
 
     ctx = InprocContext(start_time=10.0)
     SyntheticRig(ctx)
-    rec = RecorderNode(ctx.create_node("recorder"), RecorderParams(output_dir=tmp_path / "raw", min_free_bytes=0))
+    rec = RecorderNode(ctx.create_node("recorder"), RecorderParams(output_dir=tmp_path / "raw", min_free_bytes=0)).bring_up()
     ctx.run_for(0.3)
     paths = []
     for i in range(2):

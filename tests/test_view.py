@@ -219,7 +219,7 @@ def test_channels_carry_the_recorded_mcap_topics_and_schemas(rig: Rig, tmp_path:
     from being_h0_runtime.recording.recorder import RecorderNode
 
     ctx = InprocContext()
-    rec = RecorderNode(ctx.create_node("recorder"), {"output_dir": tmp_path, "min_free_bytes": 0, "follow_task": False})
+    rec = RecorderNode(ctx.create_node("recorder"), {"output_dir": tmp_path, "min_free_bytes": 0, "follow_task": False}).bring_up()
     ep = EpisodeWriter(tmp_path / "ep", EpisodeMetadata(episode_id="ep"))
     for topic, (cls, record_as) in rec.topics.items():
         ep.add_topic(record_as, cls)

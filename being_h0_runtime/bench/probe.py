@@ -65,7 +65,7 @@ class TrialProbe:
             from ..nodes.base import build_node
 
             self.recorder = build_node("recorder", ctx.create_node("bench_recorder"),
-                                       {"output_dir": str(self.record_dir)}, "bench run --record")
+                                       {"output_dir": str(self.record_dir)}, "bench run --record").bring_up()
             nodes["bench_recorder"] = self.recorder  # closed with the graph
         if self.operator_keys:
             self._cmd_pub = self.handle.create_publisher(TaskCommand, "/task/command", COMMAND_QOS)

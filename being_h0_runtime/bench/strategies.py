@@ -1,7 +1,7 @@
 """`being-h0 bench strategies`: chunk execution strategies compared on the virtual rig.
 
 The policy returns 16-step chunks; how consecutive chunks are stitched
-(policy/execution.py: sync, async, ensemble, crossfade) decides whether the
+(policy/execution/: sync, async, ensemble, crossfade) decides whether the
 arm sees a jump where one chunk takes over from the last. For each strategy
 the same seeds run the whole graph in-process (deterministic), and a probe
 node records every /arm/command the arm node sent and every /action_chunk
@@ -248,7 +248,7 @@ def format_table(summaries: list[StrategySummary]) -> str:
 
 HELP = """\
 Compare the chunk execution strategies (sync, async, ensemble, crossfade;
-policy/execution.py) on the virtual rig with the scripted expert: the same
+policy/execution/) on the virtual rig with the scripted expert: the same
 seeds for every strategy, the whole graph in one deterministic process. For
 each strategy prints task success, the RMS jerk of the commanded arm
 trajectory (median over seeds), the largest per-cycle command change at a

@@ -174,7 +174,7 @@ def run(packets: int, rate_hz: float, warmup: int = 20, devices: Sequence[str] =
     received: list[float] = []
     ctx.create_node("probe").create_subscription(ActionChunk, "/action_chunk",
                                                  lambda m: received.append(time.perf_counter()))
-    node = TeleopNode(ctx.create_node("teleop"), TeleopParams(port=0, stale_timeout_s=60))  # the bench pauses
+    node = TeleopNode(ctx.create_node("teleop"), TeleopParams(port=0, stale_timeout_s=60)).bring_up()  # the bench pauses
     sender = UdpSender(*node.address)
     duration = packets / rate_hz
     op = ScriptedOperator(reach_and_grasp(duration=duration), noise_m=0.0005)
@@ -195,7 +195,7 @@ def run(packets: int, rate_hz: float, warmup: int = 20, devices: Sequence[str] =
     tmp = tempfile.TemporaryDirectory(prefix="teleop_bench_")
     inputs = [_DeviceInput(d, tmp.name) for d in devices]
     # each device gets its own teleop node (own socket, retargeters and filters), as it would on the rig
-    dev_nodes = {d: TeleopNode(ctx.create_node(f"teleop_{d}"), TeleopParams(port=0, stale_timeout_s=60)) for d in devices}
+    dev_nodes = {d: TeleopNode(ctx.create_node(f"teleop_{d}"), TeleopParams(port=0, stale_timeout_s=60)).bring_up() for d in devices}
     dev_senders = {d: UdpSender(*n.address) for d, n in dev_nodes.items()}
     dev_lat: dict[str, list[float]] = {d: [] for d in devices}
     dev_read: dict[str, list[float]] = {d: [] for d in devices}  # input -> frame ready (the device's own share)

@@ -45,20 +45,22 @@ from ..config import StrictModel
 from ..drivers.base import Diagnostic, DriverError
 from ..drivers.options import options_model, validate_options
 from ..msgs import ActionChunk, Bool, EStop, JointState, TaskStatus
-from ..msgs.convert import chunk_to_array, header, joint_state
+from ..msgs.convert import joint_state
 from ..policy.execution import make_executor
 from ..safety.cadence import CadenceMonitor
-from ..safety.estop import EStopEvent, EStopLatch, EStopResetRefused
+from ..safety.estop import EStopLatch, EStopResetRefused
 from ..safety.footswitch import FootSwitch, FootSwitchConfig
 from ..safety.limits import HandLimits, JointLimits, SafetyConfig, WorkspaceBox
 from ..safety.supervisor import MotionGate, SoftStart, Supervisor
 from ..safety.watchdog import Watchdog
 from ..transport.api import COMMAND_QOS, ESTOP_QOS, LATCHED_QOS, NodeHandle, QoS
 from .base import RuntimeNode
+from .chunk_check import CHUNK_STEP_DT_RANGE, MAX_CHUNK_STEPS, chunk_columns  # noqa: F401 - limits re-exported
+from .estop_relay import EStopRelay
 
 
 class ExecutorConfig(StrictModel):
-    #: sync | async | ensemble | crossfade (see policy/execution.py)
+    #: sync | async | ensemble | crossfade | rtc (see policy/execution/)
     name: str = "async"
     params: dict[str, Any] = Field(default_factory=dict)
 
@@ -99,12 +101,8 @@ class ActuatorParams(StrictModel):
         return None
 
 
-#: accepted chunk step periods (s): outside, time arithmetic in the executors overflows or means nothing
-CHUNK_STEP_DT_RANGE = (1e-4, 10.0)
 #: ActionChunk.engine_id of the teleop node's commands (nodes/teleop.py)
 TELEOP_ENGINE_ID = "teleop"
-#: most steps in one chunk (a policy's horizon is tens of steps; this bounds a corrupt header's allocation)
-MAX_CHUNK_STEPS = 10_000
 #: entries kept in the node's hold and safety-event logs (oldest dropped)
 EVENT_LOG_LEN = 1000
 
@@ -114,13 +112,20 @@ class ActuatorNode(RuntimeNode):
 
     joint_names: tuple[str, ...]
 
-    def __init__(self, handle: NodeHandle, params: ActuatorParams, driver: Any = None) -> None:
+    def __init__(self, handle: NodeHandle, params: ActuatorParams | dict[str, Any], driver: Any = None) -> None:
+        """`driver`: an already built driver (tests, benches); default: `make_driver()` at configure."""
         super().__init__(handle, params)
-        self.p = params
-        self.dt = 1.0 / params.rate_hz
-        self.driver = driver or self.make_driver()
+        self.p = self.params  # typed by the subclass (ArmParams, HandParams)
+        self.dt = 1.0 / self.p.rate_hz
+        self.driver = driver
+        self.footswitch: FootSwitch | None = None
+
+    # -- lifecycle (nodes/base.py) --------------------------------------------------
+    def on_configure(self) -> None:
+        handle, params = self.handle, self.p
+        if self.driver is None:
+            self.driver = self.make_driver()
         self._configure_driver(params.configure_timeout_s)
-        self.driver.activate()
         self.limits = self.make_limits()
         self.supervisor = Supervisor(self.limits, params.safety, self.make_workspace())
         self.estop = EStopLatch(clock=handle.now)
@@ -128,6 +133,29 @@ class ActuatorNode(RuntimeNode):
         self.gate = MotionGate(self.estop, self.watchdog)
         self.executor = make_executor(params.executor.name, **params.executor.params)
         self.cadence = CadenceMonitor(self.dt)
+        self._init_motion_state()
+        self.estop_pub = handle.create_publisher(EStop, "/estop", ESTOP_QOS)
+        self.relay = EStopRelay(handle.name, self.estop, self.estop_pub, params.estop_reassert_period_s,
+                                params.footswitch.source if params.footswitch is not None else None)
+        if params.footswitch is not None:
+            # the pedal trips this node's latch from its own thread (no transport in the path);
+            # control_cycle relays it on /estop so every other motion node holds too
+            self.footswitch = FootSwitch(params.footswitch, self.estop, clock=handle.now)
+            self.estop.subscribe(self.relay.on_local_estop_event)
+            self.footswitch.start()
+        self.state_pub = handle.create_publisher(JointState, "/joint_states", QoS("reliable", 10))  # as ros2_control
+        self.command_pub = handle.create_publisher(JointState, f"/{self.group}/command", QoS("best_effort", 10))
+        self.subscribe(ActionChunk, params.chunk_topic, self.on_chunk, COMMAND_QOS)
+        # ESTOP_QOS (depth 16, every writer and reader): a stop and a relay arriving together must both be heard;
+        # a late joiner replays each writer's recent stops and releases in order (across writers a replay can only
+        # end latched, the safe side: the operator resets again). Heard while inactive too: the latch stays current.
+        self.subscribe(EStop, "/estop", self.on_estop, ESTOP_QOS, while_inactive=True)
+        self.subscribe(TaskStatus, "/task/status", self.on_task_status, LATCHED_QOS)
+        # an operator's takeover (teleop clutch) cuts the policy's chunk: see on_teleop_intervention
+        self.teleop_takeover = False
+        self.subscribe(Bool, "/teleop/intervention", self.on_teleop_intervention, LATCHED_QOS, while_inactive=True)
+
+    def _init_motion_state(self) -> None:
         self.holding = True
         self.driver_ready = False
         self.homing: SoftStart | None = None
@@ -143,33 +171,25 @@ class ActuatorNode(RuntimeNode):
         self.safety_events: deque[tuple[float, str, str]] = deque(maxlen=EVENT_LOG_LEN)
         #: only chunks observed after the last accepted reset may run
         self.reset_stamp = -math.inf
-        self.estop_pub = handle.create_publisher(EStop, "/estop", ESTOP_QOS)
-        self.footswitch: FootSwitch | None = None
-        self._relayed_faults: set[str] = set()
-        self._momentary: deque[str] = deque(maxlen=64)  # pedal presses (momentary wiring) not yet relayed
-        #: engaged relays waiting for a control tick (one /estop message per tick: see _publish_relays)
-        self._outbox: deque[EStop] = deque(maxlen=64)
-        self._held_relayed: bool | None = None
-        self._held_relayed_at = -math.inf
-        if params.footswitch is not None:
-            # the pedal trips this node's latch from its own thread (no transport in the path);
-            # control_cycle relays it on /estop so every other motion node holds too
-            self.footswitch = FootSwitch(params.footswitch, self.estop, clock=handle.now)
-            self.estop.subscribe(self._on_local_estop_event)
-            self.footswitch.start()
-        self.state_pub = handle.create_publisher(JointState, "/joint_states", QoS("reliable", 10))  # as ros2_control
-        self.command_pub = handle.create_publisher(JointState, f"/{self.group}/command", QoS("best_effort", 10))
-        handle.create_subscription(ActionChunk, params.chunk_topic, self.on_chunk, COMMAND_QOS)
-        # ESTOP_QOS (depth 16, every writer and reader): a stop and a relay arriving together must both be heard;
-        # a late joiner replays each writer's recent stops and releases in order (across writers a replay can only
-        # end latched, the safe side: the operator resets again)
-        handle.create_subscription(EStop, "/estop", self.on_estop, ESTOP_QOS)
-        handle.create_subscription(TaskStatus, "/task/status", self.on_task_status, LATCHED_QOS)
-        # an operator's takeover (teleop clutch) cuts the policy's chunk: see on_teleop_intervention
-        self.teleop_takeover = False
-        handle.create_subscription(Bool, "/teleop/intervention", self.on_teleop_intervention, LATCHED_QOS)
-        handle.create_timer(self.dt, self.control_cycle)
-        handle.create_timer(params.report_period_s, self.report)
+
+    def on_activate(self) -> None:
+        self.driver.activate()
+        self.create_timer(self.dt, self.control_cycle)
+        self.create_timer(self.p.report_period_s, self.report)
+
+    def on_deactivate(self) -> None:
+        """Hold: nothing stored before the deactivation may run after it (as after any hold)."""
+        self.executor.reset()
+        self.driver.hold()
+        self.holding, self.last_command, self.soft_start = True, None, None
+        self.supervisor.reset()
+        self.driver.deactivate()
+
+    def on_shutdown(self) -> None:
+        if self.footswitch is not None:
+            self.footswitch.stop()
+        if self.driver is not None:
+            self.driver.close()
 
     def _configure_driver(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s  # wall time: hardware does not follow sim time
@@ -238,30 +258,12 @@ class ActuatorNode(RuntimeNode):
         self.watchdog.feed(now)
 
     def _validate_chunk(self, msg: ActionChunk) -> tuple[np.ndarray | None, str]:
-        """This node's columns of the chunk as float64 (steps, joints), or None and why (safety event published)."""
-        now = self.handle.now()
-        seq = getattr(msg, "sequence", "?")
-        dt = msg.step_dt
-        lo, hi = CHUNK_STEP_DT_RANGE
-        if not (isinstance(dt, (int, float, np.floating, np.integer)) and not isinstance(dt, bool)
-                and math.isfinite(dt) and lo <= dt <= hi):
-            return self._reject_chunk(now, "step_dt", f"action chunk #{seq}: step_dt {dt!r} outside [{lo:g}, {hi:g}] s")
-        if not (isinstance(msg.steps, (int, np.integer)) and 1 <= msg.steps <= MAX_CHUNK_STEPS):
-            return self._reject_chunk(now, "steps", f"action chunk #{seq}: {msg.steps!r} steps, need 1..{MAX_CHUNK_STEPS}")
-        names = list(msg.names)
-        if len(set(names)) != len(names):
-            return self._reject_chunk(now, "names", f"action chunk #{seq}: duplicate action names")
-        missing = [n for n in self.joint_names if n not in names]
-        if missing:
-            return self._reject_chunk(now, "names", f"action chunk #{seq}: no action for {missing}")
-        try:
-            chunk = chunk_to_array(msg)
-        except (ValueError, TypeError) as err:
-            return self._reject_chunk(now, "shape", f"action chunk #{seq}: {err}")
-        mine = chunk[:, [names.index(n) for n in self.joint_names]].astype(np.float64)
-        if not np.all(np.isfinite(mine)):
-            return None, "nonfinite"
-        return mine, ""
+        """This node's columns of the chunk as float64 (steps, joints), or None and why (safety event published,
+        except for NaN/inf: the caller latches a fault for those)."""
+        mine, kind, detail = chunk_columns(msg, self.joint_names)
+        if mine is None and kind != "nonfinite":
+            return self._reject_chunk(self.handle.now(), kind, detail)
+        return mine, kind
 
     def _reject_chunk(self, now: float, kind: str, detail: str) -> tuple[None, str]:
         self.chunks_dropped[kind] += 1
@@ -281,7 +283,8 @@ class ActuatorNode(RuntimeNode):
             elif source not in self.estop.asserted_sources:  # re-assertions of a known hold change nothing
                 self.estop.set_asserted(source, True, msg.reason or "hardware stop held", now)
             self.executor.reset()  # nothing stored before a stop may run after it
-            self.control_cycle(relay=False)  # act now, not at the next tick
+            if self.active:
+                self.control_cycle(relay=False)  # act now, not at the next tick (inactive: already holding)
         elif msg.operator.strip():
             try:
                 self.gate.operator_reset(msg.operator, now)
@@ -290,7 +293,7 @@ class ActuatorNode(RuntimeNode):
                 return
             self.reset_stamp = now
             self.executor.reset()
-            self._relayed_faults.clear()
+            self.relay.relayed_faults.clear()
             self.log.warning("operator %s reset the e-stop/faults; waiting for a chunk observed after %.3f",
                              msg.operator, now)
         else:
@@ -321,54 +324,10 @@ class ActuatorNode(RuntimeNode):
     def fault(self, source: str, reason: str) -> None:
         self.gate.fault(source, reason)
         self.publish_diagnostics([Diagnostic(Diagnostic.ERROR, source, reason)])
-        self.control_cycle(relay=False)  # hold now, and relay the fault so the other motion nodes hold too
+        if self.active:  # (inactive: already holding; the first tick after activation relays it)
+            self.control_cycle(relay=False)  # hold now, and relay the fault so the other motion nodes hold too
 
     # -- the loop ---------------------------------------------------------------
-    def _on_local_estop_event(self, ev: EStopEvent) -> None:
-        # runs in the foot switch's thread: only queue, control_cycle publishes
-        if ev.kind == "trigger" and self.footswitch is not None and ev.source == self.footswitch.config.source:
-            self._momentary.append(ev.reason)
-
-    def _relay_local_estop(self, now: float) -> None:
-        """Queue this node's foot switch presses (momentary wiring); publish its held state when nothing else is."""
-        if self.footswitch is None:
-            return
-        src = self.footswitch.config.source
-        relay_source = f"{self.handle.name}:{src}"
-        while self._momentary:
-            reason = self._momentary.popleft()
-            self._outbox.append(EStop(header=header(now), engaged=True, source=relay_source, reason=reason))
-        held = {s: r for s, r in self.estop.asserted_sources.items() if s == src or s.startswith(src + ":")}
-        due = bool(held) != self._held_relayed or now - self._held_relayed_at >= self.p.estop_reassert_period_s
-        if due and not self._outbox:  # engaged relays first; the state goes out on the next free tick
-            if held:
-                msg = EStop(header=header(now), engaged=True, held=True, source=relay_source, reason="; ".join(held.values()))
-            else:
-                msg = EStop(header=header(now), engaged=False, held=False, source=relay_source,
-                            reason="foot switch released")
-            self._outbox.append(msg)
-            self._held_relayed, self._held_relayed_at = bool(held), now
-
-    def _relay_local_faults(self, now: float) -> bool:
-        """A fault latched here (not an e-stop heard from elsewhere) stops every other motion node too.
-
-        Published at once, even from inside a delivery: an engaged message may replace another stop
-        in a depth-1 reader without harm (both stop). Returns True if anything was published."""
-        sent = False
-        for what, why in self.gate.faults.items():
-            if what != "estop" and what not in self._relayed_faults:
-                self._relayed_faults.add(what)
-                self.estop_pub.publish(EStop(header=header(now), engaged=True,
-                                             source=f"{self.handle.name}:fault:{what}", reason=why))
-                sent = True
-        return sent
-
-    def _publish_relays(self) -> None:
-        """At most one queued /estop message per tick, and only from the tick itself: even a reader that kept
-        only one message must never see a release replace a stop that was published just before it."""
-        if self._outbox:
-            self.estop_pub.publish(self._outbox.popleft())
-
     def control_cycle(self, relay: bool = True) -> None:
         """One cycle. `relay=False` when acting at once on an input (e-stop, fault) between ticks."""
         now = self.handle.now()
@@ -377,14 +336,14 @@ class ActuatorNode(RuntimeNode):
             try:
                 self._cycle(now)
             finally:
-                if not self._relay_local_faults(now):  # a fault relay went out: the pedal's turn is next tick
-                    self._relay_local_estop(now)
-                    self._publish_relays()
+                if not self.relay.relay_faults(now, self.gate.faults):  # a fault went out: the pedal's turn is next tick
+                    self.relay.queue_footswitch(now)
+                    self.relay.publish_one()
         else:
             try:
                 self._cycle(now)
             finally:
-                self._relay_local_faults(now)
+                self.relay.relay_faults(now, self.gate.faults)
 
     def _cycle(self, now: float) -> None:
         q, dq, fault, stamp = self.read_state()
@@ -444,7 +403,7 @@ class ActuatorNode(RuntimeNode):
             self.hold_events.append((now, reason))
             self.publish_diagnostics([Diagnostic(Diagnostic.WARN, "hold", reason)])
 
-    def report(self) -> None:
+    def health(self) -> list[Diagnostic]:
         rep = self.cadence.report()
         values = {k: str(v) for k, v in self.supervisor.counters.items()}
         values.update({f"hold_{k}": str(v) for k, v in self.gate.holds_by_reason.items()})
@@ -453,13 +412,7 @@ class ActuatorNode(RuntimeNode):
                        "cadence": rep.format(self.group)})
         level = Diagnostic.ERROR if self.gate.faults else Diagnostic.OK
         msg = "; ".join(f"{k}: {v}" for k, v in self.gate.faults.items()) or ("holding" if self.holding else "moving")
-        self.publish_diagnostics([Diagnostic(level, "status", msg, values)] + self.driver.diagnostics())
+        return [Diagnostic(level, "status", msg, values)] + self.driver.diagnostics()
 
-    def close(self) -> None:
-        if self.footswitch is not None:
-            self.footswitch.stop()
-        try:
-            self.driver.hold()
-            self.driver.deactivate()
-        finally:
-            self.driver.close()
+    def report(self) -> None:
+        self.publish_diagnostics(self.health())

@@ -52,20 +52,39 @@ def make_camera(params: CameraParams, handle: NodeHandle) -> CameraDriver:
 class CameraNode(RuntimeNode):
     Params = CameraParams
 
-    def __init__(self, handle: NodeHandle, params: CameraParams, driver: CameraDriver | None = None) -> None:
+    def __init__(self, handle: NodeHandle, params: CameraParams | dict[str, Any],
+                 driver: CameraDriver | None = None) -> None:
+        """`driver`: an already built driver (tests, benches); default: `make_camera` at configure."""
         super().__init__(handle, params)
-        self.p = params
-        ns = params.namespace.rstrip("/")
+        self.p = self.params
+        self.driver = driver
+        self.frames = 0
+        self._intrinsics: Any = None  # the driver's intrinsics, once it has them
+
+    def on_configure(self) -> None:
+        handle = self.handle
+        ns = self.p.namespace.rstrip("/")
         self.image_pub = handle.create_publisher(Image, f"{ns}/color/image_raw", SENSOR_PUB_QOS)
         self.depth_pub = handle.create_publisher(Image, f"{ns}/aligned_depth_to_color/image_raw", SENSOR_PUB_QOS)
         self.info_pub = handle.create_publisher(CameraInfo, f"{ns}/color/camera_info", LATCHED_QOS)
-        self.driver = driver or make_camera(params, handle)
+        if self.driver is None:
+            self.driver = make_camera(self.p, handle)
         self.driver.configure()
+
+    def on_activate(self) -> None:
         self.driver.activate()
-        self.frames = 0
-        self.last_frame_time = handle.now()
-        self._intrinsics: Any = None  # the driver's intrinsics, once it has them
-        handle.create_timer(1.0 / params.poll_rate_hz, self.tick)
+        self.last_frame_time = self.handle.now()
+        self.create_timer(1.0 / self.p.poll_rate_hz, self.tick)
+
+    def on_deactivate(self) -> None:
+        self.driver.deactivate()
+
+    def on_shutdown(self) -> None:
+        if self.driver is not None:
+            self.driver.close()
+
+    def health(self) -> list[Diagnostic]:
+        return [Diagnostic(Diagnostic.OK, "frames", f"{self.frames} frames", {"frames": self.frames})]
 
     def tick(self) -> None:
         now = self.handle.now()
@@ -93,7 +112,3 @@ class CameraNode(RuntimeNode):
         k = self._intrinsics
         self.info_pub.publish(camera_info(k.width, k.height, k.fx, k.fy, k.cx, k.cy, frame.stamp, frame.frame_id,
                                           k.distortion, k.distortion_model))
-
-    def close(self) -> None:
-        self.driver.deactivate()
-        self.driver.close()

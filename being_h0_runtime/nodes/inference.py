@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -50,12 +50,12 @@ class InferenceParams(StrictModel):
 class InferenceNode(RuntimeNode):
     Params = InferenceParams
 
-    def __init__(self, handle: NodeHandle, params: InferenceParams, policy: Policy | None = None) -> None:
+    def __init__(self, handle: NodeHandle, params: InferenceParams | dict[str, Any],
+                 policy: Policy | None = None) -> None:
+        """`policy`: an already built policy (tests, benches); default: `make_policy` at configure."""
         super().__init__(handle, params)
-        self.p = params
-        self.policy = policy or make_policy(params.policy)
-        self.spec = self.policy.spec
-        self.policy.warmup()
+        self.p = self.params
+        self.policy = policy
         self.joints: dict[str, tuple[float, float]] = {}  # name -> (position, stamp)
         self.image: np.ndarray | None = None
         self.image_stamp = -1.0
@@ -65,19 +65,35 @@ class InferenceNode(RuntimeNode):
         self.refusals = 0
         #: the newest inference latencies (s); a node runs for days, so only a window is kept
         self.latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
-        self._wanted = frozenset(self.spec.names)  # proprio the policy reads; other names are not stored
-        self.chunk_pub = handle.create_publisher(ActionChunk, "/action_chunk", COMMAND_QOS)
-        handle.create_subscription(Image, params.image_topic, self.on_image, SENSOR_QOS)
-        handle.create_subscription(JointState, "/joint_states", self.on_joint_state, QoS("best_effort", 10))
-        handle.create_subscription(SimState, "/sim/state", self.on_sim_state, QoS("best_effort", 2))
-        handle.create_subscription(TaskStatus, "/task/status", self.on_task_status, LATCHED_QOS)
         # while an operator has taken over by teleop, the policy must not fight them for the arm
         self.teleop_active = False
-        handle.create_subscription(Bool, "/teleop/intervention", self.on_intervention, LATCHED_QOS)
-        self.period = params.replan_period_s or self.spec.chunk_len * self.spec.step_dt / 2
         self.last_infer_time = -float("inf")
         self.last_frame_trigger = -float("inf")
-        handle.create_timer(self.period, self.on_timer)
+
+    def on_configure(self) -> None:
+        handle, params = self.handle, self.p
+        if self.policy is None:
+            self.policy = make_policy(params.policy)
+        self.spec = self.policy.spec
+        self.policy.warmup()
+        self._wanted = frozenset(self.spec.names)  # proprio the policy reads; other names are not stored
+        self.chunk_pub = handle.create_publisher(ActionChunk, "/action_chunk", COMMAND_QOS)
+        self.subscribe(Image, params.image_topic, self.on_image, SENSOR_QOS)
+        self.subscribe(JointState, "/joint_states", self.on_joint_state, QoS("best_effort", 10))
+        self.subscribe(SimState, "/sim/state", self.on_sim_state, QoS("best_effort", 2))
+        self.subscribe(TaskStatus, "/task/status", self.on_task_status, LATCHED_QOS)
+        self.subscribe(Bool, "/teleop/intervention", self.on_intervention, LATCHED_QOS)
+        self.period = params.replan_period_s or self.spec.chunk_len * self.spec.step_dt / 2
+
+    def on_activate(self) -> None:
+        self.create_timer(self.period, self.on_timer)
+
+    def health(self) -> list[Diagnostic]:
+        lat = sorted(self.latencies)
+        p50 = f"{lat[len(lat) // 2] * 1e3:.1f} ms" if lat else "-"
+        return [Diagnostic(Diagnostic.OK, "policy", f"{self.sequence} chunks, {self.refusals} refusals",
+                           {"engine_id": self.policy.engine_id, "chunks": self.sequence, "refusals": self.refusals,
+                            "latency_p50": p50})]
 
     def on_image(self, msg: Image) -> None:
         try:

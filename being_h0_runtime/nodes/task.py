@@ -17,12 +17,13 @@ Status is published transient-local on every change and at 2 Hz.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
 
 from ..config import StrictModel
+from ..drivers.base import Diagnostic
 from ..msgs import EStop, JointState, SimState, TaskCommand, TaskStatus
 from ..msgs.convert import header
 from ..rig import ARM_JOINT_NAMES, READY_Q
@@ -46,12 +47,12 @@ class TaskParams(StrictModel):
 class TaskNode(RuntimeNode):
     Params = TaskParams
 
-    def __init__(self, handle: NodeHandle, params: TaskParams) -> None:
+    def __init__(self, handle: NodeHandle, params: TaskParams | dict[str, Any]) -> None:
         super().__init__(handle, params)
-        self.p = params
+        self.p = self.params
         self.state = TaskStatus.IDLE
-        self.task_id = params.task_id
-        self.instruction = params.instruction
+        self.task_id = self.p.task_id
+        self.instruction = self.p.instruction
         self.episode = 0
         self.started_at = 0.0
         self.ended_at = 0.0
@@ -61,15 +62,24 @@ class TaskNode(RuntimeNode):
         self.arm_q: np.ndarray | None = None
         self.estop_engaged = False
         self.estop_reason = ""
-        self.status_pub = handle.create_publisher(TaskStatus, "/task/status", LATCHED_QOS)
-        handle.create_subscription(TaskCommand, "/task/command", self.on_command, COMMAND_QOS)
-        handle.create_subscription(JointState, "/joint_states", self.on_joint_state, QoS("best_effort", 5))
-        handle.create_subscription(EStop, "/estop", self.on_estop, ESTOP_QOS)
-        if params.success_source == "sim":
-            handle.create_subscription(SimState, "/sim/state", self.on_sim_state, QoS("best_effort", 2))
-        handle.create_timer(0.02, self.tick)
-        handle.create_timer(1.0 / params.status_rate_hz, self.publish_status)
+
+    def on_configure(self) -> None:
+        self.status_pub = self.handle.create_publisher(TaskStatus, "/task/status", LATCHED_QOS)
+        self.subscribe(TaskCommand, "/task/command", self.on_command, COMMAND_QOS)
+        self.subscribe(JointState, "/joint_states", self.on_joint_state, QoS("best_effort", 5))
+        # the episode's e-stop state stays current while inactive (a start is refused while it is latched)
+        self.subscribe(EStop, "/estop", self.on_estop, ESTOP_QOS, while_inactive=True)
+        if self.p.success_source == "sim":
+            self.subscribe(SimState, "/sim/state", self.on_sim_state, QoS("best_effort", 2))
+
+    def on_activate(self) -> None:
+        self.create_timer(0.02, self.tick)
+        self.create_timer(1.0 / self.p.status_rate_hz, self.publish_status)
         self.publish_status()
+
+    def health(self) -> list[Diagnostic]:
+        return [Diagnostic(Diagnostic.OK, "episode", f"episode {self.episode}: {self.state}",
+                           {"task_id": self.task_id, "state": self.state, "message": self.message})]
 
     # -- inputs ------------------------------------------------------------------
     def on_command(self, cmd: TaskCommand) -> None:

@@ -25,9 +25,10 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..msgs import Bool, DiagnosticArray, DiagnosticStatus, JointState, KeyValue
+from ..drivers.base import Diagnostic
+from ..msgs import Bool, JointState
 from ..msgs.being_h0 import ActionChunk
-from ..msgs.convert import chunk_from_array, header
+from ..msgs.convert import chunk_from_array
 from ..rig import ARM_JOINT_NAMES as ARM_JOINTS
 from ..rig import READY_Q as HOME_Q
 from ..teleop.handmodel import INSPIRE_DOFS
@@ -35,6 +36,7 @@ from ..teleop.retarget import ArmRetargeter, FkFn, HandCalibration, HandRetarget
 from ..teleop.schema import TeleopFrame
 from ..teleop.server import UdpTeleopServer, is_loopback
 from ..transport.api import COMMAND_QOS, LATCHED_QOS, NodeHandle, QoS
+from .base import RuntimeNode
 
 
 class TeleopParams(BaseModel):
@@ -75,27 +77,17 @@ class TeleopParams(BaseModel):
         return self
 
 
-class TeleopNode:
+class TeleopNode(RuntimeNode):
     Params = TeleopParams
 
     def __init__(self, handle: NodeHandle, params: TeleopParams | dict[str, Any],
                  ik: IkFn | None = None, fk: FkFn | None = None) -> None:
         """`ik`/`fk` come from the rig (the virtual rig's MuJoCo IK); default: Franka DH + numerical IK."""
-        self.h = handle
-        self.p = params if isinstance(params, TeleopParams) else TeleopParams(**params)
-        if ik is None or fk is None:
-            ik, fk = franka_kinematics()
-        calib = (HandCalibration.load(self.p.calibration_file) if self.p.calibration_file
-                 else HandCalibration.nominal())
-        self.hand = HandRetargeter(calib, self.p.hand_min_cutoff, self.p.hand_beta)
-        self.arm = ArmRetargeter(ik, fk, np.array(self.p.home_q),
-                                 scale=self.p.scale, R_op_to_robot=np.array(self.p.tracker_to_robot).reshape(3, 3))
-        self.server = UdpTeleopServer(self.p.host, self.p.port, self.p.token)
+        super().__init__(handle, params)
+        self.p = self.params
+        self._ik, self._fk = ik, fk
+        self.server: UdpTeleopServer | None = None
         self.names = list(self.p.arm_joints) + list(self.p.hand_joints)
-        self.chunk_pub = handle.create_publisher(ActionChunk, self.p.chunk_topic, COMMAND_QOS)
-        self.intervention_pub = handle.create_publisher(Bool, "/teleop/intervention", LATCHED_QOS)
-        self.diag_pub = handle.create_publisher(DiagnosticArray, "/diagnostics", QoS(depth=50))
-        handle.create_subscription(JointState, "/joint_states", self._on_joint_state, QoS("best_effort", 10))
         self.q_measured: dict[str, float] = {}
         self.closures = np.zeros(6)
         self.taking_over = False
@@ -104,9 +96,33 @@ class TeleopNode:
         self._last_rx = 0.0
         #: (sender timestamp, wall time at publish) of the newest published command, for latency benches
         self.last_published: tuple[float, float] | None = None
+
+    def on_configure(self) -> None:
+        ik, fk = self._ik, self._fk
+        if ik is None or fk is None:
+            ik, fk = franka_kinematics()
+        calib = (HandCalibration.load(self.p.calibration_file) if self.p.calibration_file
+                 else HandCalibration.nominal())
+        self.hand = HandRetargeter(calib, self.p.hand_min_cutoff, self.p.hand_beta)
+        self.arm = ArmRetargeter(ik, fk, np.array(self.p.home_q),
+                                 scale=self.p.scale, R_op_to_robot=np.array(self.p.tracker_to_robot).reshape(3, 3))
+        self.server = UdpTeleopServer(self.p.host, self.p.port, self.p.token)
+        self.chunk_pub = self.handle.create_publisher(ActionChunk, self.p.chunk_topic, COMMAND_QOS)
+        self.intervention_pub = self.handle.create_publisher(Bool, "/teleop/intervention", LATCHED_QOS)
+        self.subscribe(JointState, "/joint_states", self._on_joint_state, QoS("best_effort", 10))
+
+    def on_activate(self) -> None:
         self.intervention_pub.publish(Bool(False))
-        handle.create_timer(1.0 / self.p.poll_rate_hz, self.poll)
-        handle.create_timer(1.0, self._diagnostics)
+        self.create_timer(1.0 / self.p.poll_rate_hz, self.poll)
+        self.create_timer(1.0, self._diagnostics)
+
+    def on_deactivate(self) -> None:
+        self._set_takeover(False)  # the operator's commands stop: the policy may run again
+        self.arm.engaged = False
+
+    def on_shutdown(self) -> None:
+        if self.server is not None:
+            self.server.close()
 
     @property
     def address(self) -> tuple[str, int]:
@@ -130,7 +146,7 @@ class TeleopNode:
         wall = time.monotonic()
         if not frames:
             if self.taking_over and wall - self._last_rx > self.p.stale_timeout_s:
-                self.h.logger.warning("teleop stream stale for %.2f s: releasing", wall - self._last_rx)
+                self.log.warning("teleop stream stale for %.2f s: releasing", wall - self._last_rx)
                 self._set_takeover(False)
                 self.arm.engaged = False
             return 0
@@ -143,7 +159,7 @@ class TeleopNode:
                          None if self.arm.engaged else self._measured_arm())
         self._set_takeover(f.clutch)
         if f.clutch or self.p.publish_when_released:
-            now = self.h.now()
+            now = self.handle.now()
             action = np.concatenate([q_arm, self.closures])[None, :]
             self.chunk_pub.publish(chunk_from_array(action, self.names, self.p.command_hold_s, now, now,
                                                     engine_id="teleop", sequence=self.sequence))
@@ -156,15 +172,12 @@ class TeleopNode:
             self.taking_over = on
             self.intervention_pub.publish(Bool(on))
 
-    def _diagnostics(self) -> None:
+    def health(self) -> list[Diagnostic]:
         s = self.server.stats
-        level = DiagnosticStatus.WARN if s.rejected_auth or s.malformed else DiagnosticStatus.OK
-        self.diag_pub.publish(DiagnosticArray(header=header(self.h.now()), status=[DiagnosticStatus(
-            level=level, name=f"{self.h.name}: teleop", hardware_id=f"udp:{self.address[0]}:{self.address[1]}",
-            message=s.last_error or ("takeover" if self.taking_over else "idle"),
-            values=[KeyValue(k, str(v)) for k, v in (("received", s.received), ("accepted", s.accepted),
-                                                      ("rejected_auth", s.rejected_auth), ("malformed", s.malformed),
-                                                      ("reordered", s.reordered))])]))
+        level = Diagnostic.WARN if s.rejected_auth or s.malformed else Diagnostic.OK
+        return [Diagnostic(level, "teleop", s.last_error or ("takeover" if self.taking_over else "idle"),
+                           {"received": s.received, "accepted": s.accepted, "rejected_auth": s.rejected_auth,
+                            "malformed": s.malformed, "reordered": s.reordered})]
 
-    def close(self) -> None:
-        self.server.close()
+    def _diagnostics(self) -> None:
+        self.publish_diagnostics(self.health(), hardware_id=f"udp:{self.address[0]}:{self.address[1]}")

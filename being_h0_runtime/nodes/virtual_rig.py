@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import Field
@@ -23,6 +24,7 @@ from ..drivers.arm.sim import (
     SIM_ARM_EE_TOPIC,
     SIM_ARM_STATE_TOPIC,
 )
+from ..drivers.base import Diagnostic
 from ..drivers.camera.sim import SIM_DEPTH_TOPIC, SIM_IMAGE_TOPIC, SIM_INFO_TOPIC
 from ..msgs import (
     CameraInfo,
@@ -90,17 +92,22 @@ class _ThreadSafeHand:
 class VirtualRigNode(RuntimeNode):
     Params = VirtualRigParams
 
-    def __init__(self, handle: NodeHandle, params: VirtualRigParams) -> None:
+    def __init__(self, handle: NodeHandle, params: VirtualRigParams | dict[str, Any]) -> None:
         super().__init__(handle, params)
+        self.p = self.params
+        self.seed = self.p.seed
+        self.rig: Any = None
+        self.emulator: Any = None
+        self.steps = 0
+
+    def on_configure(self) -> None:
         from ..sim.world import VirtualRig
 
-        self.p = params
+        handle, params = self.handle, self.p
         self.rig = VirtualRig(task=params.task, variation=params.variation, seed=params.seed,
                               image_size=(params.image_width, params.image_height))
-        self.seed = params.seed
         self.substeps = max(1, int(round(params.step_period_s / self.rig.physics_dt)))
         self.hand = _ThreadSafeHand(self.rig.hand_closure())
-        self.emulator = None
         if params.hand_port_link:
             self._start_hand_emulator(params.hand_port_link, params.hand_baudrate)
         self.clock_pub = handle.create_publisher(Clock, "/clock", QoS("best_effort", 1))
@@ -110,18 +117,33 @@ class VirtualRigNode(RuntimeNode):
         self.image_pub = handle.create_publisher(Image, SIM_IMAGE_TOPIC, SENSOR_QOS)
         self.depth_pub = handle.create_publisher(Image, SIM_DEPTH_TOPIC, SENSOR_QOS)
         self.info_pub = handle.create_publisher(CameraInfo, SIM_INFO_TOPIC, LATCHED_QOS)
-        handle.create_subscription(JointState, SIM_ARM_COMMAND_TOPIC, self.on_arm_command, COMMAND_QOS)
-        handle.create_subscription(TaskCommand, "/task/command", self.on_task_command, COMMAND_QOS)
-        self.steps = 0
+        self.subscribe(JointState, SIM_ARM_COMMAND_TOPIC, self.on_arm_command, COMMAND_QOS)
+        self.subscribe(TaskCommand, "/task/command", self.on_task_command, COMMAND_QOS)
         self.state_every = max(1, int(round(1.0 / (params.state_rate_hz * params.step_period_s))))
         self.camera_every = (max(1, int(round(1.0 / (params.camera_rate_hz * params.step_period_s))))
                              if params.camera_rate_hz > 0 else 0)
+
+    def on_activate(self) -> None:
         k = self.rig.camera_intrinsics()
         self.info_pub.publish(camera_info(int(k["width"]), int(k["height"]), k["fx"], k["fy"], k["cx"], k["cy"],
                                           frame_id="camera_color_optical_frame"))
-        self.t0 = handle.now() - self.rig.time
-        handle.create_timer(params.step_period_s, self.step)
+        self.t0 = self.handle.now() - self.rig.time
+        self.create_timer(self.p.step_period_s, self.step)
         self.publish_state()
+
+    def on_shutdown(self) -> None:
+        if self.emulator is not None:
+            self.emulator.stop()
+            link = Path(self.p.hand_port_link)
+            if link.is_symlink():
+                link.unlink()
+        if self.rig is not None:
+            self.rig.close()
+
+    def health(self) -> list[Diagnostic]:
+        return [Diagnostic(Diagnostic.OK, "physics", f"{self.steps} steps, seed {self.seed}",
+                           {"task": self.p.task, "sim_time": f"{self.rig.time:.3f}",
+                            "hand_port": self.emulator.port if self.emulator is not None else ""})]
 
     def _start_hand_emulator(self, link: str, baudrate: int | None) -> None:
         from ..drivers.hand.emulator import InspireEmulator
@@ -186,12 +208,3 @@ class VirtualRigNode(RuntimeNode):
         self.state_pub.publish(SimState(header=header(now, "world"), names=list(objects),
                                         poses=[pose(p, q) for p, q in objects.values()],
                                         success=bool(self.rig.success()), task_id=self.p.task, seed=self.seed))
-
-    def close(self) -> None:
-        if self.emulator is not None:
-            self.emulator.stop()
-            link = Path(self.p.hand_port_link)
-            if link.is_symlink():
-                link.unlink()
-        self.rig.close()
-

@@ -78,7 +78,7 @@ def record_one(out: Path, index: int, seed: int, profile: str = "sim", variation
     def add_recorder(ctx, nodes):
         holder["rec"] = rec = RecorderNode(ctx.create_node("recorder"),
                                            RecorderParams(output_dir=out, operator="scripted-expert",
-                                                          min_free_bytes=0, first_index=index))
+                                                          min_free_bytes=0, first_index=index)).bring_up()
         if console is not None:
             console.attach(ctx, nodes, position, nodes["task"].p.task_id,
                            recording_dir=lambda: rec.writer.dir if rec.writer is not None else rec.last_episode_dir)

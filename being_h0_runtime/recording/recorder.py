@@ -29,43 +29,25 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..config import PathField
+from ..drivers.base import Diagnostic
 from ..msgs import (
     Bool,
-    CameraInfo,
-    DiagnosticArray,
-    DiagnosticStatus,
-    EStop,
     Image,
-    JointState,
-    KeyValue,
     Message,
     TaskCommand,
     TaskStatus,
-    message_type,
 )
-from ..msgs.being_h0 import ActionChunk
-from ..transport.api import COMMAND_QOS, ESTOP_QOS, LATCHED_QOS, SENSOR_QOS, NodeHandle, QoS
+from ..nodes.base import RuntimeNode
+from ..transport.api import (
+    COMMAND_QOS,
+    LATCHED_QOS,
+    NodeHandle,
+    QoS,
+)
 from .bag import EpisodeWriter, FileOpener, WriterStopped, qos_yaml
 from .compressed import CompressedImage, compress_image
 from .episode import EpisodeMetadata, read_sidecar, write_sidecar
-
-#: the rig's topic conventions: topic -> (type, QoS the recorder subscribes with)
-DEFAULT_TOPIC_TYPES: dict[str, tuple[type[Message], QoS]] = {
-    "/camera/color/image_raw": (Image, SENSOR_QOS),
-    "/camera/color/camera_info": (CameraInfo, LATCHED_QOS),
-    # best-effort subscriptions match both reliable and best-effort publishers (the actuators
-    # publish these best-effort); a deep history keeps the 13-d stream complete in practice
-    "/joint_states": (JointState, QoS("best_effort", 100)),
-    "/arm/command": (JointState, QoS("best_effort", 100)),
-    "/hand/command": (JointState, QoS("best_effort", 100)),
-    "/action_chunk": (ActionChunk, COMMAND_QOS),
-    "/task/command": (TaskCommand, COMMAND_QOS),
-    "/task/status": (TaskStatus, LATCHED_QOS),
-    "/estop": (EStop, ESTOP_QOS),
-    "/diagnostics": (DiagnosticArray, COMMAND_QOS),
-    "/teleop/intervention": (Bool, LATCHED_QOS),
-}
-DEFAULT_TOPICS = list(DEFAULT_TOPIC_TYPES)
+from .topics import DEFAULT_TOPIC_TYPES, DEFAULT_TOPICS, resolve_topic
 
 
 class RecorderParams(BaseModel):
@@ -101,23 +83,6 @@ class RecorderParams(BaseModel):
         return topics
 
 
-def resolve_topic(spec: str) -> tuple[str, type[Message], QoS]:
-    """'/x' or '/x:pkg/msg/T' -> (topic, type, qos); a clear error for unknown ones."""
-    if ":" in spec:
-        topic, type_name = spec.split(":", 1)
-        try:
-            cls = message_type(type_name)
-        except KeyError as e:
-            raise ValueError(f"topics: {spec!r}: {e.args[0]}") from None
-        qos = DEFAULT_TOPIC_TYPES.get(topic, (cls, QoS("reliable", 50)))[1]
-        return topic, cls, qos
-    if spec not in DEFAULT_TOPIC_TYPES:
-        raise ValueError(f"topics: {spec!r} has no default type; write it as '{spec}:pkg/msg/Type' "
-                         f"(known: {', '.join(DEFAULT_TOPIC_TYPES)})")
-    cls, qos = DEFAULT_TOPIC_TYPES[spec]
-    return spec, cls, qos
-
-
 def _stamp_ns(msg: Message) -> int | None:
     header = getattr(msg, "header", None)
     if header is None:
@@ -133,7 +98,7 @@ def _fmt_bytes(n: float) -> str:
     return f"{n:.1f} TB"
 
 
-class RecorderNode:
+class RecorderNode(RuntimeNode):
     """Records episodes; see the module docstring for the operator controls."""
 
     Params = RecorderParams  # for nodes.base.build_node / launch profiles
@@ -141,9 +106,8 @@ class RecorderNode:
     def __init__(self, handle: NodeHandle, params: RecorderParams | dict[str, Any],
                  opener: FileOpener | None = None) -> None:
         """`opener` (path -> binary file) lets tests inject write faults such as ENOSPC."""
-        self.h = handle
-        self.p = params if isinstance(params, RecorderParams) else RecorderParams(**params)
-        self.p.output_dir.mkdir(parents=True, exist_ok=True)
+        super().__init__(handle, params)
+        self.p = self.params
         self.writer: EpisodeWriter | None = None
         self.paused_since: float | None = None
         self.intervention_since: float | None = None
@@ -157,6 +121,9 @@ class RecorderNode:
         self.topics: dict[str, tuple[type[Message], str]] = {}
         self._qos_yaml: dict[str, str] = {}
         self._opener = opener
+
+    def on_configure(self) -> None:
+        self.p.output_dir.mkdir(parents=True, exist_ok=True)
         for spec in self.p.topics:
             topic, cls, qos = resolve_topic(spec)
             record_as, record_cls = topic, cls
@@ -165,17 +132,22 @@ class RecorderNode:
             self.topics[topic] = (record_cls, record_as)
             rel = "best_effort" if qos.reliability == "best_effort" else "reliable"
             self._qos_yaml[record_as] = qos_yaml(rel, qos.durability)
-            handle.create_subscription(cls, topic, lambda m, t=topic: self._on_message(t, m), qos)
+            self.subscribe(cls, topic, lambda m, t=topic: self._on_message(t, m), qos)
         if "/teleop/intervention" not in self.topics:
-            handle.create_subscription(Bool, "/teleop/intervention", lambda m: self._on_intervention(m), LATCHED_QOS)
+            self.subscribe(Bool, "/teleop/intervention", self._on_intervention, LATCHED_QOS)
         if self.p.follow_task:
             if "/task/status" not in self.topics:
-                handle.create_subscription(TaskStatus, "/task/status", self._on_task_status, LATCHED_QOS)
+                self.subscribe(TaskStatus, "/task/status", self._on_task_status, LATCHED_QOS)
             if "/task/command" not in self.topics:
-                handle.create_subscription(TaskCommand, "/task/command", self._on_task_command, COMMAND_QOS)
-        self._diag = handle.create_publisher(DiagnosticArray, "/diagnostics")
-        handle.create_timer(self.p.flush_interval_s, self._maybe_flush)
-        handle.create_timer(self.p.status_period_s, self._publish_status)
+                self.subscribe(TaskCommand, "/task/command", self._on_task_command, COMMAND_QOS)
+
+    def on_activate(self) -> None:
+        self.create_timer(self.p.flush_interval_s, self._maybe_flush)
+        self.create_timer(self.p.status_period_s, self._publish_status)
+
+    def on_shutdown(self) -> None:
+        """Keep the open episode (a clean Ctrl-C must not lose a demo)."""
+        self.end(keep=True)
 
     # -- operator controls ---------------------------------------------------------
     @property
@@ -194,7 +166,7 @@ class RecorderNode:
         if free < self.p.min_free_bytes:
             self.last_message = (f"not recording: only {_fmt_bytes(free)} free in {self.p.output_dir} "
                                  f"(min_free_bytes={self.p.min_free_bytes})")
-            self.h.logger.error(self.last_message)
+            self.log.error(self.last_message)
             raise WriterStopped(self.last_message)
         wall = _dt.datetime.now(_dt.timezone.utc)
         index = self._next_index()
@@ -203,7 +175,7 @@ class RecorderNode:
             episode_id=name, task_id=task_id or self._task.task_id,
             instruction=instruction or self._task.instruction, operator=operator or self.p.operator,
             rig_id=self.p.rig_id, calibration_id=self.p.calibration_id, notes=notes,
-            start_time=self.h.now(), wall_start=wall.isoformat())
+            start_time=self.handle.now(), wall_start=wall.isoformat())
         self.writer = EpisodeWriter(self.p.output_dir / name, meta, chunk_size=self.p.chunk_size,
                                     compression=self.p.compression,
                                     **({"opener": self._opener} if self._opener else {}))
@@ -212,12 +184,12 @@ class RecorderNode:
         self.paused_since = None
         self._pending_outcome = None
         if self.intervention_since is not None:
-            self.intervention_since = self.h.now()
-        now_ns = int(self.h.now() * 1e9)
+            self.intervention_since = self.handle.now()
+        now_ns = int(self.handle.now() * 1e9)
         for topic, msg in self._latched.items():
             self._write(topic, msg, now_ns)
         self.last_message = ""
-        self.h.logger.info("recording %s", name)
+        self.log.info("recording %s", name)
         return self.writer.dir
 
     def end(self, keep: bool = True) -> Path | None:
@@ -228,9 +200,9 @@ class RecorderNode:
         if not keep:
             w.abort()
             shutil.rmtree(w.dir, ignore_errors=True)
-            self.h.logger.info("discarded %s", w.dir.name)
+            self.log.info("discarded %s", w.dir.name)
             return None
-        now = self.h.now()
+        now = self.handle.now()
         self._close_intervals(w.meta, now)
         w.meta.end_time = now
         w.meta.wall_end = _dt.datetime.now(_dt.timezone.utc).isoformat()
@@ -239,7 +211,7 @@ class RecorderNode:
         meta = w.close()
         self.episodes_kept += 1
         self.last_episode_dir = w.dir
-        self.h.logger.info("kept %s (%s, %.1f s, %s)", w.dir.name, meta.outcome, meta.duration, meta.status)
+        self.log.info("kept %s (%s, %.1f s, %s)", w.dir.name, meta.outcome, meta.duration, meta.status)
         return w.dir
 
     def discard(self, redo: bool = True) -> Path | None:
@@ -267,18 +239,12 @@ class RecorderNode:
 
     def pause(self) -> None:
         if self.writer is not None and self.paused_since is None:
-            self.paused_since = self.h.now()
+            self.paused_since = self.handle.now()
 
     def resume(self) -> None:
         if self.writer is not None and self.paused_since is not None:
-            self.writer.meta.pauses.append([self.paused_since, self.h.now()])
+            self.writer.meta.pauses.append([self.paused_since, self.handle.now()])
             self.paused_since = None
-
-    def shutdown(self) -> None:
-        """Keep the open episode (a clean Ctrl-C must not lose a demo)."""
-        self.end(keep=True)
-
-    close = shutdown
 
     # -- status ----------------------------------------------------------------------
     def free_bytes(self) -> int:
@@ -291,18 +257,19 @@ class RecorderNode:
             tail = f" | last: {self.last_message}" if self.last_message else ""
             return f"IDLE | kept {self.episodes_kept} | disk {free} free{tail}"
         w = self.writer
-        dur = self.h.now() - w.meta.start_time
+        dur = self.handle.now() - w.meta.start_time
         state = "PAUSED" if self.paused else "REC"
         flags = " | TAKEOVER" if self.intervention_since is not None else ""
         return (f"{state} {w.meta.episode_id} | ep {self.episodes_kept + 1} | {dur:6.1f} s | "
                 f"{sum(w.message_counts().values())} msgs | outcome {w.meta.outcome} | disk {free} free{flags}")
 
+    def health(self) -> list[Diagnostic]:
+        level = Diagnostic.OK if not self.last_message else Diagnostic.ERROR
+        return [Diagnostic(level, "recorder", self.status_line(),
+                           {"episodes_kept": str(self.episodes_kept), "recording": str(self.recording).lower()})]
+
     def _publish_status(self) -> None:
-        level = DiagnosticStatus.OK if not self.last_message else DiagnosticStatus.ERROR
-        self._diag.publish(DiagnosticArray(header=_header(self.h), status=[DiagnosticStatus(
-            level=level, name=f"{self.h.name}: recorder", message=self.status_line(),
-            values=[KeyValue("episodes_kept", str(self.episodes_kept)),
-                    KeyValue("recording", str(self.recording).lower())])]))
+        self.publish_diagnostics(self.health(), hardware_id="")
 
     # -- callbacks ---------------------------------------------------------------------
     def _on_message(self, topic: str, msg: Message) -> None:
@@ -317,7 +284,7 @@ class RecorderNode:
             self._latched[topic] = msg
         if self.writer is None or self.paused:
             return
-        self._write(topic, msg, int(self.h.now() * 1e9))
+        self._write(topic, msg, int(self.handle.now() * 1e9))
 
     def _write(self, topic: str, msg: Message, now_ns: int) -> None:
         w = self.writer
@@ -354,13 +321,13 @@ class RecorderNode:
         if w is None:
             return
         self.last_message = f"recording stopped: {reason}"
-        self.h.logger.error(self.last_message)
+        self.log.error(self.last_message)
         w.meta.status = "truncated"
         w.meta.stop_reason = reason
         self.end(keep=True)
 
     def _on_intervention(self, msg: Bool) -> None:
-        now = self.h.now()
+        now = self.handle.now()
         if msg.data and self.intervention_since is None:
             self.intervention_since = now
         elif not msg.data and self.intervention_since is not None:
@@ -421,8 +388,3 @@ class RecorderNode:
         self._index += 1
         return self._index - 1
 
-
-def _header(h: NodeHandle):
-    from ..msgs.convert import header
-
-    return header(h.now())

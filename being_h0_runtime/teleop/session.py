@@ -83,14 +83,14 @@ class TeleopSession:
         self.nodes = build_graph(self.profile, self.ctx, run_dir, over, only=only)
         self.token = secrets.token_hex(8)
         tp = {"port": 0, "token": self.token, **(teleop_params or {})}
-        self.teleop = TeleopNode(self.ctx.create_node("teleop"), TeleopParams(**tp))
+        self.teleop = TeleopNode(self.ctx.create_node("teleop"), TeleopParams(**tp)).bring_up()
         self.sender = UdpSender(*self.teleop.address)
         self.recorder = None
         if record_dir is not None:
             from ..recording.recorder import RecorderNode, RecorderParams
 
             self.recorder = RecorderNode(self.ctx.create_node("recorder"), RecorderParams(
-                output_dir=record_dir, operator=f"teleop:{device.name}", min_free_bytes=0))
+                output_dir=record_dir, operator=f"teleop:{device.name}", min_free_bytes=0)).bring_up()
         self.console = OperatorConsole(self.ctx.create_node("operator_console"), operator=f"teleop:{device.name}")
         self.frames_sent = 0
         self._last_frame = None
