@@ -28,6 +28,20 @@ class ConfigError(ValueError):
     """A configuration file or value is malformed. The message names file and field."""
 
 
+def run_subcommand(args: Any) -> int:
+    """Call a parsed subcommand (``args.func(args)``); bad input (ConfigError) is one line and exit 2.
+
+    The contract of every `being-h0` command's own `main()`; the CLI tree applies the same rule.
+    """
+    import sys
+
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
 class StrictModel(BaseModel):
     """Base for config models: unknown keys are errors (typos must not pass silently)."""
 
