@@ -287,6 +287,28 @@ def test_control_loop_bench_runs_and_measures_estops(tmp_path):
     assert r["cycles_safety"] > 20 and r["work_safety"]["p50_us"] > 0
 
 
+def test_control_loop_bench_compares_realtime_beside_a_burner(tmp_path, capsys):
+    import json
+
+    from being_h0_runtime.bench.control_loop import main
+
+    out = tmp_path / "bench.json"
+    # run from a worker thread: the realtime pass raises the calling thread, never the test runner's
+    rc: list[int] = []
+    import threading
+
+    th = threading.Thread(target=lambda: rc.append(main(["--rates", "100", "--duration", "0.3", "--realtime", "10",
+                                                         "--burners", "1", "--json", str(out)])))
+    th.start()
+    th.join(60)
+    assert rc == [0]
+    normal, rt = json.loads(out.read_text())
+    assert normal["scheduling"] == "normal scheduling"
+    assert rt["scheduling"].startswith(("SCHED_FIFO 10", "normal scheduling, memory not locked; refused"))
+    text = capsys.readouterr().out
+    assert "1 CPU-burning neighbour(s)" in text and "safety loop period p99: normal" in text
+
+
 def test_gate_latches_estop_even_if_reset_before_it_looked():
     gate, now = running_gate()
     gate.estop.trigger("console", "blip", now)

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import subprocess
 import sys
 import threading
 import time
@@ -94,6 +96,8 @@ class RateResult:
     estops: int
     estop_to_hold: Pct
     interventions: dict[str, int]
+    #: what the loop's thread ran with (realtime.RealtimeStatus.summary())
+    scheduling: str = "normal scheduling"
 
 
 def run_bare(rate: float, duration: float, spin_s: float) -> tuple[CadenceMonitor, list[float]]:
@@ -213,6 +217,27 @@ def bench_rate(rate: float, args: argparse.Namespace) -> RateResult:
     )
 
 
+def bench_rate_both(rate: float, args: argparse.Namespace) -> list[RateResult]:
+    """The rate under normal scheduling, then (``--realtime P``) again as SCHED_FIFO P: same run, same load."""
+    out = [bench_rate(rate, args)]
+    if args.realtime:
+        from ..realtime import RealtimeConfig, apply_realtime, drop_realtime
+
+        status = apply_realtime(RealtimeConfig(priority=args.realtime, lock_memory=args.lock_memory))
+        try:
+            r = bench_rate(rate, args)
+        finally:
+            drop_realtime()
+        r.scheduling = status.summary()
+        out.append(r)
+    return out
+
+
+def start_burners(n: int) -> list[subprocess.Popen[bytes]]:
+    """`n` CPU-burning neighbours (busy loops at normal priority), as a loaded rig PC would have."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+
+
 def _pct(p: Pct) -> str:
     return f"p50 {p.p50_us:8.1f}  p99 {p.p99_us:8.1f}  max {p.max_us:8.1f} us"
 
@@ -222,7 +247,7 @@ def format_result(r: RateResult) -> str:
     added = r.work_safety.p50_us - r.work_bare.p50_us
     return "\n".join(
         [
-            f"== {r.rate_hz:.0f} Hz (period {1e6 / r.rate_hz:.0f} us)",
+            f"== {r.rate_hz:.0f} Hz (period {1e6 / r.rate_hz:.0f} us), {r.scheduling}",
             f"  loop period   bare  : {f(r.period_bare)}  jitter std {r.jitter_std_bare_us:.1f} us  over budget {r.over_budget_bare}/{r.cycles_bare}",
             f"  loop period   safety: {f(r.period_safety)}  jitter std {r.jitter_std_safety_us:.1f} us  over budget {r.over_budget_safety}/{r.cycles_safety}",
             f"  cycle work    bare  : {f(r.work_bare)}",
@@ -246,6 +271,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--estop-max-gap", type=float, default=0.25, help="max seconds between injected e-stops (default 0.25)")
     ap.add_argument("--hold-s", type=float, default=0.02, help="how long the loop holds before the operator resets (default 0.02)")
     ap.add_argument("--seed", type=int, default=0, help="seed for e-stop injection times")
+    ap.add_argument("--realtime", type=int, default=0, metavar="PRIORITY",
+                    help="also run each rate with the loop thread at SCHED_FIFO PRIORITY (1..98) and compare; "
+                         "refusals are reported (default 0: normal scheduling only)")
+    ap.add_argument("--lock-memory", action="store_true", help="with --realtime: mlockall the process too")
+    ap.add_argument("--burners", type=int, default=0, metavar="N",
+                    help="run N CPU-burning processes beside the loop for the whole benchmark (default 0)")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
     return ap
 
@@ -261,11 +292,27 @@ def run_parsed(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
         ap.error("--rates and --duration must be > 0")
     if not 0 < args.estop_min_gap <= args.estop_max_gap:
         ap.error("need 0 < --estop-min-gap <= --estop-max-gap")
-    results = []
-    for rate in args.rates:
-        r = bench_rate(rate, args)
-        results.append(r)
-        print(format_result(r), flush=True)
+    if not 0 <= args.realtime <= 98 or args.burners < 0:
+        ap.error("--realtime takes a priority 1..98 (0: off) and --burners a count >= 0")
+    results: list[RateResult] = []
+    burners = start_burners(args.burners)
+    if burners:
+        print(f"{len(burners)} CPU-burning neighbour(s) running on {os.cpu_count()} CPUs", flush=True)
+    try:
+        for rate in args.rates:
+            pair = bench_rate_both(rate, args)
+            results += pair
+            for r in pair:
+                print(format_result(r), flush=True)
+            if len(pair) == 2:
+                a, b = pair[0].period_safety, pair[1].period_safety
+                print(f"  safety loop period p99: normal {a.p99_us:.0f} us, {pair[1].scheduling.split(',')[0]} "
+                      f"{b.p99_us:.0f} us ({a.p99_us / b.p99_us:.2f}x); max {a.max_us:.0f} vs {b.max_us:.0f} us",
+                      flush=True)
+    finally:
+        for b in burners:
+            b.kill()
+            b.wait()
     if args.json:
         with open(args.json, "w") as fh:
             json.dump([asdict(r) for r in results], fh, indent=2)

@@ -47,6 +47,7 @@ from ..drivers.options import options_model, validate_options
 from ..msgs import ActionChunk, Bool, EStop, JointState, TaskStatus
 from ..msgs.convert import joint_state
 from ..policy.execution import make_executor
+from ..realtime import RealtimeConfig, RealtimeStatus, apply_realtime
 from ..safety.cadence import CadenceMonitor
 from ..safety.estop import EStopLatch, EStopResetRefused
 from ..safety.footswitch import FootSwitch, FootSwitchConfig
@@ -87,6 +88,9 @@ class ActuatorParams(StrictModel):
     report_period_s: float = Field(1.0, gt=0)
     #: a foot switch's held/released state is re-published on /estop this often (nodes that missed it catch up)
     estop_reassert_period_s: float = Field(0.2, gt=0)
+    #: SCHED_FIFO priority and mlockall for the thread running the control loop (when permitted; a refusal is
+    #: logged and shown in diagnostics, never fatal). Default: normal scheduling (the virtual rig).
+    realtime: RealtimeConfig = Field(default_factory=RealtimeConfig)
 
     @field_validator("options")
     @classmethod
@@ -171,9 +175,15 @@ class ActuatorNode(RuntimeNode):
         self.safety_events: deque[tuple[float, str, str]] = deque(maxlen=EVENT_LOG_LEN)
         #: only chunks observed after the last accepted reset may run
         self.reset_stamp = -math.inf
+        self.realtime = RealtimeStatus()
 
     def on_activate(self) -> None:
         self.driver.activate()
+        if self.p.realtime.priority is not None or self.p.realtime.lock_memory:
+            # activate() runs on the thread that spins this node's timers: that is the thread to raise
+            self.realtime = apply_realtime(self.p.realtime)
+            if self.realtime.refused:
+                self.log.warning("%s control loop: %s", self.group, self.realtime.summary())
         self.create_timer(self.dt, self.control_cycle)
         self.create_timer(self.p.report_period_s, self.report)
 
@@ -409,7 +419,7 @@ class ActuatorNode(RuntimeNode):
         values.update({f"hold_{k}": str(v) for k, v in self.gate.holds_by_reason.items()})
         values.update({f"chunks_dropped_{k}": str(v) for k, v in self.chunks_dropped.items()})
         values.update({"chunks": str(self.chunks_received), "commands": str(self.commands_written),
-                       "cadence": rep.format(self.group)})
+                       "cadence": rep.format(self.group), "scheduling": self.realtime.summary()})
         level = Diagnostic.ERROR if self.gate.faults else Diagnostic.OK
         msg = "; ".join(f"{k}: {v}" for k, v in self.gate.faults.items()) or ("holding" if self.holding else "moving")
         return [Diagnostic(level, "status", msg, values)] + self.driver.diagnostics()
