@@ -65,13 +65,13 @@ def test_an_unprivileged_process_is_refused_both_and_keeps_running(tmp_path):
 def test_actuator_realtime_parameters_are_validated():
     from being_h0_runtime.nodes.actuator import ActuatorParams
 
-    p = validate_model(ActuatorParams, {"realtime": {"priority": 70, "lock_memory": True}}, "test")
-    assert p.realtime.priority == 70 and p.realtime.lock_memory
-    assert validate_model(ActuatorParams, {}, "test").realtime.priority is None  # the virtual rig: normal
-    with pytest.raises(ConfigError, match="realtime.priority"):
-        validate_model(ActuatorParams, {"realtime": {"priority": 99}}, "test")
-    with pytest.raises(ConfigError, match="realtime.prio"):
-        validate_model(ActuatorParams, {"realtime": {"prio": 70}}, "test")
+    p = validate_model(ActuatorParams, {"scheduling": {"priority": 70, "lock_memory": True}}, "test")
+    assert p.scheduling.priority == 70 and p.scheduling.lock_memory
+    assert validate_model(ActuatorParams, {}, "test").scheduling.priority is None  # the virtual rig: normal
+    with pytest.raises(ConfigError, match="scheduling.priority"):
+        validate_model(ActuatorParams, {"scheduling": {"priority": 99}}, "test")
+    with pytest.raises(ConfigError, match="scheduling.prio"):
+        validate_model(ActuatorParams, {"scheduling": {"prio": 70}}, "test")
 
 
 def test_the_rig_profile_asks_for_realtime_on_both_motion_nodes():
@@ -79,4 +79,4 @@ def test_the_rig_profile_asks_for_realtime_on_both_motion_nodes():
 
     params = load_profile("rig").validate_nodes(Path("/tmp/run"))
     for node in ("arm", "hand"):
-        assert params[node].realtime.priority == 70 and params[node].realtime.lock_memory
+        assert params[node].scheduling.priority == 70 and params[node].scheduling.lock_memory

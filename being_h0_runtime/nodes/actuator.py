@@ -90,7 +90,7 @@ class ActuatorParams(StrictModel):
     estop_reassert_period_s: float = Field(0.2, gt=0)
     #: SCHED_FIFO priority and mlockall for the thread running the control loop (when permitted; a refusal is
     #: logged and shown in diagnostics, never fatal). Default: normal scheduling (the virtual rig).
-    realtime: RealtimeConfig = Field(default_factory=RealtimeConfig)
+    scheduling: RealtimeConfig = Field(default_factory=RealtimeConfig)
 
     @field_validator("options")
     @classmethod
@@ -179,9 +179,9 @@ class ActuatorNode(RuntimeNode):
 
     def on_activate(self) -> None:
         self.driver.activate()
-        if self.p.realtime.priority is not None or self.p.realtime.lock_memory:
+        if self.p.scheduling.priority is not None or self.p.scheduling.lock_memory:
             # activate() runs on the thread that spins this node's timers: that is the thread to raise
-            self.realtime = apply_realtime(self.p.realtime)
+            self.realtime = apply_realtime(self.p.scheduling)
             if self.realtime.refused:
                 self.log.warning("%s control loop: %s", self.group, self.realtime.summary())
         self.create_timer(self.dt, self.control_cycle)
