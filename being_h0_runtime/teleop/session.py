@@ -87,7 +87,7 @@ class TeleopSession:
         self.sender = UdpSender(*self.teleop.address)
         self.recorder = None
         if record_dir is not None:
-            from ..recording.recorder import RecorderNode, RecorderParams
+            from ..nodes.recorder import RecorderNode, RecorderParams
 
             self.recorder = RecorderNode(self.ctx.create_node("recorder"), RecorderParams(
                 output_dir=record_dir, operator=f"teleop:{device.name}", min_free_bytes=0)).bring_up()
