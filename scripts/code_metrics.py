@@ -70,7 +70,7 @@ LAYER_OF_TOP = {
     "drivers": MIDDLE, "policy": MIDDLE, "safety": MIDDLE, "sim": MIDDLE, "teleop": MIDDLE,
     "recording": MIDDLE, "calibration": MIDDLE, "view": MIDDLE,
     "rig": BASE, "msgs": BASE, "transport": BASE, "config": BASE, "paths": BASE,
-    "logs": BASE, "tracing": BASE, "netguard": BASE, "user_config": BASE,
+    "logs": BASE, "netguard": BASE, "user_config": BASE,
 }
 RANK = {BASE: 0, MIDDLE: 1, NODES: 2, APP: 3}
 
