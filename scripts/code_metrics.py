@@ -65,7 +65,7 @@ MIDDLE = "middle"  # drivers, policy, safety, sim, teleop, recording, calibratio
 BASE = "base"  # rig, msgs, transport and small shared utilities: the bottom
 LAYER_OF_TOP = {
     "cli": APP, "console": APP, "bench": APP, "launcher": APP, "launch": APP,
-    "node_main": APP, "operator": APP, "doctor": APP,
+    "node_main": APP, "operator": APP, "doctor": APP, "teleop_session": APP,
     "nodes": NODES,
     "drivers": MIDDLE, "policy": MIDDLE, "safety": MIDDLE, "sim": MIDDLE, "teleop": MIDDLE,
     "recording": MIDDLE, "calibration": MIDDLE, "view": MIDDLE,
