@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ctx = _context(args, profile)
     node = None
-    from .tracing import install_from_env
+    from .bench.tracing import install_from_env
 
     install_from_env()  # `being-h0 bench e2e` sets BEING_H0_TRACE_DIR; a no-op otherwise
     try:

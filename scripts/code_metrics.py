@@ -65,12 +65,12 @@ MIDDLE = "middle"  # drivers, policy, safety, sim, teleop, recording, calibratio
 BASE = "base"  # rig, msgs, transport and small shared utilities: the bottom
 LAYER_OF_TOP = {
     "cli": APP, "console": APP, "bench": APP, "launcher": APP, "launch": APP,
-    "node_main": APP, "operator": APP, "doctor": APP,
+    "node_main": APP, "operator": APP, "doctor": APP, "teleop_session": APP,
     "nodes": NODES,
     "drivers": MIDDLE, "policy": MIDDLE, "safety": MIDDLE, "sim": MIDDLE, "teleop": MIDDLE,
     "recording": MIDDLE, "calibration": MIDDLE, "view": MIDDLE,
     "rig": BASE, "msgs": BASE, "transport": BASE, "config": BASE, "paths": BASE,
-    "logs": BASE, "tracing": BASE, "netguard": BASE, "user_config": BASE,
+    "logs": BASE, "netguard": BASE, "user_config": BASE,
 }
 RANK = {BASE: 0, MIDDLE: 1, NODES: 2, APP: 3}
 

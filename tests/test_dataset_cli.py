@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from being_h0_runtime.msgs.convert import joint_state
+from being_h0_runtime.nodes.recorder import RecorderNode, RecorderParams
 from being_h0_runtime.recording.dataset_cli import main
 from being_h0_runtime.recording.quality import validate_episode
-from being_h0_runtime.recording.recorder import RecorderNode, RecorderParams
 from being_h0_runtime.recording.synthetic import ARM, HAND, SyntheticRig
 from being_h0_runtime.transport.inproc import InprocContext
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from being_h0_runtime.msgs import Bool
+from being_h0_runtime.nodes.recorder import RecorderNode, RecorderParams
 from being_h0_runtime.recording.export import ExportError, export_dataset, load_dataset
-from being_h0_runtime.recording.recorder import RecorderNode, RecorderParams
 from being_h0_runtime.recording.synthetic import SyntheticRig, frame_index, proprio_at
 from being_h0_runtime.transport.inproc import InprocContext
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from being_h0_runtime.bench import e2e
-from being_h0_runtime.tracing import read_events
+from being_h0_runtime.bench.tracing import read_events
 
 ENGINE = Path(__file__).resolve().parents[1] / "models" / "being-h0-sim-small"
 

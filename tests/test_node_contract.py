@@ -12,17 +12,24 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from test_safety_bounded_buffers import HoldStillPolicy
 
 from being_h0_runtime.launch import build_graph, close_graph, load_profile
 from being_h0_runtime.msgs import DiagnosticArray, EStop, TaskStatus
 from being_h0_runtime.msgs.convert import header
-from being_h0_runtime.nodes.base import NODE_TYPES, LifecycleState, NodeLifecycleError, RuntimeNode, build_node, node_class
+from being_h0_runtime.nodes.base import (
+    NODE_TYPES,
+    LifecycleState,
+    NodeLifecycleError,
+    RuntimeNode,
+    build_node,
+    node_class,
+)
 from being_h0_runtime.nodes.inference import InferenceNode, InferenceParams
+from being_h0_runtime.nodes.recorder import RecorderNode, RecorderParams
 from being_h0_runtime.nodes.teleop import TeleopNode, TeleopParams
-from being_h0_runtime.recording.recorder import RecorderNode, RecorderParams
 from being_h0_runtime.transport.api import COMMAND_QOS, ESTOP_QOS, LATCHED_QOS
 from being_h0_runtime.transport.inproc import InprocContext
-from test_safety_bounded_buffers import HoldStillPolicy
 
 Factory = Callable[[InprocContext, Path], RuntimeNode]
 

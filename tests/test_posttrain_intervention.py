@@ -25,8 +25,8 @@ NAMES = tuple(f"j{i}" for i in range(5))
 
 
 def _recorded_dataset(tmp_path: Path) -> Path:
+    from being_h0_runtime.nodes.recorder import RecorderNode, RecorderParams
     from being_h0_runtime.recording.export import export_dataset
-    from being_h0_runtime.recording.recorder import RecorderNode, RecorderParams
     from being_h0_runtime.recording.synthetic import SyntheticRig
     from being_h0_runtime.transport.inproc import InprocContext
 

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from being_h0_runtime.nodes.recorder import RecorderNode, RecorderParams
 from being_h0_runtime.recording.bag import (
     WriterStopped,
     load_metadata,
     recover_episode,
     scan,
 )
-from being_h0_runtime.recording.recorder import RecorderNode, RecorderParams
 from being_h0_runtime.recording.synthetic import SyntheticRig
 from being_h0_runtime.transport.inproc import InprocContext
 
@@ -28,7 +28,7 @@ CHILD = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     from being_h0_runtime.transport.inproc import InprocContext
-    from being_h0_runtime.recording.recorder import RecorderNode, RecorderParams
+    from being_h0_runtime.nodes.recorder import RecorderNode, RecorderParams
     from being_h0_runtime.recording.synthetic import SyntheticRig
     ctx = InprocContext(start_time=time.time())   # sim clock == wall clock, paced below
     SyntheticRig(ctx)

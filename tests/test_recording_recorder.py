@@ -9,10 +9,10 @@ import pytest
 import yaml
 
 from being_h0_runtime.msgs import Bool, TaskCommand, TaskStatus
+from being_h0_runtime.nodes.recorder import RecorderNode, RecorderParams
 from being_h0_runtime.recording.bag import iter_messages, load_metadata, scan
 from being_h0_runtime.recording.compressed import CompressedImage, decompress_image
 from being_h0_runtime.recording.episode import MCAP_METADATA_NAME, EpisodeMetadata
-from being_h0_runtime.recording.recorder import RecorderNode, RecorderParams
 from being_h0_runtime.recording.synthetic import SyntheticRig
 from being_h0_runtime.transport.inproc import InprocContext
 

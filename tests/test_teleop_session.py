@@ -13,7 +13,7 @@ from being_h0_runtime.msgs import ActionChunk, JointState
 from being_h0_runtime.rig.franka import dh_fk
 from being_h0_runtime.teleop.devices.keyboard import KeyboardConfig, KeyboardDevice
 from being_h0_runtime.teleop.devices.webcam import CameraDevice, WebcamConfig
-from being_h0_runtime.teleop.session import TeleopSession
+from being_h0_runtime.teleop_session import TeleopSession
 
 
 class Log:

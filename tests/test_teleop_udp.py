@@ -11,11 +11,15 @@ import pytest
 from being_h0_runtime.msgs import Bool
 from being_h0_runtime.msgs.being_h0 import ActionChunk
 from being_h0_runtime.msgs.convert import chunk_to_array
+from being_h0_runtime.nodes.recorder import RecorderNode, RecorderParams
 from being_h0_runtime.nodes.teleop import TeleopNode, TeleopParams
 from being_h0_runtime.recording.bag import load_metadata, scan
-from being_h0_runtime.recording.recorder import RecorderNode, RecorderParams
 from being_h0_runtime.teleop.handmodel import FIST_POSE, OPEN_POSE
-from being_h0_runtime.teleop.scripted import ScriptedOperator, UdpSender, reach_and_grasp
+from being_h0_runtime.teleop.scripted import (
+    ScriptedOperator,
+    UdpSender,
+    reach_and_grasp,
+)
 from being_h0_runtime.transport.api import LATCHED_QOS
 from being_h0_runtime.transport.inproc import InprocContext
 

@@ -162,8 +162,8 @@ def test_cli_help(capsys):
 
 def test_recorder_export_feeds_training(tmp_path):
     """rosbag2/MCAP episodes from the recorder -> export_dataset -> load_episodes -> a training batch."""
+    from being_h0_runtime.nodes.recorder import RecorderNode, RecorderParams
     from being_h0_runtime.recording.export import export_dataset
-    from being_h0_runtime.recording.recorder import RecorderNode, RecorderParams
     from being_h0_runtime.recording.synthetic import SyntheticRig
     from being_h0_runtime.transport.inproc import InprocContext
 

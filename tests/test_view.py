@@ -214,9 +214,9 @@ def test_channels_carry_the_recorded_mcap_topics_and_schemas(rig: Rig, tmp_path:
     """Same topic names and byte-identical ros2msg schema text as a recorded episode: one layout serves both."""
     from mcap.reader import make_reader
 
+    from being_h0_runtime.nodes.recorder import RecorderNode
     from being_h0_runtime.recording.bag import EpisodeWriter
     from being_h0_runtime.recording.episode import EpisodeMetadata
-    from being_h0_runtime.recording.recorder import RecorderNode
 
     ctx = InprocContext()
     rec = RecorderNode(ctx.create_node("recorder"), {"output_dir": tmp_path, "min_free_bytes": 0, "follow_task": False}).bring_up()

@@ -2,7 +2,7 @@
 
 Runs the virtual-rig graph (launch/sim.yaml: MuJoCo rig, camera, inference with the
 default engine on ONNX Runtime CPU, arm, hand over the emulated Inspire serial
-link) with stage tracing on (`being_h0_runtime/tracing.py`: the node classes'
+link) with stage tracing on (`being_h0_runtime/bench/tracing.py`: the node classes'
 methods are wrapped before the nodes are built; no node code changes), and
 follows every camera frame that an inference used:
 
@@ -128,9 +128,9 @@ def run_episodes(console: Any, profile: Any, seed: int, duration_s: float, spin:
 
 def run_inproc(trace_dir: Path, *, trigger: str, engine: str, backend: str, duration_s: float, seed: int,
                sets: list[tuple[str, Any]] | None = None) -> dict:
-    from .. import tracing
     from ..launch import build_graph, close_graph, load_profile
     from ..operator import OperatorConsole
+    from . import tracing
 
     profile = load_profile("sim")
     ctx = _PacedInproc.create()
@@ -153,10 +153,10 @@ def run_inproc(trace_dir: Path, *, trigger: str, engine: str, backend: str, dura
 
 def run_dds(trace_dir: Path, *, trigger: str, engine: str, backend: str, duration_s: float, seed: int,
             sets: list[tuple[str, Any]] | None = None, startup_timeout_s: float = 120.0) -> dict:
-    from .. import tracing
     from ..launch import load_profile
     from ..launcher import GraphLauncher
     from ..operator import OperatorConsole
+    from . import tracing
 
     profile = load_profile("sim")
     run_dir = Path(tempfile.mkdtemp(prefix="being_h0_e2e_dds_"))
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
 def run_rounds(args: argparse.Namespace, configs: list[tuple[str, str]], sets: list[tuple[str, Any]],
                out: Path) -> tuple[dict[str, list[dict[str, Any]]], dict[str, int], list[float]]:
     """Every configuration once per round; returns (traced frames, episodes per configuration, load after each)."""
-    from ..tracing import read_events
+    from .tracing import read_events
 
     all_frames: dict[str, list[dict[str, Any]]] = {}
     episodes: dict[str, int] = {f"{t}/{g}": 0 for t, g in configs}

@@ -1,4 +1,4 @@
-"""`being-h0 view`: a live Foxglove view of a running graph (being_h0_runtime.view.live)."""
+"""`being-h0 view`: a live Foxglove view of a running graph (being_h0_runtime.view.cli)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def register(sub: Any) -> None:
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    from ..view.live import build_parser as view_parser
-    from ..view.live import run_parsed
+    from ..view.cli import build_parser as view_parser
+    from ..view.cli import run_parsed
 
     return adopt(view_parser(), prog, run=run_parsed)

@@ -50,7 +50,7 @@ NODE_TYPES: dict[str, str] = {
     "hand": "being_h0_runtime.nodes.hand:HandNode",
     "inference": "being_h0_runtime.nodes.inference:InferenceNode",
     "task": "being_h0_runtime.nodes.task:TaskNode",
-    "recorder": "being_h0_runtime.recording.recorder:RecorderNode",
+    "recorder": "being_h0_runtime.nodes.recorder:RecorderNode",
     "teleop": "being_h0_runtime.nodes.teleop:TeleopNode",
 }
 

@@ -66,8 +66,8 @@ def record_one(out: Path, index: int, seed: int, profile: str = "sim", variation
     With an operator `console` (console.EpisodeConsole) the episode shows as number `position` on its
     status line and obeys its keys.
     """
+    from ..nodes.recorder import RecorderNode, RecorderParams
     from ..operator import run_episode_inproc
-    from .recorder import RecorderNode, RecorderParams
 
     os.environ.setdefault("MUJOCO_GL", "egl")
     rig = {"camera_rate_hz": camera_rate_hz, "hand_baudrate": None}

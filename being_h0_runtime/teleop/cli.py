@@ -55,7 +55,7 @@ def _status_line(text: str) -> None:
 
 
 def cmd_teleop(args: argparse.Namespace) -> int:
-    from .session import TeleopSession
+    from ..teleop_session import TeleopSession
 
     try:
         device = open_device(args.device, args)
@@ -102,7 +102,7 @@ def add_run_args(run: argparse.ArgumentParser) -> None:
 
 def run_with_teleop(args: argparse.Namespace, overrides: dict[str, dict[str, Any]]) -> int:
     """`being-h0 run --teleop DEVICE`: the policy drives, the operator takes over with the device's clutch."""
-    from .session import TeleopSession
+    from ..teleop_session import TeleopSession
 
     try:
         device = open_device(args.teleop, args)
@@ -122,7 +122,7 @@ def run_with_teleop(args: argparse.Namespace, overrides: dict[str, dict[str, Any
 
 def record_teleop(args: argparse.Namespace) -> list[Path]:
     """`being-h0 record --teleop DEVICE`: `--episodes` human demonstrations, one task episode each."""
-    from .session import TeleopSession
+    from ..teleop_session import TeleopSession
 
     device = open_device(args.teleop, args)
     out = Path(args.out)

@@ -23,7 +23,7 @@ from ..msgs import Image, Message
 from ..msgs.cdr import serialize
 from ..recording.compressed import CompressedImage, compress_image
 from ..recording.msgdef import full_msg_definition
-from ..recording.recorder import DEFAULT_TOPIC_TYPES
+from ..recording.topics import DEFAULT_TOPIC_TYPES
 from ..transport.api import NodeHandle, QoS
 
 ImageMode = Literal["jpeg", "raw"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import sys
 
-from ..recording.recorder import DEFAULT_TOPIC_TYPES
+from ..recording.topics import DEFAULT_TOPIC_TYPES
 from ..rig import ARM_JOINT_NAMES as ARM_JOINTS
 from ..rig import HAND_DOF_NAMES as HAND_JOINTS
 

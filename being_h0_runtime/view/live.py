@@ -1,13 +1,14 @@
-"""The live view: a Foxglove WebSocket server fed by `ViewBridge` nodes, and `being-h0 view`.
+"""The live view: a Foxglove WebSocket server fed by `ViewBridge` nodes.
 
 Two ways in:
 
 * ``being-h0 run --view`` / ``being-h0 launch sim --view``: the operator process starts the server and adds a
   bridge node to its own DDS context (`LiveView.attach`).
-* ``being-h0 view --domain-id N --graph-id X``: attach to a graph that is already running (``run`` and
-  ``launch`` print ``DDS: ..., domain N, graph X``).  The graph id matters: arm/hand commands, action chunks
-  and the e-stop travel in the DDS partition ``being_h0.<graph id>`` (`transport.dds.is_graph_scoped`), so a
-  view without it would show camera and joint states but no commands.
+* ``being-h0 view --domain-id N --graph-id X`` (`view.cli`: loads the profile, joins the DDS graph): attach to
+  a graph that is already running (``run`` and ``launch`` print ``DDS: ..., domain N, graph X``).  The graph
+  id matters: arm/hand commands, action chunks and the e-stop travel in the DDS partition
+  ``being_h0.<graph id>`` (`transport.dds.is_graph_scoped`), so a view without it would show camera and joint
+  states but no commands.
 
 Open it in Foxglove: Open connection -> Foxglove WebSocket -> ws://127.0.0.1:8765, then import the layout
 docs/foxglove_layout.json (the same layout opens a recorded episode's MCAP).
@@ -18,7 +19,6 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import sys
-import time
 from typing import Any
 
 from ..config import ConfigError
@@ -119,59 +119,3 @@ def live_view_from_args(args: argparse.Namespace) -> LiveView | None:
     if not getattr(args, "view", True):
         return None
     return LiveView(args.view_host, args.view_port, args.view_images)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The parser of `being-h0 view`."""
-    ap = argparse.ArgumentParser(
-        prog="being-h0 view", formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Attach a live Foxglove view to a graph started by `being-h0 run` or `being-h0 launch`.\n"
-                    "They print the two numbers it needs:  DDS: ..., domain N, graph X\n\n"
-                    "  being-h0 view --domain-id 150 --graph-id 1a2b3c4d\n\n"
-                    "Then in Foxglove: Open connection -> Foxglove WebSocket -> ws://127.0.0.1:8765, and import\n"
-                    f"{LAYOUT_FILE} (the same layout opens a recorded episode). Ctrl-C stops the view, not the graph.")
-    ap.add_argument("--domain-id", type=int, required=True, help="the graph's DDS domain (from 'DDS: ..., domain N')")
-    ap.add_argument("--graph-id", required=True,
-                    help="the graph's id (from 'graph X'): commands, action chunks and the e-stop are only visible "
-                         "inside the graph's DDS partition")
-    ap.add_argument("--profile", default="sim",
-                    help="launch profile whose dds: section (interface) to use (default sim: loopback)")
-    ap.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)")
-    add_view_args(ap, flag=False)
-    return ap
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`being-h0 view`: attach a live Foxglove view to a running graph."""
-    return run_parsed(build_parser().parse_args(argv))
-
-
-def run_parsed(args: argparse.Namespace) -> int:
-    """Attach the view `args` (from build_parser) describe; runs until Ctrl-C or --duration."""
-
-    from ..launch import load_profile
-    from ..transport.dds import DdsContext
-
-    profile = load_profile(args.profile)
-    ctx = DdsContext(domain_id=args.domain_id, network=profile.dds, graph_id=args.graph_id)
-    view = None
-    try:
-        view = live_view_from_args(args)
-        assert view is not None
-        view.attach(ctx)
-        print(f"attached to DDS domain {args.domain_id}, graph {args.graph_id} ({profile.dds.describe()}); "
-              f"Ctrl-C stops", flush=True)
-        end = None if args.duration is None else time.monotonic() + args.duration
-        while end is None or time.monotonic() < end:
-            ctx.spin_once(0.1)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if view is not None:
-            view.close()
-        ctx.shutdown()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

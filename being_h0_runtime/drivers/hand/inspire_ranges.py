@@ -2,27 +2,50 @@
 
 Part of the driver, kept in its own file: it drives raw register targets
 through the driver's link (bypassing the closure calibration it measures), so
-it reaches into :class:`~.inspire.InspireHand` internals on purpose. Callers
-use ``InspireHand.calibrate_ranges``, which checks the hand is active.
+it reaches into :class:`~.inspire.InspireHand` internals on purpose. Those are
+named in :class:`RangeRoutineHand` (which the driver satisfies), so this file
+does not import the driver that imports it. Callers use
+``InspireHand.calibrate_ranges``, which checks the hand is active.
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from ..base import HAND_DOF_NAMES, DriverError
 from .calibration import HandCalibration
+from .inspire_config import InspireHandConfig
 from .protocol import NUM_DOF, RAW_MAX, Register, pack_u16
 
-if TYPE_CHECKING:
-    from .inspire import InspireHand
+
+class RegisterWriter(Protocol):
+    def write(self, address: int, data: bytes) -> bool: ...
+
+
+class RangeRoutineHand(Protocol):
+    """What the range routine uses of the Inspire driver (``InspireHand`` has all of it)."""
+
+    @property
+    def cal(self) -> HandCalibration: ...
+
+    @property
+    def config(self) -> InspireHandConfig: ...
+
+    @property
+    def link(self) -> RegisterWriter: ...
+
+    def _require_pose(self) -> np.ndarray: ...
+
+    def _write_speed_force(
+        self, speed: np.ndarray | None, force: np.ndarray | None, angle_closure: np.ndarray | None = None
+    ) -> bool: ...
 
 
 def calibrate_ranges(
-    hand: InspireHand,
+    hand: RangeRoutineHand,
     *,
     force_limit: float,
     speed: float,
@@ -59,14 +82,14 @@ def calibrate_ranges(
                            closed_raw=tuple(round(float(v)) for v in closed_raw))
 
 
-def _write_raw_target(hand: InspireHand, dof: int, raw: float) -> None:
+def _write_raw_target(hand: RangeRoutineHand, dof: int, raw: float) -> None:
     """ANGLE_SET for one DoF, every other DoF left unchanged."""
     target = np.full(NUM_DOF, np.nan)
     target[dof] = raw
     hand.link.write(Register.ANGLE_SET, pack_u16(target))
 
 
-def _settle(hand: InspireHand, dof: int, settle_s: float, timeout_s: float) -> float:
+def _settle(hand: RangeRoutineHand, dof: int, settle_s: float, timeout_s: float) -> float:
     """Raw pose of `dof` once it stopped changing (by more than one raw unit) for `settle_s`."""
     t0 = time.monotonic()
     last = None

@@ -16,6 +16,10 @@ process, paced to the wall clock so a person can drive it, plus:
 
 Everything the device asks for reaches the robot through the arm and hand
 nodes' executor and safety supervisor (joint, velocity and workspace limits).
+
+An application (app layer, beside launch.py and operator.py, whose graph and
+console it drives), not part of `teleop/`: that package keeps the devices, the
+packet schema and the retargeting, which the nodes import.
 """
 
 from __future__ import annotations
@@ -28,9 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .devices.base import TeleopDevice
-from .schema import encode
-from .scripted import UdpSender
+from .teleop.devices.base import TeleopDevice
+from .teleop.schema import encode
+from .teleop.scripted import UdpSender
 
 
 @dataclass
@@ -60,10 +64,10 @@ class TeleopSession:
                  realtime: bool = True, time_limit_s: float | None = None, episode: int = 1,
                  run_dir: Path | None = None, teleop_params: dict[str, Any] | None = None,
                  close_device: bool = True) -> None:
-        from ..launch import build_graph, load_profile
-        from ..nodes.teleop import TeleopNode, TeleopParams
-        from ..operator import OperatorConsole
-        from ..transport.inproc import InprocContext
+        from .launch import build_graph, load_profile
+        from .nodes.teleop import TeleopNode, TeleopParams
+        from .operator import OperatorConsole
+        from .transport.inproc import InprocContext
 
         self.device = device
         self.close_device = close_device
@@ -87,7 +91,7 @@ class TeleopSession:
         self.sender = UdpSender(*self.teleop.address)
         self.recorder = None
         if record_dir is not None:
-            from ..recording.recorder import RecorderNode, RecorderParams
+            from .nodes.recorder import RecorderNode, RecorderParams
 
             self.recorder = RecorderNode(self.ctx.create_node("recorder"), RecorderParams(
                 output_dir=record_dir, operator=f"teleop:{device.name}", min_free_bytes=0)).bring_up()
@@ -101,7 +105,7 @@ class TeleopSession:
 
     def step(self) -> None:
         """One device frame out, then the graph runs for one device period (sim time)."""
-        from ..msgs import TaskStatus
+        from .msgs import TaskStatus
 
         frame = self.device.read(self.ctx.now())
         if frame is not None and self.console.status.state != TaskStatus.RUNNING:
@@ -125,7 +129,7 @@ class TeleopSession:
     def run(self, max_seconds: float | None = None, on_tick: Callable[[TeleopSession], None] | None = None,
             status: Callable[[str], None] | None = None) -> SessionResult:
         """Start the task and run until it ends, the operator quits, or `max_seconds` of task time pass."""
-        from ..msgs import TaskStatus
+        from .msgs import TaskStatus
 
         task = self.profile.task
         self.ctx.run_for(0.2)  # drivers connect, state flows
@@ -158,7 +162,7 @@ class TeleopSession:
         if self.recorder is not None:
             episode_dir = self.recorder.last_episode_dir
             if episode_dir is not None:
-                from ..recording.bag import load_metadata
+                from .recording.bag import load_metadata
 
                 interventions = load_metadata(episode_dir).interventions
         return SessionResult(st.state, st.state == TaskStatus.SUCCEEDED, st.message, self.ctx.now() - sim0,
@@ -166,7 +170,7 @@ class TeleopSession:
                              quit_by_operator)
 
     def close(self) -> None:
-        from ..launch import close_graph
+        from .launch import close_graph
 
         try:
             self.sender.close()

@@ -37,17 +37,17 @@ from ..msgs import (
     TaskCommand,
     TaskStatus,
 )
-from ..nodes.base import RuntimeNode
+from ..recording.bag import EpisodeWriter, FileOpener, WriterStopped, qos_yaml
+from ..recording.compressed import CompressedImage, compress_image
+from ..recording.episode import EpisodeMetadata, read_sidecar, write_sidecar
+from ..recording.topics import DEFAULT_TOPIC_TYPES, DEFAULT_TOPICS, resolve_topic
 from ..transport.api import (
     COMMAND_QOS,
     LATCHED_QOS,
     NodeHandle,
     QoS,
 )
-from .bag import EpisodeWriter, FileOpener, WriterStopped, qos_yaml
-from .compressed import CompressedImage, compress_image
-from .episode import EpisodeMetadata, read_sidecar, write_sidecar
-from .topics import DEFAULT_TOPIC_TYPES, DEFAULT_TOPICS, resolve_topic
+from .base import RuntimeNode
 
 
 class RecorderParams(BaseModel):

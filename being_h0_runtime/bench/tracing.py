@@ -123,8 +123,8 @@ def _wrap(cls: type, name: str, make: Callable[[Callable[..., Any]], Callable[..
 
 # --------------------------------------------------------------------------- per node type
 def _wrap_virtual_rig() -> None:
-    from .nodes import virtual_rig as rig_node_module
-    from .sim.world import VirtualRig
+    from ..nodes import virtual_rig as rig_node_module
+    from ..sim.world import VirtualRig
 
     last: dict[str, float] = {}
 
@@ -152,8 +152,8 @@ def _wrap_virtual_rig() -> None:
 
 
 def _wrap_camera() -> None:
-    from .drivers.camera.sim import SimCamera
-    from .nodes.camera import CameraNode
+    from ..drivers.camera.sim import SimCamera
+    from ..nodes.camera import CameraNode
 
     def on_image(orig):
         def inner(self, msg, *a, **k):
@@ -175,7 +175,7 @@ def _wrap_camera() -> None:
 
 
 def _wrap_inference() -> None:
-    from .nodes.inference import InferenceNode
+    from ..nodes.inference import InferenceNode
 
     def on_image(orig):
         def inner(self, msg, *a, **k):
@@ -210,11 +210,11 @@ def _wrap_inference() -> None:
 
 
 def _wrap_actuators() -> None:
-    from .nodes import actuator as actuator_module
-    from .nodes.actuator import ActuatorNode
-    from .nodes.arm import ArmNode
-    from .nodes.hand import HandNode
-    from .safety.supervisor import Supervisor
+    from ..nodes import actuator as actuator_module
+    from ..nodes.actuator import ActuatorNode
+    from ..nodes.arm import ArmNode
+    from ..nodes.hand import HandNode
+    from ..safety.supervisor import Supervisor
 
     cycle: dict[str, Any] = {}  # the control cycle running on this thread (nodes in one process run in turn)
 
