@@ -47,3 +47,12 @@ def test_bad_arguments_are_rejected() -> None:
         hand_link.main(["--baud", "12345"])
     with pytest.raises(SystemExit):
         hand_link.main(["--change-every", "0"])
+
+
+def test_json_output_through_the_cli_tree(capsys):
+    """`being-h0 bench hand-link --json` (the tree adds its own callables to the namespace: never dumped)."""
+    from being_h0_runtime.cli import main as cli_main
+
+    assert cli_main(["bench", "hand-link", "--cycles", "10", "--warmup", "1", "--json"]) in (0, 1)
+    doc = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(doc["modes"]) == {"legacy", "fast"} and doc["args"]["cycles"] == 10

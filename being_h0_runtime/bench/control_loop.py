@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import random
-import subprocess
 import sys
 import threading
 import time
@@ -43,6 +42,8 @@ from being_h0_runtime.safety import (
     Watchdog,
     franka_fr3_limits,
 )
+
+from .neighbours import cpu_burners
 
 HOME = np.array([*READY_Q, 0.2, 0.2, 0.2, 0.2, 0.3, 0.5])  # arm at its ready pose, hand part-closed
 
@@ -233,11 +234,6 @@ def bench_rate_both(rate: float, args: argparse.Namespace) -> list[RateResult]:
     return out
 
 
-def start_burners(n: int) -> list[subprocess.Popen[bytes]]:
-    """`n` CPU-burning neighbours (busy loops at normal priority), as a loaded rig PC would have."""
-    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
-
-
 def _pct(p: Pct) -> str:
     return f"p50 {p.p50_us:8.1f}  p99 {p.p99_us:8.1f}  max {p.max_us:8.1f} us"
 
@@ -295,10 +291,9 @@ def run_parsed(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
     if not 0 <= args.realtime <= 98 or args.burners < 0:
         ap.error("--realtime takes a priority 1..98 (0: off) and --burners a count >= 0")
     results: list[RateResult] = []
-    burners = start_burners(args.burners)
-    if burners:
-        print(f"{len(burners)} CPU-burning neighbour(s) running on {os.cpu_count()} CPUs", flush=True)
-    try:
+    with cpu_burners(args.burners) as burners:
+        if burners:
+            print(f"{len(burners)} CPU-burning neighbour(s) running on {os.cpu_count()} CPUs", flush=True)
         for rate in args.rates:
             pair = bench_rate_both(rate, args)
             results += pair
@@ -309,10 +304,6 @@ def run_parsed(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
                 print(f"  safety loop period p99: normal {a.p99_us:.0f} us, {pair[1].scheduling.split(',')[0]} "
                       f"{b.p99_us:.0f} us ({a.p99_us / b.p99_us:.2f}x); max {a.max_us:.0f} vs {b.max_us:.0f} us",
                       flush=True)
-    finally:
-        for b in burners:
-            b.kill()
-            b.wait()
     if args.json:
         with open(args.json, "w") as fh:
             json.dump([asdict(r) for r in results], fh, indent=2)

@@ -33,6 +33,7 @@ from ..msgs import Image
 from ..msgs.cdr import deserialize
 from ..msgs.convert import image_from_array
 from ..transport.api import QoS
+from .neighbours import cpu_burners
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -131,9 +132,11 @@ def _stock_header(h: Any) -> Any:
 class _Sender:
     """Publishes an Image through one path; `send` stamps it just before publishing."""
 
-    def __init__(self, mode: str, domain_id: int, topic: str, qos: QoS, frame: np.ndarray) -> None:
+    def __init__(self, mode: str, domain_id: int, topic: str, qos: QoS, frames: list[np.ndarray]) -> None:
         self.mode = mode
-        self.msg = image_from_array(frame, frame_id="camera_color_optical_frame")
+        # colour (rgb8) and, with --with-depth, an aligned 16-bit depth image: one send = one camera frame set
+        self.msgs = [image_from_array(f, "rgb8" if f.ndim == 3 else "16UC1", frame_id="camera_color_optical_frame")
+                     for f in frames]
         if mode == "fast":
             from ..transport.dds import DdsContext
 
@@ -150,17 +153,17 @@ class _Sender:
             self._dp = DomainParticipant(domain_id)
             self._writer = DataWriter(self._dp, Topic(self._dp, dds_topic_name(topic), idl_type(Image)),
                                       qos=dds_qos(qos, writer=True))
-            self._sample = to_idl(self.msg)
+            self._samples = [to_idl(m) for m in self.msgs]
 
     def send(self) -> None:
-        t = time.time()
-        sec = int(t)
-        if self.mode == "fast":
-            self.msg.header.stamp.sec, self.msg.header.stamp.nanosec = sec, int((t - sec) * 1e9)
-            self._pub.publish(self.msg)
-        else:
-            self._sample.header.stamp.sec, self._sample.header.stamp.nanosec = sec, int((t - sec) * 1e9)
-            self._writer.write(self._sample)
+        for msg in self.msgs if self.mode == "fast" else self._samples:
+            t = time.time()  # each image stamped just before its own publish
+            sec = int(t)
+            msg.header.stamp.sec, msg.header.stamp.nanosec = sec, int((t - sec) * 1e9)
+            if self.mode == "fast":
+                self._pub.publish(msg)
+            else:
+                self._writer.write(msg)
 
     def close(self) -> None:
         if self.mode == "fast":
@@ -241,19 +244,19 @@ def _throughput_phase(sender: Any, conn: Any, seconds: float) -> tuple[int, list
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         sender.send()
-        sent += 1
+        sent += len(sender.msgs)
     time.sleep(0.5)
     _, received = _ask(conn, "report")
     return sent, received
 
 
-def _run_path(mode: str, args: argparse.Namespace, frame: np.ndarray, qos: QoS) -> dict[str, Any]:
+def _run_path(mode: str, args: argparse.Namespace, frames: list[np.ndarray], qos: QoS) -> dict[str, Any]:
     topic = f"/bench/images_{mode}"
     spawn = mp.get_context("spawn")
     parent_conn, child_conn = spawn.Pipe()
     proc = spawn.Process(target=_receiver, args=(mode, args.domain_id, topic, qos, child_conn), daemon=True)
     proc.start()
-    sender = _Sender(mode, args.domain_id, topic, qos, frame)
+    sender = _Sender(mode, args.domain_id, topic, qos, frames)
     try:
         if not parent_conn.poll(30):
             raise RuntimeError("receiver process did not start within 30 s")
@@ -275,7 +278,7 @@ def _run_path(mode: str, args: argparse.Namespace, frame: np.ndarray, qos: QoS) 
         "thr_sent": sent,
         "thr_received": len(received),
         "img_s": rate,
-        "mb_s": rate * len(frame.tobytes()) / 1e6,
+        "mb_s": rate * sum(f.nbytes for f in frames) / len(frames) / 1e6,
     }
 
 
@@ -304,6 +307,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--domain-id", type=int, default=None,
                         help="DDS domain (default: derived from the pid, to stay off other runs' traffic)")
     parser.add_argument("--paths", default="fast,stock", help="comma list of paths to run (default fast,stock)")
+    parser.add_argument("--with-depth", action="store_true",
+                        help="publish an aligned 16-bit depth image after each colour image, as a RealSense "
+                             "streams colour + depth (both at --rate; latencies cover both)")
+    parser.add_argument("--burners", type=int, default=0, metavar="N",
+                        help="run N CPU-burning processes beside both processes for the whole run (default 0)")
     return parser
 
 
@@ -322,18 +330,23 @@ def run_parsed(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     if args.domain_id is None:
         args.domain_id = 1 + os.getpid() % 200
     qos = QoS(args.reliability, args.depth, "volatile")
-    frame = np.random.default_rng(0).integers(0, 255, (args.height, args.width, 3), dtype=np.uint8)
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 255, (args.height, args.width, 3), dtype=np.uint8)
+    frames = [frame] + ([rng.integers(300, 4000, (args.height, args.width), dtype=np.uint16)] if args.with_depth else [])
     mb = frame.nbytes / 1e6
 
-    print(f"# {args.width}x{args.height} rgb8 ({mb:.2f} MB/image), QoS {args.reliability} depth {args.depth}, "
-          f"domain {args.domain_id}, {os.cpu_count()} CPUs", flush=True)
+    print(f"# {args.width}x{args.height} rgb8 ({mb:.2f} MB/image)"
+          f"{' + 16UC1 depth (%.2f MB)' % (frames[1].nbytes / 1e6) if args.with_depth else ''}, "
+          f"QoS {args.reliability} depth {args.depth}, domain {args.domain_id}, {os.cpu_count()} CPUs"
+          f"{f', {args.burners} CPU-burning neighbour(s)' if args.burners else ''}", flush=True)
     codec = _codec_times(frame, args.codec_repeats)
     results = {}
-    for path in paths:
-        print(f"# running {path} path ...", flush=True)
-        results[path] = _run_path(path, args, frame, qos)
+    with cpu_burners(args.burners):
+        for path in paths:
+            print(f"# running {path} path ...", flush=True)
+            results[path] = _run_path(path, args, frames, qos)
 
-    print_table(paths, results, codec, args.count)
+    print_table(paths, results, codec, args.count * len(frames))
     return 0
 
 

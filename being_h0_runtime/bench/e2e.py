@@ -283,7 +283,7 @@ def run_parsed(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
         if n != baseline:
             r = results[n]["total_ms"]["p99"] / results[baseline]["total_ms"]["p99"]
             print(f"p99 {n} / {baseline}: {r:.2f}x")
-    report = {"configs": results, "load_avg": load, "load_1min_per_run": loads, "cpus": os.cpu_count(), "args": vars(args),
+    report = {"configs": results, "load_avg": load, "load_1min_per_run": loads, "cpus": os.cpu_count(), "args": {k: v for k, v in vars(args).items() if not callable(v)},
               "goal_p99_ms": args.goal_ms}
     tmp = out / "e2e.json.tmp"
     tmp.write_text(json.dumps(report, indent=1))

@@ -269,7 +269,7 @@ def run_parsed(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
     healthy = all(not r["fault"] and not r["collisions"] for r in results.values())
     ok = healthy and ("fast" not in results or results["fast"]["hz"] >= args.target_hz)
     if args.json:
-        print(json.dumps({"modes": results, "fast_over_legacy": ratio, "meets_target": ok, "args": vars(args)}))
+        print(json.dumps({"modes": results, "fast_over_legacy": ratio, "meets_target": ok, "args": {k: v for k, v in vars(args).items() if not callable(v)}}))
     else:
         print_table(results, args, ratio, ok)
     return 0 if ok else 1

@@ -144,8 +144,13 @@ def cyclone_config_xml(network: DdsNetwork, trace_dir: str | None = None) -> str
             return None
         return f'<CycloneDDS><Domain Id="any">{tracing}</Domain></CycloneDDS>'
     if network.loopback:
+        # Loopback's MTU is 64 KiB: large datagrams cut a 720p frame into ~50 packets instead of ~2000
+        # (Cyclone's defaults, 14720 B messages of 1344 B fragments, are sized for Ethernet), and a
+        # receive buffer that holds a colour + depth frame set keeps best-effort images from being dropped.
         general = ('<General><Interfaces><NetworkInterface address="127.0.0.1"/></Interfaces>'
-                   "<AllowMulticast>false</AllowMulticast></General>")
+                   "<AllowMulticast>false</AllowMulticast>"
+                   "<MaxMessageSize>65500B</MaxMessageSize><FragmentSize>62000B</FragmentSize></General>"
+                   '<Internal><SocketReceiveBufferSize min="default" max="16MB"/></Internal>')
         discovery = ("<Discovery><ParticipantIndex>auto</ParticipantIndex>"
                      f"<MaxAutoParticipantIndex>{MAX_LOCAL_PARTICIPANTS}</MaxAutoParticipantIndex>"
                      '<Peers><Peer address="127.0.0.1"/></Peers></Discovery>')
