@@ -76,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MUJOCO_GL", "egl")
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:
+        # `being-h0 ... | head`: the reader left; no traceback, and none again when Python flushes stdout at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports it
     except KeyboardInterrupt:
         if getattr(args, "interrupt_propagates", False):
             raise  # these commands have always let Ctrl-C end the process by the signal
