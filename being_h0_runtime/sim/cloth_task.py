@@ -38,8 +38,8 @@ a dozen finger/thumb pinch poses and closing profiles lifted it; the tips ride
 over the cloth). So, as cloth-manipulation benchmarks do with their
 "pickers", a grip constraint stands in for pinch friction: when the hand is
 commanded closed (fingers and thumb) while a fingertip or the thumb touches the
-cloth, the cloth vertex nearest the grasp site, if within `GRIP_RADIUS`, is
-held at its current offset from the hand (a MuJoCo `connect` equality); it
+cloth, the cloth vertices between the closing pads (`GRIP_REACH`) are held
+at their current offsets from the hand (a MuJoCo `connect` equality); it
 lets go as soon as the closure command drops. Everything else (lifting,
 draping, laying down, sliding on the table) is ordinary physics.
 """
@@ -60,8 +60,9 @@ ON_TABLE_Z = 0.015
 RASTER_M = 0.003
 #: flex vertex radius (m): the cloth's half thickness for collisions
 CLOTH_RADIUS = 0.002
-#: a pinch grips the cloth vertex nearest the grasp site only within this distance (m)
-GRIP_RADIUS = 0.03
+#: a pinch holds the cloth vertices within this box (m, grasp-site frame: x = closing direction between
+#: the fingertips and the thumb, y = across the four fingers, z = along them), about where the pads close
+GRIP_REACH = (0.016, 0.045, 0.03)
 #: commanded closures (mean of the fingers, and the thumb bend) above which the hand pinches
 GRIP_CLOSURE = 0.5
 #: hand bodies whose contact with the cloth makes a pinch
@@ -239,16 +240,18 @@ class ClothSpec:
             return
         if active.any() or not self._pinch_contact(model, data):
             return
-        grasp = data.site_xpos[model.site("grasp").id]
-        v = self.vertices(model, data)
-        i = int(np.argmin(np.linalg.norm(v - grasp, axis=1)))
-        if np.linalg.norm(v[i] - grasp) > GRIP_RADIUS:
-            return
+        grasp_id = model.site("grasp").id
+        grasp, R = data.site_xpos[grasp_id], data.site_xmat[grasp_id].reshape(3, 3)
+        local = (self.vertices(model, data) - grasp) @ R  # in the grasp-site frame: x closes, y spans the fingers
+        near = np.flatnonzero((np.abs(local[:, 0]) <= GRIP_REACH[0]) & (np.abs(local[:, 1]) <= GRIP_REACH[1])
+                              & (np.abs(local[:, 2]) <= GRIP_REACH[2]))
         hand = model.body("hand").id
-        R = data.xmat[hand].reshape(3, 3)
-        model.eq_data[eq0 + i, 0:3] = R.T @ (v[i] - data.xpos[hand])  # the vertex, in the hand frame
-        model.eq_data[eq0 + i, 3:6] = 0.0  # the vertex body's origin is the vertex
-        active[i] = 1
+        Rh = data.xmat[hand].reshape(3, 3)
+        v = self.vertices(model, data)
+        for i in near:  # each held where it is now, relative to the hand
+            model.eq_data[eq0 + i, 0:3] = Rh.T @ (v[i] - data.xpos[hand])  # the vertex, in the hand frame
+            model.eq_data[eq0 + i, 3:6] = 0.0  # the vertex body's origin is the vertex
+            active[i] = 1
 
     def _pinch_contact(self, model: mujoco.MjModel, data: mujoco.MjData) -> bool:
         f = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_FLEX, self.name)
