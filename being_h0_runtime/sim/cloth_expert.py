@@ -45,6 +45,8 @@ RETREAT_Z = 0.25
 ARC_HEIGHT = 0.85
 #: end-to-end / path length of a landmark chain below which that axis counts as folded
 FOLDED_STRAIGHTNESS = 0.93
+#: a corner further than this (m) from where the rest of the cloth says it belongs gets put back
+CORNER_OFF = 0.03
 #: straightness above which a held-down flap counts as laid out
 LAID_STRAIGHTNESS = 0.97
 #: a landmark higher than this (m) is off the table
@@ -67,24 +69,28 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / n if n > 1e-9 else v
 
 
+def _straightness(p0: np.ndarray, p1: np.ndarray, p2: np.ndarray) -> float:
+    return float(np.linalg.norm(p2 - p0) / max(np.linalg.norm(p1 - p0) + np.linalg.norm(p2 - p1), 1e-9))
+
+
 def read_fold(object_poses: dict) -> dict | None:
-    """The fold from the landmarks: None when the cloth lies flat and unfolded, else a dict with
-    axis, free / fixed edge midpoints (3,), across-fold length, laying direction (unit xy, 3,)."""
+    """The fold to undo next, from the landmarks: None when the cloth lies flat, else a dict with the free
+    point to pick up (3,), the fixed point it is measured from, the flat distance between them (`length`),
+    the laying direction (`into`, unit, horizontal) and the chain's straightness."""
     L = {k: np.asarray(v[0], float) for k, v in object_poses.items() if k.startswith("cloth_pt")}
-    chains = {0: [L["cloth_pt01"], L["cloth_pt11"], L["cloth_pt21"]], 1: [L["cloth_pt10"], L["cloth_pt11"], L["cloth_pt12"]]}
-    straight = {}
-    for axis, (p0, p1, p2) in chains.items():
-        path = np.linalg.norm(p1 - p0) + np.linalg.norm(p2 - p1)
-        straight[axis] = np.linalg.norm(p2 - p0) / max(path, 1e-9)
-    top = {axis: max(ch[0][2], ch[2][2]) for axis, ch in chains.items()}
+    mid = {0: [L["cloth_pt01"], L["cloth_pt11"], L["cloth_pt21"]], 1: [L["cloth_pt10"], L["cloth_pt11"], L["cloth_pt12"]]}
+    straight = {axis: _straightness(*ch) for axis, ch in mid.items()}
+    top = {axis: max(ch[0][2], ch[2][2]) for axis, ch in mid.items()}
     lifted = max(top.values()) > LIFTED_Z
-    if lifted:  # held up: the fold is across the axis whose end is highest, and that end is the free one
-        axis = max(top, key=top.get)
-    else:
-        axis = min(straight, key=straight.get)
-        if straight[axis] >= FOLDED_STRAIGHTNESS:
-            return None
-    p0, p1, p2 = chains[axis]
+    axis = max(top, key=top.get) if lifted else min(straight, key=straight.get)
+    if lifted or straight[axis] < FOLDED_STRAIGHTNESS:
+        return _main_fold(L, axis, mid[axis], lifted, straight[axis])
+    return _corner_fold(L)
+
+
+def _main_fold(L: dict, axis: int, chain: list, lifted: bool, straightness: float) -> dict:
+    """The start fold (or its flap held up): its flap is the straight half of the midline chain."""
+    p0, p1, p2 = chain
     seg0, seg1 = np.linalg.norm(p1 - p0), np.linalg.norm(p2 - p1)
     if lifted:
         free_end = 2 if p2[2] > p0[2] else 0
@@ -102,8 +108,29 @@ def read_fold(object_poses: dict) -> dict | None:
         into = np.cross([0.0, 0.0, 1.0], along)  # material +v
     if fixed_end == 2:
         into = -into
-    return {"axis": axis, "free": (p0, p1, p2)[free_end], "fixed": (p0, p1, p2)[fixed_end],
-            "length": 2 * max(seg0, seg1), "into": into, "straightness": straight[axis]}
+    return {"free": chain[free_end], "fixed": chain[fixed_end], "length": 2 * max(seg0, seg1), "into": into,
+            "straightness": straightness}
+
+
+def _corner_fold(L: dict) -> dict | None:
+    """A corner out of place after laying out (turned under, or its edge bunched up): each corner belongs
+    at twice its edge's straight half from the far corner, along whichever of its two edges is longer
+    (less bunched). The corner furthest from where it belongs, if more than `CORNER_OFF` away, is next."""
+    best = None
+    for a in (0, 2):
+        for b in (0, 2):
+            corner = L[f"cloth_pt{a}{b}"]
+            chains = [(L[f"cloth_pt{2 - a}{b}"], L[f"cloth_pt1{b}"]), (L[f"cloth_pt{a}{2 - b}"], L[f"cloth_pt{a}1"])]
+            far, mid = max(chains, key=lambda c: np.linalg.norm(c[1] - c[0]))
+            half = float(np.linalg.norm((mid - far)[:2]))
+            into = _unit(np.r_[(mid - far)[:2], 0.0])
+            off = float(np.linalg.norm((far + 2 * half * into - corner)[:2]))
+            if off > CORNER_OFF and (best is None or off > best[0]):
+                best = (off, corner, far, 2 * half, into)
+    if best is None:
+        return None
+    off, corner, far, length, into = best
+    return {"free": corner, "fixed": far, "length": length, "into": into, "straightness": 1.0 - off}
 
 
 class ScriptedClothExpert(_KeyframeExpert):
