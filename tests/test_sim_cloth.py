@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from being_h0_runtime.bench.tasks import list_tasks, load_task
-from being_h0_runtime.sim.cloth_task import CLOTH_SEEN, CLOTH_UNSEEN, UNFOLDED_FRACTION, covered_fraction
+from being_h0_runtime.sim.cloth_task import (
+    CLOTH_SEEN,
+    CLOTH_UNSEEN,
+    UNFOLDED_FRACTION,
+    covered_fraction,
+)
 from being_h0_runtime.sim.episode import main as sweep_main
 from being_h0_runtime.sim.episode import proprio_of, run_expert_episode
 from being_h0_runtime.sim.task_experts import make_expert, task_from_poses

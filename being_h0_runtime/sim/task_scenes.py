@@ -242,7 +242,7 @@ def _set_free(model: mujoco.MjModel, data: mujoco.MjData, body: str, pos: np.nda
     data.qpos[adr + 3 : adr + 7] = quat_wxyz
 
 
-from .cloth_task import CLOTH_SEEN, CLOTH_UNSEEN, ClothSpec  # noqa: E402 (after the shared helpers)
+from .cloth_task import CLOTH_SEEN, CLOTH_UNSEEN, ClothSpec
 
 TaskSpec = HingedSpec | PourSpec | ClothSpec
 
