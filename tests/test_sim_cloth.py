@@ -68,11 +68,13 @@ def test_bad_specs_are_refused() -> None:
         type(CLOTH_SEEN)(count=(8, 9))
     with pytest.raises(ValueError, match="grid line"):
         type(CLOTH_SEEN)(flap_fractions=(0.6,))
+    with pytest.raises(ValueError, match="0.75"):
+        type(CLOTH_SEEN)(flap_fractions=(0.75,))  # the centre landmark would sit on the fixed edge
 
 
 # ------------------------------------------------------------------------------------------- the scene
-@pytest.mark.parametrize("variation,flap", [("seen", 0.625), ("unseen", 0.75)])
-def test_scene_starts_folded_with_nine_landmarks(variation: str, flap: float) -> None:
+@pytest.mark.parametrize("variation", ["seen", "unseen"])
+def test_scene_starts_folded_with_nine_landmarks(variation: str) -> None:
     rig = VirtualRig(task=TASK, variation=variation, seed=3)
     poses = rig.object_poses()
     assert sorted(poses) == [f"cloth_pt{a}{b}" for a in range(3) for b in range(3)]
@@ -81,7 +83,8 @@ def test_scene_starts_folded_with_nine_landmarks(variation: str, flap: float) ->
         assert p.shape == (3,) and np.allclose(q, [0, 0, 0, 1]) and p[2] < 0.01
     rig.step(250)  # settles without moving: both layers rest on the table
     st = rig.task_state()
-    assert st["coverage"] == pytest.approx(flap, abs=0.03) and st["max_height"] < 0.005
+    flaps = rig._task_spec.flap_fractions  # the folded start covers the flap's share of the flat area
+    assert min(abs(st["coverage"] - f) for f in flaps) < 0.03 and st["max_height"] < 0.005
     assert not rig.success()
 
 

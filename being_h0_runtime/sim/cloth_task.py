@@ -101,8 +101,10 @@ class ClothSpec:
         for axis in self.fold_axes:
             for p in self.flap_fractions:
                 k = p * (self.count[axis] - 1)
-                if not (0.5 < p < 1.0 and abs(k - round(k)) < 1e-9):
-                    raise ValueError(f"ClothSpec.flap_fractions: {p} must be in (0.5, 1) and land on a grid line "
+                # < 0.75: the material centre (a landmark) must not land on the fixed edge, or the landmarks
+                # along the folded axis would read as a straight, unfolded line
+                if not (0.5 < p < 0.75 and abs(k - round(k)) < 1e-9):
+                    raise ValueError(f"ClothSpec.flap_fractions: {p} must be in (0.5, 0.75) and land on a grid line "
                                      f"of {self.count[axis]} vertices")
 
     @property
@@ -315,9 +317,9 @@ def covered_fraction(verts: np.ndarray, tris: np.ndarray, flat_area: float, cell
 
 #: seen: a blue 24 cm square folded with a 62.5% flap along either axis
 CLOTH_SEEN = ClothSpec()
-#: unseen: a 28 x 21 cm rectangle, other colours, other flap lengths
+#: unseen: a 28 x 21 cm rectangle in other colours, folded across its long side with other flap lengths
 CLOTH_UNSEEN = ClothSpec(
-    size=(0.28, 0.21), count=(9, 7), mass=0.07,
+    size=(0.28, 0.21), count=(11, 7), mass=0.07,
     colours=((0.85, 0.25, 0.2, 1.0), (0.3, 0.7, 0.35, 1.0), (0.9, 0.75, 0.2, 1.0)),
-    flap_fractions=(0.75,), fold_axes=(0,),
+    flap_fractions=(0.6, 0.7), fold_axes=(0,),
 )
