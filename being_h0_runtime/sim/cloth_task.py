@@ -317,9 +317,11 @@ def covered_fraction(verts: np.ndarray, tris: np.ndarray, flat_area: float, cell
 
 #: seen: a blue 24 cm square folded with a 62.5% flap along either axis
 CLOTH_SEEN = ClothSpec()
-#: unseen: a 28 x 21 cm rectangle in other colours, folded across its long side with other flap lengths
+#: unseen: a 28 x 21 cm rectangle in other colours, folded across its long side with another flap length
 CLOTH_UNSEEN = ClothSpec(
     size=(0.28, 0.21), count=(11, 7), mass=0.07,
     colours=((0.85, 0.25, 0.2, 1.0), (0.3, 0.7, 0.35, 1.0), (0.9, 0.75, 0.2, 1.0)),
-    flap_fractions=(0.6, 0.7), fold_axes=(0,),
+    flap_fractions=(0.6,), fold_axes=(0,),
+    # further out than the seen square: its 28 cm must still leave the near edge where the hand reaches it
+    region=((0.51, 0.55), (-0.05, 0.05)), yaw_range=(-0.25, 0.25),
 )
