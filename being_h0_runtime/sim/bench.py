@@ -4,7 +4,7 @@ Every figure is measured in this run, with a baseline measured alongside it:
   * physics: wall time of one 0.1 s control period through `VirtualRig.step`
     (servo slewing + mj_step) vs. bare `mujoco.mj_step` on the same model and
     state (the floor we cannot beat);
-  * expert: wall time of one `ScriptedPickPlaceExpert.act` call (16 IK solves);
+  * expert: wall time of one scripted-expert `act` call (16 IK solves), for `--task`'s expert;
   * render: colour+depth at 320x240 and 640x480; baseline = colour only.
 
 Run `python -m being_h0_runtime.sim.bench --help`.
@@ -20,8 +20,8 @@ import mujoco
 import numpy as np
 
 from .episode import proprio_of
-from .expert import ScriptedPickPlaceExpert
-from .world import VirtualRig
+from .task_experts import make_expert
+from .world import TASKS, VirtualRig
 
 
 def _pct(xs: list[float]) -> str:
@@ -29,9 +29,9 @@ def _pct(xs: list[float]) -> str:
     return f"p50={np.percentile(a, 50):7.2f} ms  p99={np.percentile(a, 99):7.2f} ms"
 
 
-def bench_physics(episodes: int) -> None:
-    rig = VirtualRig(seed=0)
-    ex = ScriptedPickPlaceExpert()
+def bench_physics(episodes: int, task: str = "pick_place_toy") -> None:
+    rig = VirtualRig(task=task, seed=0)
+    ex = make_expert(task)
     n_sub = round(ex.dt / rig.physics_dt)
     step_t, raw_t, act_t, sim_s, wall_s = [], [], [], 0.0, 0.0
     for seed in range(episodes):
@@ -92,10 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--episodes", type=int, default=3, help="expert episodes for the physics figures (default 3)")
     ap.add_argument("--frames", type=int, default=100, help="frames per render resolution (default 100)")
     ap.add_argument("--no-render", action="store_true", help="skip the render benchmark (no GL needed)")
+    ap.add_argument("--task", choices=TASKS, default="pick_place_toy",
+                    help="scene and scripted expert for the physics figures (default pick_place_toy)")
     args = ap.parse_args(argv)
     if args.episodes < 1 or args.frames < 1:
         ap.error("--episodes and --frames must be >= 1")
-    bench_physics(args.episodes)
+    bench_physics(args.episodes, args.task)
     if not args.no_render:
         bench_render(args.frames)
     return 0

@@ -257,12 +257,20 @@ def build_mjcf(spec: SceneSpec | None = None) -> str:
         for n in HAND_DOF_NAMES[:4]
     )
     equality += f'<joint joint1="thumb_distal" joint2="thumb_bend" polycoef="0 {THUMB_COUPLING} 0 0 0" solref="0.005 1"/>'
+    # a task may ask for extra <option> attributes (the cloth: the CG solver)
+    option_extra = getattr(spec.task_spec, "option_attrs", "") if spec.with_objects else ""
+    option_extra = f" {option_extra}" if option_extra else ""  # other tasks' XML stays byte-identical
+    # ... and extra equality constraints (the cloth: its grip constraints, inactive until a pinch)
+    if spec.with_objects and hasattr(spec.task_spec, "equality_mjcf"):
+        equality_extra = spec.task_spec.equality_mjcf()  # type: ignore[union-attr]
+    else:
+        equality_extra = ""
     excludes = '<exclude body1="fr3_link7" body2="hand"/><exclude body1="thumb_base" body2="hand"/>'
     excludes += "".join(f'<exclude body1="hand" body2="{n}_proximal"/>' for n in HAND_DOF_NAMES[:4])
     excludes += '<exclude body1="hand" body2="thumb_proximal"/><exclude body1="thumb_base" body2="thumb_proximal"/>'
     return f"""<mujoco model="being_h0_virtual_rig">
   <compiler angle="radian" autolimits="true"/>
-  <option timestep="0.002" integrator="implicitfast" cone="elliptic" impratio="10"/>
+  <option timestep="0.002" integrator="implicitfast" cone="elliptic" impratio="10"{option_extra}/>
   <statistic extent="1.5" center="0.4 0 0.3"/>
   <visual><global offwidth="1280" offheight="960"/><map znear="0.01" zfar="4"/><quality shadowsize="0" offsamples="0"/></visual>
   <default>
@@ -293,7 +301,7 @@ def build_mjcf(spec: SceneSpec | None = None) -> str:
     {objects}
   </worldbody>
   <contact>{excludes}<exclude body1="fr3_link0" body2="fr3_link1"/></contact>
-  <equality>{equality}</equality>
+  <equality>{equality}{equality_extra}</equality>
   <actuator>{arm_act}{hand_act}</actuator>
 </mujoco>
 """

@@ -198,6 +198,9 @@ def expert_class(task: str) -> type:
     """The scripted expert class for a VirtualRig task name."""
     classes = {"pick_place_toy": ScriptedPickPlaceExpert, "close_lid": ScriptedLidExpert,
                "close_toolbox": ScriptedLidExpert, "pour_cup": ScriptedPourExpert}
+    from .cloth_expert import ScriptedClothExpert  # imports this module: load it late
+
+    classes["unfold_clothes"] = ScriptedClothExpert
     if task not in classes:
         raise ValueError(f"make_expert task: unknown {task!r}; allowed: {', '.join(classes)}")
     return classes[task]
@@ -218,4 +221,6 @@ def task_from_poses(object_poses: dict) -> str:
         return "close_toolbox"
     if "lidbox_lid" in object_poses:
         return "close_lid"
+    if "cloth_pt11" in object_poses:
+        return "unfold_clothes"
     raise ValueError(f"object_poses: no known task's objects (have {sorted(object_poses)})")

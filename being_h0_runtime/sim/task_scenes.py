@@ -244,11 +244,14 @@ def _set_free(model: mujoco.MjModel, data: mujoco.MjData, body: str, pos: np.nda
     data.qpos[adr + 3 : adr + 7] = quat_wxyz
 
 
-TaskSpec = HingedSpec | PourSpec
+from .cloth_task import CLOTH_SEEN, CLOTH_UNSEEN, ClothSpec
+
+TaskSpec = HingedSpec | PourSpec | ClothSpec
 
 #: task -> variation -> spec (only the variations listed exist for that task)
 TASK_SPECS: dict[str, dict[str, TaskSpec]] = {
     "close_lid": {"seen": LIDBOX_SEEN, "unseen": LIDBOX_UNSEEN},
     "close_toolbox": {"seen": TOOLBOX_SEEN, "unseen": TOOLBOX_UNSEEN},
     "pour_cup": {"seen": POUR_SEEN, "unseen": POUR_UNSEEN},
+    "unfold_clothes": {"seen": CLOTH_SEEN, "unseen": CLOTH_UNSEEN},
 }

@@ -32,7 +32,7 @@ import numpy as np
 
 from . import franka, scene, task_scenes
 
-TASKS: tuple[str, ...] = ("pick_place_toy", "close_lid", "close_toolbox", "pour_cup")
+TASKS: tuple[str, ...] = ("pick_place_toy", "close_lid", "close_toolbox", "pour_cup", "unfold_clothes")
 VARIATIONS: tuple[str, ...] = ("seen", "unseen", "clutter")
 #: the variations each task's scene exists in (pick_place_toy: all of VARIATIONS)
 TASK_VARIATIONS: dict[str, tuple[str, ...]] = {
@@ -238,6 +238,8 @@ class VirtualRig:
         n = int(n)
         if n <= 0:
             return
+        if hasattr(self._task_spec, "update_grip"):  # the cloth's pinch model (see sim/cloth_task.py)
+            self._task_spec.update_grip(m, d, self._hand_target)  # type: ignore[union-attr]
         target = np.r_[self._arm_target, self._hand_target * scene.HAND_RANGES]
         rate = np.r_[self._arm_rate, self._hand_rate]
         c0 = d.ctrl.copy()
@@ -327,6 +329,8 @@ class VirtualRig:
     # ------------------------------------------------------------------ objects
     def object_poses(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Privileged object poses in the base frame: name -> (position, quaternion xyzw)."""
+        if hasattr(self._task_spec, "object_poses"):  # deformables: landmark vertices, not bodies
+            return self._task_spec.object_poses(self.model, self.data)  # type: ignore[union-attr]
         out = {}
         for n in self._object_names:
             b = self.model.body(n).id
