@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import pytest
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 

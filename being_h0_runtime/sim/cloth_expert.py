@@ -30,7 +30,8 @@ import math
 import numpy as np
 
 from .expert import HAND_CLOSED, HAND_OPEN, V_FREE, V_NEAR, _hand_rot, _min_jerk, _wrap
-from .task_experts import TKeyframe, _KeyframeExpert
+from .expert import ChunkExpertBase as _KeyframeExpert
+from .keyframes import Keyframe as TKeyframe
 
 #: grasp-site height (m) at which the fingertips graze the table top
 PINCH_Z = 0.024

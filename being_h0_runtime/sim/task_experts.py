@@ -198,7 +198,7 @@ def expert_class(task: str) -> type:
     """The scripted expert class for a VirtualRig task name."""
     classes = {"pick_place_toy": ScriptedPickPlaceExpert, "close_lid": ScriptedLidExpert,
                "close_toolbox": ScriptedLidExpert, "pour_cup": ScriptedPourExpert}
-    from .cloth_expert import ScriptedClothExpert  # imports this module: load it late
+    from .cloth_expert import ScriptedClothExpert  # the cloth task's module is loaded only when asked for
 
     classes["unfold_clothes"] = ScriptedClothExpert
     if task not in classes:
