@@ -88,6 +88,23 @@ class GraphLauncher:
         for name in self.profile.nodes:
             self.children.append(self._spawn(name))
 
+    def all_ready(self) -> bool:
+        """Every node process has built and activated its node (its ready mark names its current pid).
+
+        The task node's latched status says only that the task node is up; an episode started then ran
+        while the inference node was still loading its engine (seen under load: the first chunk came
+        seconds into the task, computed from whatever frame was there).
+        """
+        from .node_main import ready_mark
+
+        for c in self.children:
+            try:
+                if ready_mark(self.run_dir, c.name).read_text().strip() != str(c.proc.pid):
+                    return False
+            except OSError:
+                return False
+        return True
+
     def _spawn(self, name: str, restarts: int = 0) -> Child:
         env = dict(os.environ)
         env.setdefault("MUJOCO_GL", "egl")

@@ -89,6 +89,18 @@ def _context(args: argparse.Namespace, profile: Any) -> Any:
                           use_sim_time=profile.node_uses_sim_time(args.node), **kwargs)
 
 
+def ready_mark(run_dir: Path, node: str) -> Path:
+    """The file a node process writes once its node is up (engine loaded, driver active)."""
+    return run_dir / f"{node}.ready"
+
+
+def mark_ready(run_dir: Path, node: str, pid: int) -> None:
+    """Write-then-rename, so the launcher never reads half a mark; the pid tells a restart's mark from a stale one."""
+    tmp = run_dir / f".{node}.ready.tmp"
+    tmp.write_text(str(pid))
+    os.replace(tmp, ready_mark(run_dir, node))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     parent = os.getppid()  # at start-up: the launcher may die while this node is still being built
@@ -128,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         node = build_node(entry.type, handle, params, f"{profile.source}: nodes.{args.node}.params",
                           base_dir=profile.base_dir)
         node.bring_up()  # configure, activate (a failure half-way is released by shutdown below)
+        mark_ready(Path(args.run_dir), args.node, os.getpid())
         log.info("%s (%s) up", args.node, entry.type)
         stop["running"] = True
         while not stop["flag"]:

@@ -62,12 +62,12 @@ def run_dds(profile: Any, args: argparse.Namespace, overrides: dict[str, dict[st
 
 
 def _wait_until_up(launcher: Any, console: Any, ctx: Any, timeout_s: float) -> str:
-    """Wait for the task node's latched status (the graph is up): "up", "dead" (a node died) or "timeout"."""
+    """Wait until the task node's status is latched and every node process is ready: "up", "dead" or "timeout"."""
     from ..console import graph_up
     from ..launcher import report_deaths
 
     deadline = time.monotonic() + timeout_s
-    while not graph_up(console):
+    while not (graph_up(console) and launcher.all_ready()):
         ctx.spin_once(0.1)
         if report_deaths(launcher, launcher.poll(), latch(console, ctx)):
             return "dead"

@@ -62,6 +62,10 @@ class TaskNode(RuntimeNode):
         self.arm_q: np.ndarray | None = None
         self.estop_engaged = False
         self.estop_reason = ""
+        #: on a virtual rig (success judged from /sim/state): the seed of the scene the rig shows, and the seed
+        #: this episode asked for; homing ends only once they match (the rig has reset the scene for it)
+        self.scene_seed: int | None = None
+        self.episode_seed: int | None = None
 
     def on_configure(self) -> None:
         self.status_pub = self.handle.create_publisher(TaskStatus, "/task/status", LATCHED_QOS)
@@ -94,6 +98,7 @@ class TaskNode(RuntimeNode):
             self.task_id = cmd.task_id or self.p.task_id
             self.instruction = cmd.instruction or self.p.instruction
             self.episode = cmd.episode
+            self.episode_seed = int(cmd.seed) if self.p.success_source == "sim" else None
             self.started_at = now
             self.success_since = None
             self._set(TaskStatus.HOMING, f"homing before episode {self.episode}")
@@ -130,6 +135,7 @@ class TaskNode(RuntimeNode):
                 self.publish_status()
 
     def on_sim_state(self, msg: SimState) -> None:
+        self.scene_seed = int(msg.seed)
         if self.state != TaskStatus.RUNNING:
             return
         now = self.handle.now()
@@ -145,7 +151,11 @@ class TaskNode(RuntimeNode):
     def tick(self) -> None:
         now = self.handle.now()
         if self.state == TaskStatus.HOMING:
-            if self.arm_q is not None and np.max(np.abs(self.arm_q - np.array(self.p.home_q))) < self.p.home_tolerance_rad:
+            # the scene must be this episode's before the policy sees it: an episode that started on the old
+            # scene computed its first chunks from a frame whose toy was elsewhere (seen under CPU load)
+            scene_ready = self.episode_seed is None or self.scene_seed == self.episode_seed
+            at_home = self.arm_q is not None and np.max(np.abs(self.arm_q - np.array(self.p.home_q))) < self.p.home_tolerance_rad
+            if scene_ready and at_home:
                 self._set(TaskStatus.RUNNING, self.instruction)
             elif now - self.state_since > self.p.homing_time_limit_s:
                 self._set(TaskStatus.FAILED, "arm did not reach home within the homing time limit" + self._held())

@@ -95,10 +95,13 @@ class VirtualRigNode(RuntimeNode):
     def __init__(self, handle: NodeHandle, params: VirtualRigParams | dict[str, Any]) -> None:
         super().__init__(handle, params)
         self.p = self.params
-        self.seed = self.p.seed
+        #: the seed of the episode whose scene is shown; -1 until the first START: the scene built at start-up
+        #: belongs to no episode, so the task node waits for the reset even when the episode's seed is the same
+        self.seed = -1
         self.rig: Any = None
         self.emulator: Any = None
         self.steps = 0
+        self.sim_t0 = 0.0  # set on activation
 
     def on_configure(self) -> None:
         from ..sim.world import VirtualRig
@@ -127,7 +130,8 @@ class VirtualRigNode(RuntimeNode):
         k = self.rig.camera_intrinsics()
         self.info_pub.publish(camera_info(int(k["width"]), int(k["height"]), k["fx"], k["fy"], k["cx"], k["cy"],
                                           frame_id="camera_color_optical_frame"))
-        self.t0 = self.handle.now() - self.rig.time
+        #: sim time of step 0: the physics' own time is sim_t0 + steps * step_period_s (see sim_now)
+        self.sim_t0 = self.handle.now()
         self.create_timer(self.p.step_period_s, self.step)
         self.publish_state()
 
@@ -188,7 +192,7 @@ class VirtualRigNode(RuntimeNode):
             self.rig.set_hand_target(target)
         self.rig.step(self.substeps)
         self.steps += 1
-        now = self.handle.now()
+        now = self.sim_now()
         if self.p.publish_clock:
             self.clock_pub.publish(Clock(clock=header(now).stamp))
         self.arm_pub.publish(joint_state(ARM_JOINT_NAMES, self.rig.arm_q(), self.rig.arm_dq(), self.rig.arm_tau(),
@@ -200,8 +204,19 @@ class VirtualRigNode(RuntimeNode):
             self.image_pub.publish(image_from_array(rgb, "rgb8", now, "camera_color_optical_frame"))
             self.depth_pub.publish(image_from_array(depth, "16UC1", now, "camera_color_optical_frame"))
 
+    def sim_now(self) -> float:
+        """The physics' time, which /clock and every stamp of the rig carry.
+
+        The stepping timer runs on the wall clock; when a busy machine makes it miss steps, this time
+        falls behind the wall clock together with the physics. Publishing the wall clock instead let the
+        world lag the clock every node reads: controllers and the policy then ran their plans against a
+        world that had moved less than their time said (under two CPU burners: the hand closed on
+        schedule while the arm had not reached the toy yet). In lockstep (inproc) both are the same.
+        """
+        return self.sim_t0 + self.steps * self.p.step_period_s
+
     def publish_state(self) -> None:
-        now = self.handle.now()
+        now = self.sim_now()
         pos, quat = self.rig.ee_pose()
         self.ee_pub.publish(PoseStamped(header=header(now, "fr3_link0"), pose=pose(pos, quat)))
         objects = self.rig.object_poses()
