@@ -68,9 +68,22 @@ def _sigterm_as_interrupt() -> None:
         signal.signal(signal.SIGTERM, handler)
 
 
+def _stack_dump_on_sigusr1() -> None:
+    """`kill -USR1 <pid>` prints every thread's Python stack to stderr: what a hung launch is waiting on."""
+    import faulthandler
+    import signal
+
+    if hasattr(signal, "SIGUSR1"):
+        try:
+            faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)
+        except (AttributeError, ValueError, OSError, RuntimeError):  # no real stderr (embedded, captured)
+            pass
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse once, run the chosen subcommand; exit 2 on a usage or configuration error."""
     _sigterm_as_interrupt()
+    _stack_dump_on_sigusr1()
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=args.log_level, format="%(name)s %(levelname)s %(message)s")
     os.environ.setdefault("MUJOCO_GL", "egl")

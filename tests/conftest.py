@@ -39,6 +39,7 @@ def loopback_only_env(monkeypatch: pytest.MonkeyPatch) -> None:
 # are only upper bounds for "something is stuck", never what a test measures.
 # ---------------------------------------------------------------------------------------------------
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -91,7 +92,13 @@ class ProcessOutput:
                 self._cond.wait(min(left, 1.0))
 
     def wait_exit(self, timeout: float = GRAPH_TIMEOUT_S) -> int:
-        code = self.proc.wait(timeout=timeout)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            # a hang: ask the CLI for its threads' stacks (cli.py registers SIGUSR1) and show them with the output
+            self.proc.send_signal(signal.SIGUSR1)
+            time.sleep(2.0)
+            raise AssertionError(f"still running {timeout:.0f} s later; output and stacks:\n{self.text()[-12000:]}")
         self._thread.join(timeout=10)
         return code
 
