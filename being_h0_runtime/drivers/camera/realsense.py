@@ -48,6 +48,9 @@ from .realsense_convert import (
 )
 
 
+#: how long a playback may take to start before a "stopped" status means the recording is over
+PLAYBACK_START_GRACE_S = 2.0
+
 class RealSenseCamera(CameraDriver):
     """CameraDriver for a RealSense D4xx, or a `.db3` recording played through the same pipeline."""
 
@@ -305,7 +308,11 @@ class RealSenseCamera(CameraDriver):
                 if self.is_playback and not os.path.exists(str(self.config.playback_file)):
                     self._lose(f"recording {self.config.playback_file} vanished")  # the playback twin of an unplug
                     continue
-                if self.is_playback and self._playback_stopped(pipeline):
+                # "stopped" also reads before a real-time playback has started: it counts as the end only
+                # once a frame came from this opening, or the start-up grace passed (an empty recording)
+                started = self._last_frame_wall is not None and self._last_frame_wall >= self._opened_at
+                if (self.is_playback and self._playback_stopped(pipeline)
+                        and (started or time.monotonic() - self._opened_at > PLAYBACK_START_GRACE_S)):
                     self._ended = True
                     self._grabber.stopping.wait(0.05)
                     continue
@@ -320,6 +327,7 @@ class RealSenseCamera(CameraDriver):
                 continue
             if frame is None:
                 continue
+            self._ended = False
             self._push(frame)
 
     def _playback_stopped(self, pipeline: Any) -> bool:
