@@ -49,15 +49,12 @@ from cyclonedds.core import (
     WaitSet,
 )
 from cyclonedds.domain import Domain, DomainParticipant
-from cyclonedds.idl import IdlStruct, make_idl_struct
-from cyclonedds.idl import types as idl
 from cyclonedds.pub import DataWriter
 from cyclonedds.qos import Policy, Qos
 from cyclonedds.sub import DataReader
 from cyclonedds.topic import Topic
 
 from ..msgs import Clock, Message
-from ..msgs.base import FieldType
 from ..msgs.cdr import deserialize, serialized_parts
 from .api import (
     CallbackTimer,
@@ -68,7 +65,14 @@ from .api import (
     Subscription,
     normalise_topic,
 )
-from .dds_network import GRAPH_ID_ENV, LOOPBACK, DdsNetwork, cyclone_config_xml, graph_partition
+from .dds_idl import idl_type, to_idl
+from .dds_network import (
+    GRAPH_ID_ENV,
+    LOOPBACK,
+    DdsNetwork,
+    cyclone_config_xml,
+    graph_partition,
+)
 from .ros_graph import DiscoveryInfoWriter, NodeEntities, participant_qos
 
 __all__ = ["DdsContext", "DdsError", "DdsNode", "dds_qos", "dds_topic_name", "ensure_domain", "idl_type",
@@ -90,50 +94,6 @@ class DdsError(RuntimeError):
 def dds_topic_name(topic: str) -> str:
     """ROS 2 topic name -> DDS topic name, as rmw_cyclonedds mangles it ('/estop' -> 'rt/estop')."""
     return "rt" + normalise_topic(topic)
-
-
-_IDL_SCALARS: dict[str, Any] = {
-    "bool": bool, "byte": idl.uint8, "char": idl.uint8, "int8": idl.int8, "uint8": idl.uint8,
-    "int16": idl.int16, "uint16": idl.uint16, "int32": idl.int32, "uint32": idl.uint32,
-    "int64": idl.int64, "uint64": idl.uint64, "float32": idl.float32, "float64": idl.float64,
-    "string": str,
-}
-_IDL_TYPES: dict[type[Message], type[IdlStruct]] = {}
-
-
-def _idl_field(ft: FieldType) -> Any:
-    from ..msgs import message_type
-
-    elem = idl_type(message_type(ft.base)) if ft.is_message else _IDL_SCALARS[ft.base]
-    if not ft.is_array:
-        return elem
-    return idl.array[elem, ft.size] if ft.size is not None else idl.sequence[elem]
-
-
-def idl_type(cls: type[Message]) -> type[IdlStruct]:
-    """The cyclonedds IDL struct for `cls`, named as rosidl names it (``pkg::msg::dds_::T_``).
-
-    Used to register topics (type name + XTypes info) and as the *stock*
-    serialisation path in tests and benchmarks; our payloads never go through it.
-    """
-    t = _IDL_TYPES.get(cls)
-    if t is None:
-        fields = {name: _idl_field(ft) for name, ft in cls.field_types()}
-        t = _IDL_TYPES[cls] = make_idl_struct(cls.__name__ + "_", cls.dds_type_name(), fields)
-    return t
-
-
-def to_idl(msg: Message) -> IdlStruct:
-    """Our dataclass -> the equivalent stock cyclonedds IDL sample (slow path; tests and benchmarks)."""
-    kwargs = {}
-    for name, ft in type(msg).field_types():
-        v = getattr(msg, name)
-        if ft.is_message:
-            v = [to_idl(x) for x in v] if ft.is_array else to_idl(v)
-        elif ft.is_array and ft.is_primitive:
-            v = v if isinstance(v, bytes) else [x.item() if hasattr(x, "item") else x for x in v]
-        kwargs[name] = v
-    return idl_type(type(msg))(**kwargs)
 
 
 def wire_payload(msg: Message) -> bytes:
