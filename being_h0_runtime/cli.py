@@ -27,6 +27,7 @@ import os
 import sys
 from typing import Any
 
+from . import interrupts
 from .commands import COMMANDS
 from .commands.tree import (
     DEFAULT_LOG_LEVEL,
@@ -56,18 +57,6 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _sigterm_as_interrupt() -> None:
-    """SIGTERM (systemd, `timeout`, a supervisor) stops the graph as cleanly as Ctrl-C does."""
-    import signal
-    import threading
-
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, handler)
-
-
 def _stack_dump_on_sigusr1() -> None:
     """`kill -USR1 <pid>` prints every thread's Python stack to stderr: what a hung launch is waiting on."""
     import faulthandler
@@ -82,7 +71,7 @@ def _stack_dump_on_sigusr1() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse once, run the chosen subcommand; exit 2 on a usage or configuration error."""
-    _sigterm_as_interrupt()
+    interrupts.install()  # Ctrl-C and SIGTERM stop cleanly and cannot be swallowed (interrupts.py)
     _stack_dump_on_sigusr1()
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=args.log_level, format="%(name)s %(levelname)s %(message)s")
@@ -94,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, as a shell reports it
     except KeyboardInterrupt:
+        interrupts.acknowledge()
         if getattr(args, "interrupt_propagates", False):
             raise  # these commands have always let Ctrl-C end the process by the signal
         return 130

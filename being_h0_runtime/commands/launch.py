@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from .. import interrupts
 from .tree import new_parser
 
 HELP = "start a profile's node graph (one process per node over DDS)"
@@ -70,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
                           on_dead=lambda: abort_dead(launcher, console, ctx),
                           is_dead=lambda: report_deaths(launcher, launcher.poll(), latch(console, ctx)))
     except KeyboardInterrupt:
+        interrupts.acknowledge()
         print("\nCtrl-C: stopping the graph (actuators last)", flush=True)
         return 0
     finally:

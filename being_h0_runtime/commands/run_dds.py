@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .. import interrupts
+
 
 def run_dds(profile: Any, args: argparse.Namespace, overrides: dict[str, dict[str, Any]]) -> Any:
     """The episode's outcome (operator.EpisodeOutcome), or None when the graph did not come up in time
@@ -69,6 +71,7 @@ def _wait_until_up(launcher: Any, console: Any, ctx: Any, timeout_s: float) -> s
     deadline = time.monotonic() + timeout_s
     while not (graph_up(console) and launcher.all_ready()):
         ctx.spin_once(0.1)
+        interrupts.raise_if_requested()
         if report_deaths(launcher, launcher.poll(), latch(console, ctx)):
             return "dead"
         if time.monotonic() > deadline:
@@ -86,6 +89,7 @@ def _run_until_finished(launcher: Any, console: Any, ctx: Any, gc: Any) -> str:
     gc.start(1)
     while not gc.finished():
         ctx.spin_once(0.05)
+        interrupts.raise_if_requested()
         if report_deaths(launcher, launcher.poll(), latch(console, ctx)):
             return "dead"
         gc.poll()

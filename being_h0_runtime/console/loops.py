@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .. import interrupts
 from .graph import GraphConsole
 from .keys import KeyReader, help_line
 from .logtail import LogTail
@@ -43,6 +44,7 @@ def run_launch(launcher: Any, ctx: Any, console: Any, profile: Any, log_level: s
         try:
             while not gc.quit:
                 ctx.spin_once(0.05)
+                interrupts.raise_if_requested()  # a Ctrl-C swallowed by a finalizer during the spin
                 if tail is not None:
                     for text in tail.new_lines():
                         line.message(text)
@@ -60,6 +62,7 @@ def run_launch(launcher: Any, ctx: Any, console: Any, profile: Any, log_level: s
                     ctx.spin_once(0.02)
                 line.update(gc.status(), force=True)
         except KeyboardInterrupt:
+            interrupts.acknowledge()
             line.message("Ctrl-C: stopping the graph (actuators last)")
         finally:
             line.close()

@@ -11,6 +11,7 @@ import argparse
 import sys
 import time
 
+from .. import interrupts
 from .live import LAYOUT_FILE, add_view_args, live_view_from_args
 
 
@@ -57,8 +58,9 @@ def run_parsed(args: argparse.Namespace) -> int:
         end = None if args.duration is None else time.monotonic() + args.duration
         while end is None or time.monotonic() < end:
             ctx.spin_once(0.1)
+            interrupts.raise_if_requested()
     except KeyboardInterrupt:
-        pass
+        interrupts.acknowledge()
     finally:
         if view is not None:
             view.close()
