@@ -2,10 +2,13 @@
 
 Why this shape:
 
-* One code path for a live camera and a recording: both are an `rs.pipeline`
-  fed either by a USB device (selected by serial number) or by
-  `config.enable_device_from_file`. Tests and the virtual rig therefore run
-  the same frame handling (alignment, format conversion, timestamps) as a rig.
+* One frame path for a live camera and a recording: a live D4xx streams
+  through an `rs.pipeline` (selected by serial number); a recording through
+  :class:`~.realsense_playback.RecordingReader`, which pairs colour and depth
+  by recorded timestamp (the pipeline's syncer pairs by arrival and, on a
+  busy machine, mismatches and drops recorded frames). Both hand the grabber
+  SDK framesets, so tests and the virtual rig run the same frame handling
+  (alignment, format conversion, timestamps) as a rig.
 * A grabber thread owns the pipeline. `read()` never blocks: it hands out the
   newest frame (live) or the next frame in order (non-real-time playback,
   where the grabber applies back-pressure so nothing is dropped).
@@ -46,6 +49,7 @@ from .realsense_convert import (
     live_sensor_options,
     require_rs,
 )
+from .realsense_playback import RecordingReader
 
 
 #: how long a playback may take to start before a "stopped" status means the recording is over
@@ -175,50 +179,57 @@ class RealSenseCamera(CameraDriver):
 
     def _open(self) -> None:
         r = require_rs()
-        cfg = r.config()
         if self.is_playback:
-            path = Path(self.config.playback_file or "")
-            if not path.is_file():
-                raise DriverError(f"camera.playback_file {str(path)!r} does not exist")
-            cfg.enable_device_from_file(str(path), repeat_playback=False)
+            self._open_recording(r)
         else:
-            if self._ctx is None:
-                self._ctx = r.context()
-                self._ctx.set_devices_changed_callback(self._on_devices_changed)
-            devices = list_devices(self._ctx)
-            serials = [d["serial"] for d in devices]
-            if not devices:
-                raise DriverError("no RealSense camera connected. Fix: " + self._fix_hint())
-            serial = self.config.serial or serials[0]
-            if serial not in serials:
-                raise DriverError(f"camera.serial {serial!r} not connected; connected: {serials}")
-            cfg.enable_device(serial)
-            cfg.enable_stream(r.stream.color, self.config.width, self.config.height, r.format.rgb8, self.config.fps)
-            if self.config.enable_depth:
-                cfg.enable_stream(r.stream.depth, self.config.width, self.config.height, r.format.z16,
-                                  self.config.fps)
-        pipeline = r.pipeline(self._ctx) if self._ctx is not None else r.pipeline()
+            self._open_device(r)
+        self._connected = True
+        self._lost.clear()
+        self._last_color_number = None
+        self._ended = False
+        self._opened_at = time.monotonic()
+
+    def _open_recording(self, r: Any) -> None:
+        """A recording is read sensor by sensor and paired by timestamp (realsense_playback.py says why)."""
+        path = Path(self.config.playback_file or "")
+        if not path.is_file():
+            raise DriverError(f"camera.playback_file {str(path)!r} does not exist")
         try:
-            if self.is_playback:
-                # Resolve first: start() reuses the resolved playback device, so the pace is set
-                # before the first frame is read (a real-time start can skip frames).
-                resolved = cfg.resolve(r.pipeline_wrapper(pipeline))
-                resolved.get_device().as_playback().set_real_time(self.config.playback_real_time)
+            reader = RecordingReader(r, str(path), real_time=self.config.playback_real_time,
+                                     want_depth=self.config.enable_depth)
+            self._setup_profile(reader)
+            reader.start()
+        except RuntimeError as exc:
+            raise DriverError(f"RealSense {str(path)!r}: cannot start streaming: {exc}. Fix: {self._fix_hint()}") from exc
+        self._pipeline = reader
+
+    def _open_device(self, r: Any) -> None:
+        cfg = r.config()
+        if self._ctx is None:
+            self._ctx = r.context()
+            self._ctx.set_devices_changed_callback(self._on_devices_changed)
+        devices = list_devices(self._ctx)
+        serials = [d["serial"] for d in devices]
+        if not devices:
+            raise DriverError("no RealSense camera connected. Fix: " + self._fix_hint())
+        serial = self.config.serial or serials[0]
+        if serial not in serials:
+            raise DriverError(f"camera.serial {serial!r} not connected; connected: {serials}")
+        cfg.enable_device(serial)
+        cfg.enable_stream(r.stream.color, self.config.width, self.config.height, r.format.rgb8, self.config.fps)
+        if self.config.enable_depth:
+            cfg.enable_stream(r.stream.depth, self.config.width, self.config.height, r.format.z16, self.config.fps)
+        pipeline = r.pipeline(self._ctx)
+        try:
             profile = pipeline.start(cfg)
         except RuntimeError as exc:
-            src = self.config.playback_file or self.config.serial or "camera"
-            raise DriverError(f"RealSense {src!r}: cannot start streaming: {exc}. Fix: {self._fix_hint()}") from exc
+            raise DriverError(f"RealSense {serial!r}: cannot start streaming: {exc}. Fix: {self._fix_hint()}") from exc
         try:
             self._setup_profile(profile)
         except Exception:
             pipeline.stop()
             raise
         self._pipeline = pipeline
-        self._connected = True
-        self._lost.clear()
-        self._last_color_number = None
-        self._ended = False
-        self._opened_at = time.monotonic()
 
     def _setup_profile(self, profile: Any) -> None:
         r = require_rs()
@@ -331,11 +342,7 @@ class RealSenseCamera(CameraDriver):
             self._push(frame)
 
     def _playback_stopped(self, pipeline: Any) -> bool:
-        try:
-            pb = pipeline.get_active_profile().get_device().as_playback()
-            return pb.current_status() == require_rs().playback_status.stopped
-        except RuntimeError:
-            return False
+        return isinstance(pipeline, RecordingReader) and pipeline.finished()
 
     def _convert(self, fs: Any) -> CameraFrame | None:
         color = fs.get_color_frame()
@@ -373,6 +380,8 @@ class RealSenseCamera(CameraDriver):
                 # A loss ends the wait: the held frame is queued one over the limit (it is already
                 # counted as delivered for the after-reconnect dedupe, so dropping it would lose it)
                 # and the grabber goes on to tear the pipeline down and report the loss.
+                if len(self._queue) >= self.config.queue_size and isinstance(self._pipeline, RecordingReader):
+                    self._pipeline.hold()  # the playback waits with us (realsense_playback.py)
                 while (len(self._queue) >= self.config.queue_size and not self._grabber.stopping.is_set()
                        and not self._lost.is_set()):
                     self._lock.wait(0.05)

@@ -23,13 +23,15 @@ _Sensor = tuple[Any, Any, int, str]
 
 def record_synthetic_db3(path: str | os.PathLike[str], frames: Sequence[CameraFrame], intrinsics: CameraIntrinsics,
                          fps: int = 30, depth_units_m: float = 0.001, serial: str = "SYNTH0001",
-                         name: str = "Being-H0 virtual D435") -> Path:
+                         name: str = "Being-H0 virtual D435", depth_lag_frames: int = 0) -> Path:
     """Write `frames` as a RealSense recording (`.db3` rosbag2 or `.bag`) using the SDK's own recorder.
 
     A software device with an "RGB Camera" (rgb8) and a "Stereo Module" (z16)
     sensor, both carrying `intrinsics` and identity extrinsics, feeds
     `rs.recorder`. Compression is off, so playback is bit-exact. Each frame's
-    `stamp` (s) becomes its global-time timestamp (ms).
+    `stamp` (s) becomes its global-time timestamp (ms). `depth_lag_frames` writes each
+    depth frame that many frames after its colour frame, as a busy recorder's sensor
+    threads may: a reader must pair by timestamp, not by order in the file.
     """
     r = require_rs()
     path = Path(path)
@@ -46,7 +48,7 @@ def record_synthetic_db3(path: str | os.PathLike[str], frames: Sequence[CameraFr
         sensor.open(profile)
         sensor.start(lambda frame: None)
     try:
-        _push_frames(r, sensors, frames, intrinsics.width, depth_units_m, keep_alive)
+        _push_frames(r, sensors, frames, intrinsics.width, depth_units_m, keep_alive, depth_lag_frames)
     finally:
         for sensor, _, _, _ in sensors:
             sensor.stop()
@@ -103,23 +105,33 @@ def _software_device(r: Any, intrinsics: CameraIntrinsics, fps: int, depth_units
 
 
 def _push_frames(r: Any, sensors: list[_Sensor], frames: Sequence[CameraFrame], width: int,
-                 depth_units_m: float, keep_alive: list[np.ndarray]) -> None:
+                 depth_units_m: float, keep_alive: list[np.ndarray], depth_lag_frames: int = 0) -> None:
     """Every frame into the started sensors, stamped in global time; pixel buffers go to `keep_alive`.
 
-    rs.pipeline drops framesets until it has seen colour, so frame 0 pushes
-    colour first; later frames push depth first, so each new colour frame
-    meets its own depth frame in the syncer.
+    Frame 0 pushes colour first (rs.pipeline drops framesets until it has seen colour); later frames
+    push depth first, unless `depth_lag_frames` delays each depth frame behind later colour frames.
     """
-    for i, f in enumerate(frames):
-        ts_ms = float(f.stamp) * 1000.0
-        for sensor, profile, bpp, kind in (sensors[::-1] if i == 0 else sensors):
-            arr = np.ascontiguousarray(f.depth if kind == "depth" else f.color,
-                                       dtype=np.uint16 if kind == "depth" else np.uint8)
-            keep_alive.append(arr)
-            sf = r.software_video_frame()
-            sf.pixels, sf.bpp, sf.stride = arr, bpp, width * bpp
-            sf.timestamp, sf.domain, sf.frame_number = ts_ms, r.timestamp_domain.global_time, i
-            sf.profile = profile.as_video_stream_profile()
-            if kind == "depth":
-                sf.depth_units = depth_units_m
-            sensor.on_video_frame(sf)
+    by_kind = {kind: (sensor, profile, bpp) for sensor, profile, bpp, kind in sensors}
+    order: list[tuple[int, str]] = []
+    for i in range(len(frames)):
+        kinds = ["color", "depth"] if i == 0 or depth_lag_frames else ["depth", "color"]
+        for kind in kinds:
+            j = i - depth_lag_frames if kind == "depth" else i
+            if kind in by_kind and j >= 0:
+                order.append((j, kind))
+    if "depth" in by_kind:
+        order += [(j, "depth") for j in range(max(0, len(frames) - depth_lag_frames), len(frames))
+                  if depth_lag_frames]
+    for i, kind in order:
+        f = frames[i]
+        sensor, profile, bpp = by_kind[kind]
+        arr = np.ascontiguousarray(f.depth if kind == "depth" else f.color,
+                                   dtype=np.uint16 if kind == "depth" else np.uint8)
+        keep_alive.append(arr)
+        sf = r.software_video_frame()
+        sf.pixels, sf.bpp, sf.stride = arr, bpp, width * bpp
+        sf.timestamp, sf.domain, sf.frame_number = float(f.stamp) * 1000.0, r.timestamp_domain.global_time, i
+        sf.profile = profile.as_video_stream_profile()
+        if kind == "depth":
+            sf.depth_units = depth_units_m
+        sensor.on_video_frame(sf)
