@@ -51,7 +51,6 @@ from .realsense_convert import (
 )
 from .realsense_playback import RecordingReader
 
-
 #: how long a playback may take to start before a "stopped" status means the recording is over
 PLAYBACK_START_GRACE_S = 2.0
 
