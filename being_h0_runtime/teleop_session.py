@@ -98,6 +98,7 @@ class TeleopSession:
         self.console = OperatorConsole(self.ctx.create_node("operator_console"), operator=f"teleop:{device.name}")
         self.frames_sent = 0
         self._last_frame = None
+        self.estopped = False  # latched from this session's device (the console's own e-stop is the nodes')
 
     @property
     def period(self) -> float:
@@ -108,14 +109,27 @@ class TeleopSession:
         from .msgs import TaskStatus
 
         frame = self.device.read(self.ctx.now())
-        if frame is not None and self.console.status.state != TaskStatus.RUNNING:
-            # never engage while the task homes or is over: the clutch would anchor on a moving arm
+        self._apply_safety_requests()
+        if frame is not None and (self.console.status.state != TaskStatus.RUNNING or self.estopped):
+            # never engage while the task homes or is over, or while stopped: the clutch would anchor on an
+            # arm that is moving or holding, and jump to the device's pose on reset
             frame.clutch = False
         if frame is not None:
             self.sender.send(encode(frame, self.token))
             self.frames_sent += 1
             self._last_frame = frame
         self.ctx.run_for(self.period)
+
+    def _apply_safety_requests(self) -> None:
+        """The device's e-stop key latches every motion node (as the console's does); its reset key clears it."""
+        estop, reset = self.device.take_safety_requests()
+        if estop:
+            self.console.estop(f"teleop:{self.device.name} e-stop key")
+            self.device.drop_clutch()  # after the reset the operator takes over again, from where the arm is
+            self.estopped = True
+        elif reset:  # also asks to clear a stop from elsewhere; a node refuses while a hardware stop is held
+            self.console.reset_estop()
+            self.estopped = False
 
     def release(self) -> None:
         """Tell the teleop node the operator let go (clutch open), rather than letting its stream go stale."""
@@ -155,6 +169,7 @@ class TeleopSession:
                 last_status = time.monotonic()
                 st = self.console.status
                 take = "TAKEOVER" if self.teleop.taking_over else ("policy" if self.policy else "released")
+                take = "E-STOP" if self.estopped else take
                 status(f"{st.state:<9} {self.ctx.now() - sim0:6.1f} s  {take:<8}  {self.device.status()}")
         self.ctx.run_for(0.2)  # the recorder closes the episode on the terminal state
         st = self.console.status

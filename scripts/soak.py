@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-rss-growth-mb", type=float, default=5.0)
     ap.add_argument("--camera-rate-hz", type=float, default=2.0, help="virtual camera rate (renders cost CPU)")
     ap.add_argument("--json", help="write the samples and the verdict here")
+    ap.add_argument("--trace-malloc", type=int, default=0, metavar="N",
+                    help="trace Python allocations (slow) and print the N source lines that grew most after warm-up")
     args = ap.parse_args(argv)
 
     from being_h0_runtime.launch import build_graph, close_graph, load_profile
@@ -65,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     baseline: dict[str, float] | None = None
     wall0 = time.perf_counter()
     episode = 0
+    base_snapshot: tracemalloc.Snapshot | None = None
+    if args.trace_malloc:
+        tracemalloc.start(4)
     try:
         ctx.run_for(0.2)
         t0 = ctx.now()
@@ -83,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                     next_sample += args.sample_s
                     if baseline is None and episode > args.warmup_episodes:
                         baseline = s
+                        base_snapshot = tracemalloc.take_snapshot() if args.trace_malloc else None
                     print(f"\r[{s['sim_s']:7.1f}/{total:.0f} sim s] episode {episode}  RSS {s['rss_mb']:.1f} MB  "
                           f"threads {s['os_threads']}  fds {s['fds']}", end="", file=sys.stderr, flush=True)
             state = console.status.state if console.finished(episode) else "stuck"
@@ -103,6 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"growth after warm-up (episode {base['episode']} -> {last['episode']}): RSS {growth['rss_mb']:+.2f} MB "
           f"({base['rss_mb']:.1f} -> {last['rss_mb']:.1f}), threads {growth['os_threads']:+d}, fds {growth['fds']:+d}"
           f"  -> {'OK' if ok else 'GROWTH'}")
+    if base_snapshot is not None:
+        print(f"Python allocations that grew most after warm-up (tracemalloc, top {args.trace_malloc}):")
+        for stat in tracemalloc.take_snapshot().compare_to(base_snapshot, "traceback")[:args.trace_malloc]:
+            print(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks  "
+                  + " <- ".join(f"{fr.filename.split('/work/main/')[-1]}:{fr.lineno}" for fr in stat.traceback))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))
     return 0 if ok else 1

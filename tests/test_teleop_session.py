@@ -166,3 +166,36 @@ def test_policy_chunks_in_flight_during_a_takeover_are_dropped() -> None:
         assert after and np.allclose(after[-1][1], pose(0)[:7])  # the policy drives again
     finally:
         g.close()
+
+
+def test_keyboard_e_stop_key_holds_arm_and_hand_until_x_resets(pty_pair) -> None:
+    """In a teleop session the operator's e-stop is one key away: `e` latches every motion node, moves are
+    ignored while latched, `x` resets, and the clutch must be taken again before the arm follows."""
+    master, slave = pty_pair
+    dev = KeyboardDevice(KeyboardConfig(step_m=0.02, rate_hz=25), fd=slave)
+    # clutch on and move down; e-stop; keep pressing down while latched; reset; clutch on again; move up
+    script = ({10: b" "} | {k: b"f" for k in range(11, 16)} | {20: b"e"} | {k: b"f" for k in range(21, 40)}
+              | {45: b"x"} | {k: b"r" for k in range(47, 50)} | {50: b" "} | {k: b"r" for k in range(52, 60)}
+              | {70: b"q"})
+    seen: list[tuple[int, bool, bool]] = []
+    z: dict[int, float] = {}  # commanded flange height at each device tick
+
+    class Watch(Keys):
+        def __call__(self, session: TeleopSession) -> None:
+            super().__call__(session)
+            arm, hand = session.nodes["arm"], session.nodes["hand"]
+            seen.append((self.tick, arm.estop.is_latched, hand.estop.is_latched))
+            if log.arm:
+                z[self.tick] = float(dh_fk(log.arm[-1][1])[2, 3])
+
+    with TeleopSession(dev, realtime=False) as s:
+        log = Log(s)
+        res = s.run(max_seconds=10, on_tick=Watch(master, script))
+    assert res.quit_by_operator
+    latched = {t for t, a, h in seen if a and h}
+    assert latched and min(latched) <= 22 and max(latched) < 47, sorted(latched)  # e at 20 .. x at 45
+    assert all(a == h for _, a, h in seen), "arm and hand latched differently"
+    assert z[19] < z[10] - 0.03, z  # moved down before the stop
+    assert abs(z[44] - z[23]) < 0.003, z  # held while latched, though "down" kept coming
+    assert abs(z[49] - z[44]) < 0.01, str(z)  # reset alone moves nothing: the e-stop dropped the clutch
+    assert max(z[k] for k in z if k > 52) > z[49] + 0.03, str(z)  # after the reset and a fresh clutch, it follows

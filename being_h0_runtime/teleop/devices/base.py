@@ -56,7 +56,16 @@ class TeleopDevice(abc.ABC):
 
     def __init__(self) -> None:
         self.quit_requested = False
+        # one-shot operator requests, taken by the session (take_safety_requests): latch the e-stop / reset it
+        self.estop_requested = False
+        self.reset_requested = False
         self.seq = 0
+
+    def take_safety_requests(self) -> tuple[bool, bool]:
+        """(e-stop, reset) asked for since the last call; each is reported once."""
+        out = (self.estop_requested, self.reset_requested)
+        self.estop_requested = self.reset_requested = False
+        return out
 
     @abc.abstractmethod
     def read(self, now: float) -> TeleopFrame | None:
@@ -69,6 +78,10 @@ class TeleopDevice(abc.ABC):
 
     def status(self) -> str:
         return "clutch ON" if self.clutch else "clutch off"
+
+    def drop_clutch(self) -> None:
+        """Open a clutch that latches in software (an e-stop does this), so the operator must take it again.
+        Devices whose clutch is a held button or a pinch have nothing to drop."""
 
     def close(self) -> None:
         pass

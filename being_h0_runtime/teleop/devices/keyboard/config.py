@@ -18,12 +18,16 @@ KEYMAP: dict[str, tuple[str, int, int]] = {
 }
 CLUTCH_KEY = " "
 QUIT_KEYS = ("q", "\x1b")
+ESTOP_KEY = "e"  # as in the launch/run console
+RESET_KEY = "x"  # the console's "r" is "up" here
 
 HELP = """keyboard teleop (the terminal must have focus):
   space      clutch: take over / release (the robot follows only while it is on)
   w / s      forward / back      a / d   left / right      r / f   up / down
   j / l      yaw left / right    i / k   pitch             u / o   roll
   g / h      close / open the hand (one step per press)
+  e          E-STOP: latch; arm and hand hold until reset
+  x          reset the e-stop (the clutch must be taken again)
   q or Esc   quit"""
 
 

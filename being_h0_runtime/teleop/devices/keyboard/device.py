@@ -18,7 +18,7 @@ import numpy as np
 
 from ...schema import TeleopFrame
 from ..base import DeviceError, JogState, TeleopDevice
-from .config import CLUTCH_KEY, KEYMAP, QUIT_KEYS, KeyboardConfig
+from .config import CLUTCH_KEY, ESTOP_KEY, KEYMAP, QUIT_KEYS, RESET_KEY, KeyboardConfig
 
 
 class KeyboardDevice(TeleopDevice):
@@ -41,6 +41,9 @@ class KeyboardDevice(TeleopDevice):
     def clutch(self) -> bool:
         return self._clutch
 
+    def drop_clutch(self) -> None:
+        self._clutch = False
+
     def handle_key(self, key: str) -> None:
         """Apply one key press (public so a console can forward keys it does not use itself)."""
         c = self.config
@@ -48,6 +51,10 @@ class KeyboardDevice(TeleopDevice):
             self._clutch = not self._clutch
         elif key in QUIT_KEYS:
             self.quit_requested = True
+        elif key == ESTOP_KEY:
+            self.estop_requested = True
+        elif key == RESET_KEY:
+            self.reset_requested = True
         elif key.lower() in KEYMAP:
             what, axis, sign = KEYMAP[key.lower()]
             v = np.zeros(3)
