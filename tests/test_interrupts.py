@@ -17,6 +17,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptio
 @pytest.fixture
 def installed() -> Iterator[None]:
     before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    # as a fresh process starts (an earlier test in this process may have left its own SIGINT handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     interrupts.acknowledge()
     interrupts.install()
     try:
