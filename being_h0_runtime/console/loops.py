@@ -48,7 +48,9 @@ def run_launch(launcher: Any, ctx: Any, console: Any, profile: Any, log_level: s
                 if tail is not None:
                     for text in tail.new_lines():
                         line.message(text)
-                if not announced and graph_up(console):
+                # up = the task node's status is latched AND every node process marked itself ready (an
+                # episode started before the inference node has loaded its engine runs blind at first)
+                if not announced and graph_up(console) and launcher.all_ready():
                     announced = True
                     line.message("graph up: s starts an episode, h lists the keys")
                 if is_dead():
