@@ -30,10 +30,14 @@ def install() -> None:
     """SIGINT and SIGTERM raise KeyboardInterrupt and are remembered. Main thread only (Python's rule).
 
     A SIGINT that the parent set to ignored (a background job in a non-interactive shell, nohup)
-    stays ignored, as it would without this module.
+    stays ignored, as it would without this module; a SIGINT or SIGTERM left *blocked* by the parent is
+    unblocked.
     """
     if threading.current_thread() is not threading.main_thread():
         return
+    # A blocked signal mask is inherited through fork and exec: a parent thread that had SIGINT blocked (a C
+    # library creating its threads, a test runner) would leave this process deaf to Ctrl-C for its whole life.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)  # systemd, `timeout`, a supervisor: as clean a stop as Ctrl-C

@@ -96,14 +96,27 @@ class ProcessOutput:
             code = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             # a hang: ask the CLI for its threads' stacks (cli.py registers SIGUSR1) and show them with the output
+            masks = _signal_masks(self.proc.pid)  # before SIGUSR1: blocked / ignored / caught signals
             self.proc.send_signal(signal.SIGUSR1)
             time.sleep(2.0)
-            raise AssertionError(f"still running {timeout:.0f} s later; output and stacks:\n{self.text()[-12000:]}")
+            raise AssertionError(f"still running {timeout:.0f} s later; {masks}; output and stacks:\n"
+                                 f"{self.text()[-12000:]}")
         self._thread.join(timeout=10)
         return code
 
     def text(self) -> str:
         return "".join(self.lines)
+
+
+def _signal_masks(pid: int) -> str:
+    """The SigBlk/SigIgn/SigCgt lines of a process and of this test process, for a hang report."""
+    def masks(path: str) -> str:
+        try:
+            lines = Path(path).read_text().splitlines()
+        except OSError as exc:
+            return str(exc)
+        return " ".join(line.replace("\t", "") for line in lines if line.startswith(("SigBlk", "SigIgn", "SigCgt")))
+    return f"child {masks(f'/proc/{pid}/status')}; pytest {masks('/proc/self/status')}"
 
 
 def spawn_cli(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, ProcessOutput]:

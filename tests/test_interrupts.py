@@ -80,3 +80,15 @@ def test_an_ignored_sigint_stays_ignored() -> None:
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True", "True"]
+
+
+def test_a_blocked_sigint_inherited_from_the_parent_is_unblocked() -> None:
+    """The signal mask survives fork and exec: a CLI started by a thread that had SIGINT blocked was deaf to
+    Ctrl-C (the launcher in test_launch_stops_cleanly_on_ctrl_c kept running 240 s after its SIGINT)."""
+    code = ("import signal; from being_h0_runtime import interrupts; "
+            "print(signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []), end=' '); interrupts.install(); "
+            "print(signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False,
+                         preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "False"]
