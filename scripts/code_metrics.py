@@ -51,6 +51,7 @@ TRAIN_MAY_IMPORT = (
     "being_h0_runtime.policy.engine_format",  # the engine folder format (manifest, stats)
     "being_h0_runtime.policy.preprocess",  # image/prompt pre-processing baked into engines
     "being_h0_runtime.policy.engine",  # load_engine_policy: the public engine loader
+    "being_h0_runtime.policy.models",  # the model classes an engine runs; training builds and trains them
     "being_h0_runtime.policy.backends",  # backend availability probes / runners for export checks
     "being_h0_runtime.recording.export",  # dataset readers / writer
     "being_h0_runtime.recording.dataset",

@@ -72,7 +72,7 @@ def export_onnx(engine_dir: Path, work: Path, opset: int) -> list[str]:
     import onnx
     import torch
 
-    from .model import OfficialAlignModel
+    from being_h0_runtime.policy.models.official import OfficialAlignModel
 
     m = read_manifest(engine_dir)
     assert m.backends.torch is not None

@@ -154,8 +154,12 @@ def warm_up(backbone: str | Path, images: np.ndarray, targets: np.ndarray, propr
     """
     # Longer than 60 lines on purpose: one training loop, read top to bottom; its steps share the model,
     # optimizer, data and schedule state, and splitting it would scatter that order over several functions.
-    from .config import PostTrainConfig
-    from .model import NormStats, build_posttrain_model
+    from being_h0_runtime.policy.models.posttrain import (
+        NormStats,
+        build_posttrain_model,
+    )
+    from being_h0_runtime.policy.models.posttrain_config import PostTrainConfig
+
     from .train import make_preprocessors
 
     torch.manual_seed(s.seed)
@@ -241,7 +245,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def run(data: str | Path, out: str | Path, backbone_name: str, s: WarmUpSettings, progress: bool = True) -> dict:
     """The whole stage: render layouts posed like `data`, warm up `backbone_name`, save it to `out`."""
-    from being_h0_train.vla.config import BeingH0Config
+    from being_h0_runtime.policy.models.vla_config import BeingH0Config
 
     from .data import load_proprio_pool
 
