@@ -55,6 +55,7 @@ TRAIN_MAY_IMPORT = (
     "being_h0_runtime.policy.backends",  # backend availability probes / runners for export checks
     "being_h0_runtime.recording.export",  # dataset readers / writer
     "being_h0_runtime.recording.dataset",
+    "being_h0_runtime.sim.world",  # VirtualRig (reset, set_pose, render_rgb, object_poses): perception warm-up renders
     "being_h0_runtime.bench.timing",  # a leaf (numpy + stdlib): one definition of p50/p99 over N timed calls
 )
 
@@ -66,7 +67,8 @@ MIDDLE = "middle"  # drivers, policy, safety, sim, teleop, recording, calibratio
 BASE = "base"  # rig, msgs, transport and small shared utilities: the bottom
 LAYER_OF_TOP = {
     "cli": APP, "console": APP, "bench": APP, "launcher": APP, "launch": APP,
-    "node_main": APP, "operator": APP, "doctor": APP, "teleop_session": APP,
+    "node_main": APP, "operator": APP, "doctor": APP, "doctor_checks": APP, "teleop_session": APP,
+    "training_entry": APP,
     "nodes": NODES,
     "drivers": MIDDLE, "policy": MIDDLE, "safety": MIDDLE, "sim": MIDDLE, "teleop": MIDDLE,
     "recording": MIDDLE, "calibration": MIDDLE, "view": MIDDLE,
