@@ -264,6 +264,8 @@ class BeingH0Model(nn.Module):
         i-th new token (grammar-constrained decoding, e.g. motion-token slots);
         it is applied on top of ``allowed_token_ids``.
         """
+        # Longer than 60 lines because it is the model's one decoding loop (KV cache, constraints, stop), kept
+        # whole like the rest of this one-file model.
         from transformers import DynamicCache
 
         b = input_ids.shape[0]
