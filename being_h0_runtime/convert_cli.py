@@ -17,7 +17,7 @@ import sys
 
 #: subcommand -> (module with ``add_arguments(parser)`` and ``run(args) -> int``, one-line help)
 CONVERTERS: dict[str, tuple[str, str]] = {
-    "vla": ("being_h0_train.official.cli", "official Being-H0 VLA checkpoint (Align -> engine, pre-trained -> backbone)"),
+    "vla": ("being_h0_runtime.convert_vla_cli", "official Being-H0 VLA checkpoint (Align -> engine, pre-trained -> backbone)"),
 }
 
 

@@ -9,7 +9,8 @@
           ``--json`` prints {"actions": chunk_len x dims, "action_names", "engine_id", "backend", ...}.
           A state that starts with a minus sign works as ``--state=-0.1,...`` or ``--state -0.1,...``.
   build   add an ONNX model (``--backend onnx``) or a TensorRT plan (``--backend tensorrt``) to a
-          converted engine, with a parity check against PyTorch (see being_h0_train.official.onnx).
+          converted engine, with a parity check against PyTorch (being_h0_train.official.onnx, run
+          as a child process: the runtime does not import the training package).
 
 Exit codes: 0 ok, 2 bad input (engine, image, state; the message names it), 1 parity failure.
 """
@@ -120,9 +121,11 @@ def cmd_infer(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from being_h0_train.official.onnx import build_backend
+    """The training package's builder (it traces the PyTorch model), run as a program: see training_entry."""
+    from .training_entry import run_training_module
 
-    return build_backend(args.engine, args.backend, opset=args.opset, atol=args.atol, log=lambda m: print(m))
+    return run_training_module("being_h0_train.official.onnx", [
+        "--engine", str(args.engine), "--backend", args.backend, "--opset", str(args.opset), "--atol", repr(args.atol)])
 
 
 class _StateParser(argparse.ArgumentParser):

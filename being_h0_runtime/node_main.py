@@ -101,6 +101,19 @@ def mark_ready(run_dir: Path, node: str, pid: int) -> None:
     os.replace(tmp, ready_mark(run_dir, node))
 
 
+def _configure_logs(args: argparse.Namespace) -> bool:
+    """The node's log file (<run dir>/<node>.log unless --log-file) and level; False after one line on stderr
+    when --log-level is not a level."""
+    from .logs import configure
+
+    try:
+        configure(args.log_level, Path(args.log_file or Path(args.run_dir) / f"{args.node}.log"), prefix=f"[{args.node}]")
+    except ValueError as err:
+        print(f"error: --log-level: {err}", file=sys.stderr)
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     parent = os.getppid()  # at start-up: the launcher may die while this node is still being built
@@ -116,12 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     _die_with_parent()
     if os.getppid() != parent:
         return 1
-    from .logs import configure
-
-    try:
-        configure(args.log_level, Path(args.log_file or Path(args.run_dir) / f"{args.node}.log"), prefix=f"[{args.node}]")
-    except ValueError as err:
-        print(f"error: --log-level: {err}", file=sys.stderr)
+    if not _configure_logs(args):
         return 2
     log = logging.getLogger("being_h0.node_main")
     try:

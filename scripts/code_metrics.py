@@ -11,7 +11,8 @@ What it reports:
 
 * the N largest ``.py`` files of ``being_h0_runtime`` and ``being_h0_train`` (lines);
 * every function or method longer than ``--max-function-lines`` (``def`` line to last
-  line, decorators excluded), with its qualified name;
+  line, decorators excluded), with its qualified name, marked when a comment at its top
+  (``# Longer than 60 lines because ...``) says why it stays long;
 * import cycles: strongly connected components (more than one module) of the module
   import graph, once for module-level imports only (the ones that bite at import time)
   and once with function-level (lazy) imports added (the ones that still tie two
@@ -51,9 +52,11 @@ TRAIN_MAY_IMPORT = (
     "being_h0_runtime.policy.engine_format",  # the engine folder format (manifest, stats)
     "being_h0_runtime.policy.preprocess",  # image/prompt pre-processing baked into engines
     "being_h0_runtime.policy.engine",  # load_engine_policy: the public engine loader
+    "being_h0_runtime.policy.models",  # the model classes an engine runs; training builds and trains them
     "being_h0_runtime.policy.backends",  # backend availability probes / runners for export checks
     "being_h0_runtime.recording.export",  # dataset readers / writer
     "being_h0_runtime.recording.dataset",
+    "being_h0_runtime.sim.world",  # VirtualRig (reset, set_pose, render_rgb, object_poses): perception warm-up renders
     "being_h0_runtime.bench.timing",  # a leaf (numpy + stdlib): one definition of p50/p99 over N timed calls
 )
 
@@ -65,7 +68,8 @@ MIDDLE = "middle"  # drivers, policy, safety, sim, teleop, recording, calibratio
 BASE = "base"  # rig, msgs, transport and small shared utilities: the bottom
 LAYER_OF_TOP = {
     "cli": APP, "console": APP, "bench": APP, "launcher": APP, "launch": APP,
-    "node_main": APP, "operator": APP, "doctor": APP, "teleop_session": APP,
+    "node_main": APP, "operator": APP, "doctor": APP, "doctor_checks": APP, "teleop_session": APP,
+    "training_entry": APP,
     "nodes": NODES,
     "drivers": MIDDLE, "policy": MIDDLE, "safety": MIDDLE, "sim": MIDDLE, "teleop": MIDDLE,
     "recording": MIDDLE, "calibration": MIDDLE, "view": MIDDLE,
@@ -103,6 +107,24 @@ class LongFunction:
     file: str
     line: int
     length: int
+    reason: str = ""  # from a `# Longer than 60 lines because ...` comment at its top ("" = none given)
+
+
+#: the comment that says why a function stays over the limit (at its top, before or after its docstring):
+#: ``# Longer than 60 lines because it is a table: ...``
+LONG_REASON_MARK = "# Longer than"
+
+
+def _long_reason(lines: list[str], fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    body = fn.body
+    has_doc = isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+        and isinstance(body[0].value.value, str)
+    stop = body[1].lineno if has_doc and len(body) > 1 else body[0].lineno
+    for text in lines[fn.lineno - 1: stop]:
+        mark = text.find(LONG_REASON_MARK)
+        if mark >= 0 and text[:mark].strip() == "":
+            return text[mark + 2:].strip()
+    return ""
 
 
 @dataclass(frozen=True)
@@ -194,7 +216,7 @@ class _ImportCollector(ast.NodeVisitor):
             self._add(sub if sub in self.known else base, node.lineno)
 
 
-def _long_functions(tree: ast.AST, file: str, limit: int) -> list[LongFunction]:
+def _long_functions(tree: ast.AST, file: str, limit: int, lines: list[str] | None = None) -> list[LongFunction]:
     found: list[LongFunction] = []
 
     def walk(node: ast.AST, prefix: str) -> None:
@@ -203,7 +225,7 @@ def _long_functions(tree: ast.AST, file: str, limit: int) -> list[LongFunction]:
                 name = f"{prefix}{child.name}"
                 length = (child.end_lineno or child.lineno) - child.lineno + 1
                 if length > limit:
-                    found.append(LongFunction(name, file, child.lineno, length))
+                    found.append(LongFunction(name, file, child.lineno, length, _long_reason(lines or [], child)))
                 walk(child, f"{name}.")
             elif isinstance(child, ast.ClassDef):
                 walk(child, f"{prefix}{child.name}.")
@@ -304,7 +326,7 @@ def measure(root: Path, top: int, max_function_lines: int) -> dict:
         rel = str(path.relative_to(root))
         sizes.append((len(text.splitlines()), rel))
         tree = ast.parse(text, filename=rel)
-        long_functions.extend(_long_functions(tree, rel, max_function_lines))
+        long_functions.extend(_long_functions(tree, rel, max_function_lines, text.splitlines()))
         collector = _ImportCollector(module, path.name == "__init__.py", known)
         collector.visit(tree)
         imports.extend(collector.found)
@@ -347,9 +369,11 @@ def print_report(report: dict) -> None:
     for entry in report["largest_files"]:
         print(f"  {entry['lines']:5d}  {entry['file']}")
     longs = report["long_functions"]
-    print(f"\nfunctions over {report['max_function_lines']} lines: {len(longs)}")
+    why = sum(1 for f in longs if f["reason"])
+    print(f"\nfunctions over {report['max_function_lines']} lines: {len(longs)} "
+          f"({why} with a '{LONG_REASON_MARK} ...' comment saying why, {len(longs) - why} without)")
     for f in longs:
-        print(f"  {f['length']:4d}  {f['name']}  ({f['file']}:{f['line']})")
+        print(f"  {f['length']:4d}  {f['name']}  ({f['file']}:{f['line']})" + ("  [reason given]" if f["reason"] else ""))
     for key, title in (
         ("cycles_module_level", "import cycles, module-level imports"),
         ("cycles_with_function_level", "import cycles, function-level imports included"),

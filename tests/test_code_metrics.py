@@ -76,6 +76,17 @@ def test_long_functions_and_violations(metrics, tree: Path) -> None:
     assert len(rules) == 3
 
 
+def test_long_function_reason_comment(metrics, tmp_path: Path) -> None:
+    body = "\n".join(f"    x{i} = {i}" for i in range(70))
+    why = "# Longer than 60 lines because it is a table."
+    _write(tmp_path, "being_h0_train/__init__.py", "")
+    _write(tmp_path, "being_h0_train/r.py", f'def told():\n    """Doc."""\n    {why}\n{body}\n\n'
+                                              f"def untold():\n{body}\n    {why}\n")
+    report = metrics.measure(tmp_path, top=3, max_function_lines=60)
+    reasons = {f["name"]: f["reason"] for f in report["long_functions"]}
+    assert reasons == {"told": why[2:], "untold": ""}  # a comment further down is not the reason
+
+
 def test_json_output(metrics, tree: Path, capsys) -> None:
     assert metrics.main(["--root", str(tree), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["files"] == 11

@@ -17,12 +17,12 @@ from being_h0_runtime.policy.engine import (
     verify_engine_dir,
 )
 from being_h0_runtime.policy.factory import PolicyConfig, make_policy
+from being_h0_runtime.policy.models.posttrain import NormStats, build_posttrain_model
+from being_h0_runtime.policy.models.posttrain_config import PostTrainConfig
 from being_h0_runtime.policy.preprocess import TilePreprocessor, resize_bilinear
 from being_h0_runtime.policy.spec import Observation, default_action_spec
 from being_h0_train.export import ExportOptions, build_engine
 from being_h0_train.export.__main__ import main as export_main
-from being_h0_train.posttrain.config import PostTrainConfig
-from being_h0_train.posttrain.model import NormStats, build_posttrain_model
 
 SPEC = default_action_spec(chunk_len=4)
 NAMES = list(SPEC.names)

@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_official_1b_shapes() -> None:
-    from being_h0_train.vla.config import BeingH0Config
+    from being_h0_runtime.policy.models.vla_config import BeingH0Config
 
     cfg = BeingH0Config.preset("internvl3-1b")
     assert cfg.num_image_tokens == 256  # one 448 px tile after pixel shuffle

@@ -171,8 +171,8 @@ def test_sharded_and_bin_checkpoints_convert_to_the_same_engine(tmp_path: Path, 
 def test_pretrained_checkpoint_converts_to_a_posttraining_backbone(tmp_path: Path) -> None:
     from transformers import InternVLForConditionalGeneration
 
+    from being_h0_runtime.policy.models.official import OfficialAlignModel
     from being_h0_train.official.layout import read_official_config
-    from being_h0_train.official.model import OfficialAlignModel
 
     out = tmp_path / "backbone"
     assert _convert(PRETRAINED, out) == 0

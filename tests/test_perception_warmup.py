@@ -15,7 +15,10 @@ from being_h0_runtime.rig import franka  # noqa: E402
 from being_h0_runtime.sim.world import BOX_REGION, TOY_REGION  # noqa: E402
 from being_h0_train.posttrain.data import compact_images  # noqa: E402
 from being_h0_train.posttrain.perception import (  # noqa: E402
-    TARGET_NAMES, WarmUpSettings, render_layouts, warm_up,
+    TARGET_NAMES,
+    WarmUpSettings,
+    render_layouts,
+    warm_up,
 )
 
 
@@ -49,7 +52,7 @@ def test_proprio_pool_must_hold_arm_and_hand_rows():
 
 
 def test_warm_up_trains_vision_and_language_model_and_reports_position_errors():
-    from being_h0_train.vla.model import build_being_h0
+    from being_h0_runtime.policy.models.vla import build_being_h0
 
     before = {n: p.detach().clone() for n, p in build_being_h0("sim-small", seed=0).named_parameters()}
     rng = np.random.default_rng(0)

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from being_h0_runtime.msgs import Bool
-from being_h0_train.posttrain.config import PostTrainConfig
+from being_h0_runtime.policy.models.posttrain import build_posttrain_model
+from being_h0_runtime.policy.models.posttrain_config import PostTrainConfig
 from being_h0_train.posttrain.data import (
     Episode,
     EpisodeSet,
@@ -18,7 +19,6 @@ from being_h0_train.posttrain.data import (
     load_episodes,
     save_episodes,
 )
-from being_h0_train.posttrain.model import build_posttrain_model
 from being_h0_train.posttrain.train import main
 
 NAMES = tuple(f"j{i}" for i in range(5))

@@ -10,12 +10,16 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from being_h0_runtime.policy.models.posttrain import (
+    PostTrainModel,
+    build_posttrain_model,
+)
+from being_h0_runtime.policy.models.posttrain_config import PostTrainConfig
 from being_h0_runtime.policy.preprocess import (
     PromptEncoder,
     TilePreprocessor,
     resize_bilinear,
 )
-from being_h0_train.posttrain.config import PostTrainConfig
 from being_h0_train.posttrain.data import (
     EpisodeSet,
     ImageAugment,
@@ -26,7 +30,6 @@ from being_h0_train.posttrain.data import (
     split_by_episode,
     synthetic_episodes,
 )
-from being_h0_train.posttrain.model import PostTrainModel, build_posttrain_model
 from being_h0_train.posttrain.train import TrainSettings, main, train
 
 NAMES = tuple(f"j{i}" for i in range(5))

@@ -8,9 +8,8 @@ import pytest
 import torch
 from transformers import InternVLForConditionalGeneration
 
-from being_h0_train.vla import BeingH0Config, BeingH0Model, build_being_h0
-from being_h0_train.vla.model import make_internvl_config
-from being_h0_train.vla.tokenizer import (
+from being_h0_runtime.policy.models.vla import make_internvl_config
+from being_h0_runtime.policy.models.vla_tokenizer import (
     IMG_CONTEXT,
     MOT_END,
     MOT_START,
@@ -19,6 +18,7 @@ from being_h0_train.vla.tokenizer import (
     motion_block_text,
     token_map_from_tokenizer,
 )
+from being_h0_train.vla import BeingH0Config, BeingH0Model, build_being_h0
 
 torch.set_num_threads(1)  # shared 2-core box: multi-thread spin-waits are ~10x slower
 
@@ -50,7 +50,7 @@ def test_tokenizer_roundtrip_and_motion_ids(tmp_path):
     # idempotent; saved tokenizer reloads with the same map
     assert add_being_h0_tokens(tok, 300) == tm
     tok.save_pretrained(tmp_path)
-    from being_h0_train.vla.tokenizer import load_tokenizer
+    from being_h0_runtime.policy.models.vla_tokenizer import load_tokenizer
 
     tok2 = load_tokenizer(tmp_path)
     assert token_map_from_tokenizer(tok2) == tm
@@ -160,7 +160,7 @@ def test_shaped_presets_parameter_counts(preset, lo, hi, hidden):
     cfg = BeingH0Config.preset(preset)
     tok = build_byte_tokenizer()
     tm = add_being_h0_tokens(tok, cfg.num_motion_tokens)
-    from being_h0_train.vla.model import _padded_vocab
+    from being_h0_runtime.policy.models.vla import _padded_vocab
 
     hf = make_internvl_config(cfg, _padded_vocab(len(tok), cfg), tm)
     with torch.device("meta"):

@@ -209,6 +209,45 @@ def _wrap_inference() -> None:
     _wrap(InferenceNode, "tick", tick)
 
 
+def _cycle_stopwatches(cycle: dict[str, Any]) -> tuple[Any, Any]:
+    """Wrappers timing the supervisor step and the driver write of the control cycle now running."""
+    def sup_step(orig):
+        def inner(self, *a, **k):
+            t0 = time.monotonic()
+            out = orig(self, *a, **k)
+            cycle["sup_s"] = time.monotonic() - t0
+            return out
+        return inner
+
+    def write_command(orig):
+        def inner(self, *a, **k):
+            cycle["write_start"] = time.monotonic()
+            out = orig(self, *a, **k)
+            cycle["write_end"] = time.monotonic()
+            return out
+        return inner
+
+    return sup_step, write_command
+
+
+def _timed_executors(make_executor: Any, cycle: dict[str, Any]) -> Any:
+    """`make_executor` whose executors time `action_at` (the running cycle's lookup in the stored chunk)."""
+    def traced_make_executor(*a, **k):
+        ex = make_executor(*a, **k)
+        action_at = ex.action_at
+
+        def timed(now):
+            t0 = cycle["action_start"] = time.monotonic()
+            out = action_at(now)
+            cycle["action_s"] = time.monotonic() - t0
+            return out
+
+        ex.action_at = timed
+        return ex
+
+    return traced_make_executor
+
+
 def _wrap_actuators() -> None:
     from ..nodes import actuator as actuator_module
     from ..nodes.actuator import ActuatorNode
@@ -245,38 +284,8 @@ def _wrap_actuators() -> None:
             return out
         return inner
 
-    def sup_step(orig):
-        def inner(self, *a, **k):
-            t0 = time.monotonic()
-            out = orig(self, *a, **k)
-            cycle["sup_s"] = time.monotonic() - t0
-            return out
-        return inner
-
-    def write_command(orig):
-        def inner(self, *a, **k):
-            cycle["write_start"] = time.monotonic()
-            out = orig(self, *a, **k)
-            cycle["write_end"] = time.monotonic()
-            return out
-        return inner
-
-    make_executor = actuator_module.make_executor
-
-    def traced_make_executor(*a, **k):
-        ex = make_executor(*a, **k)
-        action_at = ex.action_at
-
-        def timed(now):
-            t0 = cycle["action_start"] = time.monotonic()
-            out = action_at(now)
-            cycle["action_s"] = time.monotonic() - t0
-            return out
-
-        ex.action_at = timed
-        return ex
-
-    _replace(actuator_module, "make_executor", traced_make_executor)
+    sup_step, write_command = _cycle_stopwatches(cycle)
+    _replace(actuator_module, "make_executor", _timed_executors(actuator_module.make_executor, cycle))
     _wrap(ActuatorNode, "on_chunk", on_chunk)
     _wrap(ActuatorNode, "control_cycle", control_cycle)
     _wrap(Supervisor, "step", sup_step)

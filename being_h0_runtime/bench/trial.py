@@ -111,6 +111,14 @@ def repro_command(profile_name: str, task: TaskDef, variation: str, engine: Engi
     return shlex.join(parts)
 
 
+def _prompt_reset(ask: Ask | None, task: TaskDef, variation: str, trial_index: int, seed: int) -> None:
+    """The real rig: the operator resets the scene by hand before each trial."""
+    if ask is None:
+        raise ValueError("the real rig needs an operator prompt (ask)")
+    ask(f"\n[{task.id}:{variation} trial {trial_index + 1}, seed {seed}] RESET: "
+        f"{task.reset.real.format(variation=variation)}\n> ")
+
+
 def run_trial(profile_name: str, task: TaskDef, variation: str, trial_index: int, seed: int, engine: EngineRef,
               out_dir: Path, results_dir: Path, *, record: bool = False, frames: int = 3,
               time_limit_s: float | None = None, extra_overrides: dict[str, dict[str, Any]] | None = None,
@@ -131,10 +139,7 @@ def run_trial(profile_name: str, task: TaskDef, variation: str, trial_index: int
     name = _trial_name(engine, task.id, variation, seed, strategy or "")
     rec_dir = _fresh_recording_dir(out_dir / "recordings" / name) if record else None
     if real:
-        if ask is None:
-            raise ValueError("the real rig needs an operator prompt (ask)")
-        ask(f"\n[{task.id}:{variation} trial {trial_index + 1}, seed {seed}] RESET: "
-            f"{task.reset.real.format(variation=variation)}\n> ")
+        _prompt_reset(ask, task, variation, trial_index, seed)
     over = trial_overrides(profile_name, task, variation, engine, limit,
                            {**strategy_overrides(strategy), **(extra_overrides or {})})
     strategy_name = strategy_of(profile_name, over)

@@ -57,6 +57,7 @@ def _board(text: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # Longer than 60 lines because it is an argparse builder: every subcommand's options with its help, in order.
     ap = argparse.ArgumentParser(
         prog="being-h0 calibrate", description=__doc__, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -194,6 +195,17 @@ def cmd_intrinsics(a: argparse.Namespace) -> int:
     return 0
 
 
+def _sim_camera_truth(image_size: tuple[int, int]) -> np.ndarray:
+    """The virtual rig's true T_base_camera (views rendered by the simulator: the answer is known)."""
+    from .handeye import pose_to_T
+    from .sim_verify import BoardRig
+
+    rig = BoardRig(image_size=image_size)
+    truth = pose_to_T(*rig.camera_pose())
+    rig.close()
+    return truth
+
+
 def cmd_hand_eye(a: argparse.Namespace) -> int:
     import cv2
     import yaml
@@ -235,12 +247,7 @@ def cmd_hand_eye(a: argparse.Namespace) -> int:
             return 2
         n_used, intr_key = len(samples), f"{si.key} ({si.source})"
         if a.sim_intrinsics:
-            from .handeye import pose_to_T
-            from .sim_verify import BoardRig
-
-            rig = BoardRig(image_size=(w, h))
-            truth = pose_to_T(*rig.camera_pose())
-            rig.close()
+            truth = _sim_camera_truth((w, h))
     print(format_table(sols, truth))
     best = sols[-1]
     p, q = best.as_result().translation, best.as_result().quaternion_xyzw

@@ -195,6 +195,8 @@ def _as_bytes(value: Any) -> bytes | bytearray | memoryview:
 
 def _field_ops(owner: str, name: str, ft: FieldType) -> tuple[Encoder, Callable[[memoryview, int, list], int]]:
     """Encode/decode ops for one non-scalar-primitive field."""
+    # Longer than 60 lines because it is a table of field kinds (string, message, bytes, primitive, string and
+    # message arrays), each an encode/decode closure pair that is read, and must stay in step, side by side.
     get = attrgetter(name)
     where = f"{owner}.{name}"
 

@@ -1,4 +1,4 @@
-"""rosbag2-compatible MCAP episodes: writing (crash-safe), reading (with recovery), metadata.yaml.
+"""rosbag2-compatible MCAP episodes: writing (crash-safe), recovery, metadata.yaml; reading is ``bag_read.py``.
 
 An episode is a rosbag2 folder::
 
@@ -21,16 +21,37 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import yaml
 
 from ..msgs.base import Message, message_type
-from .episode import MCAP_METADATA_NAME, EpisodeMetadata, atomic_write_text, read_sidecar, write_sidecar
+from .bag_read import (  # re-exported: the reading half lives there
+    RawMessage,
+    ScanResult,
+    cdr_codec,
+    iter_messages,
+    iter_raw,
+    load_metadata,
+    mcap_file,
+    scan,
+)
+from .episode import (
+    MCAP_METADATA_NAME,
+    EpisodeMetadata,
+    atomic_write_text,
+    read_sidecar,
+    write_sidecar,
+)
 from .msgdef import full_msg_definition
+
+__all__ = [
+    "ROS2_PROFILE", "EpisodeWriter", "FileOpener", "RawMessage", "ScanResult", "WriterStopped", "iter_messages",
+    "iter_raw", "load_metadata", "mcap_file", "qos_yaml", "recover_episode", "scan", "write_bag_metadata",
+]
 
 ROS2_PROFILE = "ros2"
 FileOpener = Callable[[Path], IO[bytes]]
@@ -49,12 +70,6 @@ def qos_yaml(reliability: str = "reliable", durability: str = "volatile") -> str
     rel = 1 if reliability == "reliable" else 2
     dur = 1 if durability == "transient_local" else 2
     return _QOS_TEMPLATE.format(rel=rel, dur=dur)
-
-
-def _codec() -> tuple[Callable[[Message], bytes], Callable[[bytes, type], Message]]:
-    from ..msgs import cdr  # written alongside; imported lazily so this module imports without it
-
-    return cdr.serialize, cdr.deserialize
 
 
 def _open_file(path: Path) -> IO[bytes]:
@@ -85,7 +100,7 @@ class EpisodeWriter:
         self.meta = meta
         self.mcap_path = self.dir / f"{self.dir.name}_0.mcap"
         self.meta.mcap_file = self.mcap_path.name
-        self._serialize, _ = _codec()
+        self._serialize, _ = cdr_codec()
         self._file = opener(self.mcap_path)
         comp = {"zstd": CompressionType.ZSTD, "lz4": CompressionType.LZ4, "none": CompressionType.NONE}
         if compression not in comp:
@@ -245,112 +260,6 @@ def write_bag_metadata(episode_dir: Path, mcap_name: str, topics: list[tuple[str
         }
     }
     atomic_write_text(Path(episode_dir) / "metadata.yaml", yaml.safe_dump(info, sort_keys=False))
-
-
-# -- reading -----------------------------------------------------------------------
-
-
-@dataclass
-class RawMessage:
-    topic: str
-    type_name: str
-    log_time_ns: int
-    publish_time_ns: int
-    data: bytes
-
-
-@dataclass
-class ScanResult:
-    messages: list[RawMessage] = field(default_factory=list)
-    metadata: dict[str, dict[str, str]] = field(default_factory=dict)
-    qos: dict[str, str] = field(default_factory=dict)
-    complete: bool = False  # footer reached (the writer finished)
-    error: str = ""  # a partial record at the end (crash mid-write); "" if the file ends cleanly
-
-
-def mcap_file(episode: Path) -> Path:
-    """An episode folder or an .mcap path -> the .mcap path."""
-    episode = Path(episode)
-    if episode.is_file():
-        return episode
-    files = sorted(episode.glob("*.mcap"))
-    if not files:
-        raise FileNotFoundError(f"{episode}: no .mcap file in episode folder")
-    return files[0]
-
-
-def iter_raw(path: Path, result: ScanResult | None = None) -> Iterator[RawMessage]:
-    """Every message in file order, tolerating a truncated tail (the recovery path).
-
-    Uses the mcap library's sequential `StreamReader`, which needs no summary
-    section; a partial last record ends iteration and is noted in `result.error`.
-    """
-    from mcap.records import Channel, Footer, Metadata, Schema
-    from mcap.records import Message as McapMessage
-    from mcap.stream_reader import StreamReader
-
-    result = result if result is not None else ScanResult()
-    schemas: dict[int, str] = {}
-    channels: dict[int, tuple[str, str]] = {}
-    path = mcap_file(path)
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        reader = StreamReader(f, record_size_limit=1 << 30)
-        it = iter(reader.records)
-        while True:
-            consumed = reader._stream.count
-            try:
-                rec = next(it)
-            except StopIteration:
-                break
-            except Exception as e:  # noqa: BLE001  truncated record / chunk: everything before it is intact
-                if consumed != size:  # a clean end at a record boundary is not damage
-                    result.error = f"damaged tail after byte {consumed} of {size}: {type(e).__name__} {e}"
-                break
-            if isinstance(rec, Schema):
-                schemas[rec.id] = rec.name
-            elif isinstance(rec, Channel):
-                channels[rec.id] = (rec.topic, schemas.get(rec.schema_id, ""))
-                result.qos[rec.topic] = rec.metadata.get("offered_qos_profiles", "")
-            elif isinstance(rec, McapMessage):
-                topic, type_name = channels[rec.channel_id]
-                yield RawMessage(topic, type_name, rec.log_time, rec.publish_time, rec.data)
-            elif isinstance(rec, Metadata):
-                result.metadata[rec.name] = dict(rec.metadata)
-            elif isinstance(rec, Footer):
-                result.complete = True
-
-
-def scan(path: Path) -> ScanResult:
-    result = ScanResult()
-    result.messages = list(iter_raw(path, result))
-    return result
-
-
-def iter_messages(path: Path, topics: set[str] | None = None) -> Iterator[tuple[str, int, Message]]:
-    """(topic, log_time_ns, message) decoded into our message classes."""
-    from . import compressed  # noqa: F401  (registers CompressedImage)
-
-    _, deserialize = _codec()
-    for raw in iter_raw(path):
-        if topics is not None and raw.topic not in topics:
-            continue
-        yield raw.topic, raw.log_time_ns, deserialize(raw.data, message_type(raw.type_name))
-
-
-def load_metadata(episode: Path) -> EpisodeMetadata:
-    """The sidecar if present (authoritative: it carries later outcome edits), else the MCAP record."""
-    episode = Path(episode)
-    folder = episode if episode.is_dir() else episode.parent
-    try:
-        return read_sidecar(folder)
-    except FileNotFoundError:
-        res = ScanResult()
-        for _ in iter_raw(episode, res):
-            pass
-        if MCAP_METADATA_NAME not in res.metadata:
-            raise ValueError(f"{episode}: no episode metadata (no {MCAP_METADATA_NAME} record, no sidecar)")
-        return EpisodeMetadata.from_mcap(res.metadata[MCAP_METADATA_NAME])
 
 
 def recover_episode(episode_dir: Path) -> EpisodeMetadata:

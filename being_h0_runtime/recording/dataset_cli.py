@@ -67,81 +67,109 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_parsed(_parser().parse_args(argv))
 
 
+def _cmd_list(args: argparse.Namespace) -> int:
+    from .bag import load_metadata
+    from .quality import find_episodes
+
+    rows = []
+    for ep in find_episodes(args.paths):
+        m = load_metadata(ep)
+        rows.append({"path": str(ep), "episode_id": m.episode_id, "task": m.task_id, "outcome": m.outcome,
+                     "duration_s": round(m.duration, 2), "messages": sum(m.message_counts.values()),
+                     "status": m.status, "interventions": len(m.interventions),
+                     "instruction": m.instruction})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(f"{'episode':44s} {'task':12s} {'outcome':8s} {'dur(s)':>7s} {'msgs':>7s} {'status':10s} instr")
+        for r in rows:
+            print(f"{r['episode_id']:44s} {r['task']:12s} {r['outcome']:8s} {r['duration_s']:7.1f} "
+                  f"{r['messages']:7d} {r['status']:10s} {r['instruction']}")
+        print(f"{len(rows)} episode(s), {sum(r['duration_s'] for r in rows):.1f} s")
+    return 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from .bag import load_metadata
+    from .quality import frame_strip, plot_trajectory, validate_episode
+
+    m = load_metadata(args.episode)
+    out = args.out or args.episode
+    out.mkdir(parents=True, exist_ok=True)
+    print(m.model_dump_json(indent=2))
+    print(f"trajectory plot: {plot_trajectory(args.episode, out / 'trajectory.png')}")
+    print(f"frame strip:     {frame_strip(args.episode, out / 'frames.png', args.frames)}")
+    for line in validate_episode(args.episode).lines():
+        print(line)
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from .quality import find_episodes, validate_episode
+
+    bad = 0
+    for ep in find_episodes(args.paths):
+        rep = validate_episode(ep, max_gap_s=args.max_gap, gap_factor=args.gap_factor, startup_s=args.startup)
+        bad += not rep.ok
+        print("\n".join(rep.lines()))
+    print(f"{bad} episode(s) with errors")
+    return 1 if bad else 0
+
+
+def _cmd_recover(args: argparse.Namespace) -> int:
+    from .bag import recover_episode
+    from .quality import find_episodes
+
+    for ep in find_episodes(args.paths):
+        m = recover_episode(ep)
+        print(f"{ep}: {m.status}, {sum(m.message_counts.values())} messages")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    """`export` (our npz dataset) and `lerobot` (LeRobot v3.0)."""
+    from .bag import load_metadata
+    from .quality import find_episodes
+
+    eps = find_episodes(args.paths)
+    if args.only_success:
+        eps = [e for e in eps if load_metadata(e).outcome == "success"]
+    if not eps:
+        print("no episodes to export", file=sys.stderr)
+        return 2
+    if args.command == "export":
+        from .export import export_dataset
+
+        info = export_dataset(eps, args.out, args.rate, skip_bad=True)
+        print(f"{info.num_episodes} episode(s), {info.num_frames} frames at {info.fps} Hz -> {args.out}")
+        for s in info.skipped:
+            print(f"skipped: {s}")
+    else:
+        from .lerobot import export_lerobot
+
+        info = export_lerobot(eps, args.out, args.rate)
+        print(f"{info['total_episodes']} episode(s), {info['total_frames']} frames -> {args.out} (LeRobot v3.0)")
+    return 0
+
+
+_COMMANDS = {"list": _cmd_list, "inspect": _cmd_inspect, "validate": _cmd_validate, "recover": _cmd_recover,
+             "export": _cmd_export, "lerobot": _cmd_export}
+
+
 def run_parsed(args: argparse.Namespace) -> int:
     """Run the dataset subcommand `args` (from build_parser) names."""
-    from .bag import load_metadata, recover_episode
-    from .quality import find_episodes, frame_strip, plot_trajectory, validate_episode
-
     if args.command == "import":
         from .zarr_import_cli import run_import
 
         return run_import(args)
+    command = _COMMANDS.get(args.command)
+    if command is None:
+        return 2
     try:
-        if args.command == "list":
-            rows = []
-            for ep in find_episodes(args.paths):
-                m = load_metadata(ep)
-                rows.append({"path": str(ep), "episode_id": m.episode_id, "task": m.task_id, "outcome": m.outcome,
-                             "duration_s": round(m.duration, 2), "messages": sum(m.message_counts.values()),
-                             "status": m.status, "interventions": len(m.interventions),
-                             "instruction": m.instruction})
-            if args.json:
-                print(json.dumps(rows, indent=2))
-            else:
-                print(f"{'episode':44s} {'task':12s} {'outcome':8s} {'dur(s)':>7s} {'msgs':>7s} {'status':10s} instr")
-                for r in rows:
-                    print(f"{r['episode_id']:44s} {r['task']:12s} {r['outcome']:8s} {r['duration_s']:7.1f} "
-                          f"{r['messages']:7d} {r['status']:10s} {r['instruction']}")
-                print(f"{len(rows)} episode(s), {sum(r['duration_s'] for r in rows):.1f} s")
-            return 0
-        if args.command == "inspect":
-            m = load_metadata(args.episode)
-            out = args.out or args.episode
-            out.mkdir(parents=True, exist_ok=True)
-            print(m.model_dump_json(indent=2))
-            print(f"trajectory plot: {plot_trajectory(args.episode, out / 'trajectory.png')}")
-            print(f"frame strip:     {frame_strip(args.episode, out / 'frames.png', args.frames)}")
-            for line in validate_episode(args.episode).lines():
-                print(line)
-            return 0
-        if args.command == "validate":
-            bad = 0
-            for ep in find_episodes(args.paths):
-                rep = validate_episode(ep, max_gap_s=args.max_gap, gap_factor=args.gap_factor, startup_s=args.startup)
-                bad += not rep.ok
-                print("\n".join(rep.lines()))
-            print(f"{bad} episode(s) with errors")
-            return 1 if bad else 0
-        if args.command == "recover":
-            for ep in find_episodes(args.paths):
-                m = recover_episode(ep)
-                print(f"{ep}: {m.status}, {sum(m.message_counts.values())} messages")
-            return 0
-        if args.command in ("export", "lerobot"):
-            eps = find_episodes(args.paths)
-            if args.only_success:
-                eps = [e for e in eps if load_metadata(e).outcome == "success"]
-            if not eps:
-                print("no episodes to export", file=sys.stderr)
-                return 2
-            if args.command == "export":
-                from .export import export_dataset
-
-                info = export_dataset(eps, args.out, args.rate, skip_bad=True)
-                print(f"{info.num_episodes} episode(s), {info.num_frames} frames at {info.fps} Hz -> {args.out}")
-                for s in info.skipped:
-                    print(f"skipped: {s}")
-            else:
-                from .lerobot import export_lerobot
-
-                info = export_lerobot(eps, args.out, args.rate)
-                print(f"{info['total_episodes']} episode(s), {info['total_frames']} frames -> {args.out} (LeRobot v3.0)")
-            return 0
+        return command(args)
     except (FileNotFoundError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    return 2
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

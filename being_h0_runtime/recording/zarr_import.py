@@ -194,6 +194,59 @@ def _prepare(src: Path, hand_units: HandUnits, instruction: str | None) -> _Stor
     return _Store(src, a, hand, units, str(instr))
 
 
+def _hand_raw_range(hand_calibration: Path | str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Raw Inspire register values of an open and a closed hand: the rig's calibration, else 1000 / 0."""
+    if hand_calibration is None:
+        return np.full(6, 1000.0), np.zeros(6)
+    from being_h0_runtime.drivers.hand.calibration import load_calibration
+
+    cal = load_calibration(hand_calibration)
+    return np.asarray(cal.open_raw, float), np.asarray(cal.closed_raw, float)
+
+
+def _episode_vectors(st: _Store, start: int, end: int, open_raw: np.ndarray,
+                     closed_raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Frames [start, end) of a store as proprio and action rows (7 arm joints + 6 hand closures), checked finite."""
+    a = st.arrays
+    arm = np.asarray(a["data/right_arm_qpos"][start:end], np.float64)
+    act = np.asarray(a["data/action"][start:end], np.float64)
+    hand = st.hand[start:end]
+    for key, v in (("data/right_arm_qpos", arm), ("data/right_hand_qpos", hand), ("data/action", act)):
+        if not np.isfinite(v).all():
+            bad = start + int(np.argwhere(~np.isfinite(v))[0][0])
+            raise ZarrImportError(f"{st.path}: '{key}' has NaN/inf at frame {bad}")
+    proprio = np.concatenate([arm, hand_to_closure(st.path, "data/right_hand_qpos", hand, st.units,
+                                                   open_raw, closed_raw)], 1).astype(np.float32)
+    action = np.concatenate([act[:, :7], hand_to_closure(st.path, "data/action", act[:, 7:], st.units,
+                                                         open_raw, closed_raw)], 1).astype(np.float32)
+    return proprio, action
+
+
+def _meta(src: Path, stores: list[_Store], fps: float, image_shape: list[int], entries: list[dict[str, Any]],
+          proprios: list[np.ndarray], actions: list[np.ndarray], open_raw: np.ndarray, closed_raw: np.ndarray,
+          image_size: int | None, units: list[str]) -> dict[str, Any]:
+    """meta.json of the imported dataset, with where every field came from (``source_mapping``)."""
+    names = list(ARM_JOINTS) + list(HAND_JOINTS)
+    return {
+        "format": FORMAT, "version": VERSION, "fps": float(fps), "proprio_names": names, "action_names": names,
+        "action_semantics": "absolute joint targets (rad) + hand closures (0..1), commanded for the next "
+                            "control period",
+        "image_shape": image_shape, "num_frames": int(sum(e["length"] for e in entries)),
+        "stats": {"proprio": _stats(proprios), "action": _stats(actions)}, "episodes": entries,
+        "source_mapping": {
+            "source": str(src.resolve()), "stores": [str(st.path.resolve()) for st in stores],
+            "source_format": "h0_post_train_db (zarr v2: data/camera_0.rgb, data/right_arm_qpos, "
+                             "data/right_hand_qpos, data/action, meta/episode_ends)",
+            "arm": "right_arm_qpos[0:7] / action[0:7] -> fr3_joint1..7, radians, unchanged",
+            "hand": f"right_hand_qpos[0:6] / action[7:13] -> {', '.join(HAND_JOINTS)} closure (0 open, 1 closed)",
+            "hand_units": {st.path.name: st.units for st in stores},
+            "hand_open_raw": open_raw.tolist() if "raw" in units else None,
+            "hand_closed_raw": closed_raw.tolist() if "raw" in units else None,
+            "instructions": {st.path.name: st.instruction for st in stores}, "image_size": image_size,
+        },
+    }
+
+
 def import_zarr(src: Path | str, out: Path | str, *, fps: float = DEFAULT_FPS, instruction: str | None = None,
                 hand_units: HandUnits = "auto", hand_calibration: Path | str | None = None,
                 image_size: int | None = None, overwrite: bool = False, progress: bool = False) -> ImportInfo:
@@ -209,14 +262,7 @@ def import_zarr(src: Path | str, out: Path | str, *, fps: float = DEFAULT_FPS, i
     if not src.exists():
         raise ZarrImportError(f"{src}: not found")
     stores = [_prepare(p, hand_units, instruction) for p in find_stores(src)]
-    if hand_calibration is not None:
-        from being_h0_runtime.drivers.hand.calibration import load_calibration
-
-        cal = load_calibration(hand_calibration)
-        open_raw, closed_raw = np.asarray(cal.open_raw, float), np.asarray(cal.closed_raw, float)
-    else:
-        open_raw, closed_raw = np.full(6, 1000.0), np.zeros(6)
-    names = list(ARM_JOINTS) + list(HAND_JOINTS)
+    open_raw, closed_raw = _hand_raw_range(hand_calibration)
     made_parent = not out.parent.exists()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
@@ -227,17 +273,7 @@ def import_zarr(src: Path | str, out: Path | str, *, fps: float = DEFAULT_FPS, i
             a, start = st.arrays, 0
             for end in (int(e) for e in a["ends"]):
                 i = len(entries)
-                arm = np.asarray(a["data/right_arm_qpos"][start:end], np.float64)
-                act = np.asarray(a["data/action"][start:end], np.float64)
-                hand = st.hand[start:end]
-                for key, v in (("data/right_arm_qpos", arm), ("data/right_hand_qpos", hand), ("data/action", act)):
-                    if not np.isfinite(v).all():
-                        bad = start + int(np.argwhere(~np.isfinite(v))[0][0])
-                        raise ZarrImportError(f"{st.path}: '{key}' has NaN/inf at frame {bad}")
-                proprio = np.concatenate([arm, hand_to_closure(st.path, "data/right_hand_qpos", hand, st.units,
-                                                               open_raw, closed_raw)], 1).astype(np.float32)
-                action = np.concatenate([act[:, :7], hand_to_closure(st.path, "data/action", act[:, 7:], st.units,
-                                                                     open_raw, closed_raw)], 1).astype(np.float32)
+                proprio, action = _episode_vectors(st, start, end, open_raw, closed_raw)
                 images = _resize(np.asarray(a["data/camera_0.rgb"][start:end], np.uint8), image_size)
                 if image_shape and list(images.shape[1:]) != image_shape:
                     raise ZarrImportError(f"{st.path}: frames are {list(images.shape[1:])}, earlier stores "
@@ -257,24 +293,8 @@ def import_zarr(src: Path | str, out: Path | str, *, fps: float = DEFAULT_FPS, i
                     print(f"  {st.path.name} episode {i}: {end - start} frames", flush=True)
                 start = end
         units = sorted({st.units for st in stores})
-        meta = {
-            "format": FORMAT, "version": VERSION, "fps": float(fps), "proprio_names": names, "action_names": names,
-            "action_semantics": "absolute joint targets (rad) + hand closures (0..1), commanded for the next "
-                                "control period",
-            "image_shape": image_shape, "num_frames": int(sum(e["length"] for e in entries)),
-            "stats": {"proprio": _stats(proprios), "action": _stats(actions)}, "episodes": entries,
-            "source_mapping": {
-                "source": str(src.resolve()), "stores": [str(st.path.resolve()) for st in stores],
-                "source_format": "h0_post_train_db (zarr v2: data/camera_0.rgb, data/right_arm_qpos, "
-                                 "data/right_hand_qpos, data/action, meta/episode_ends)",
-                "arm": "right_arm_qpos[0:7] / action[0:7] -> fr3_joint1..7, radians, unchanged",
-                "hand": f"right_hand_qpos[0:6] / action[7:13] -> {', '.join(HAND_JOINTS)} closure (0 open, 1 closed)",
-                "hand_units": {st.path.name: st.units for st in stores},
-                "hand_open_raw": open_raw.tolist() if "raw" in units else None,
-                "hand_closed_raw": closed_raw.tolist() if "raw" in units else None,
-                "instructions": {st.path.name: st.instruction for st in stores}, "image_size": image_size,
-            },
-        }
+        meta = _meta(src, stores, fps, image_shape, entries, proprios, actions, open_raw, closed_raw, image_size,
+                     units)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
         if out.exists():
             shutil.rmtree(out)

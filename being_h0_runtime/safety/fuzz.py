@@ -30,6 +30,7 @@ any size and prints the counts; tests/test_safety_supervisor_fuzz.py runs
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,6 +163,27 @@ class Episode:
     injections: list[tuple[int, str, int, float]] = field(default_factory=list)
 
 
+def _inject(items: Iterable[tuple[str, int, float]], n: int, nominal: np.ndarray, tgt: np.ndarray,
+            measured: np.ndarray, dq: np.ndarray | None, dt: float) -> tuple[float, np.ndarray | None]:
+    """Apply one cycle's injected values to its target and measured state (in place), velocity or dt."""
+    for fld, dim, value in items:
+        sel = slice(None) if dim < 0 or dim >= n else dim
+        if fld == "dt":
+            dt = value
+        elif fld == "target":
+            tgt[sel] = nominal[sel] + value
+        elif fld == "target_abs":
+            tgt[sel] = value
+        elif fld == "state":
+            measured[sel] = measured[sel] + value
+        elif fld == "state_set":
+            measured[sel] = value
+        else:
+            dq = np.zeros(n) if dq is None else dq
+            dq[sel] = value
+    return dt, dq
+
+
 def run_episode(ep: Episode, counts: FuzzCounts) -> None:
     """Drive one supervisor like a node does and check every cycle with the oracle."""
     sup, nominal = make_supervisor(ep.kind, ep.modes, ep.max_step)
@@ -179,21 +201,7 @@ def run_episode(ep: Episode, counts: FuzzCounts) -> None:
             tgt = nominal + rng.uniform(-ep.amplitude, ep.amplitude, n)
             measured = measured + rng.uniform(-ep.state_noise, ep.state_noise, n)
             dq: np.ndarray | None = rng.uniform(-0.5, 0.5, n) if rng.random() < 0.3 else None
-            for fld, dim, value in by_cycle.get(k, ()):
-                sel = slice(None) if dim < 0 or dim >= n else dim
-                if fld == "dt":
-                    dt = value
-                elif fld == "target":
-                    tgt[sel] = nominal[sel] + value
-                elif fld == "target_abs":
-                    tgt[sel] = value
-                elif fld == "state":
-                    measured[sel] = measured[sel] + value
-                elif fld == "state_set":
-                    measured[sel] = value
-                else:
-                    dq = np.zeros(n) if dq is None else dq
-                    dq[sel] = value
+            dt, dq = _inject(by_cycle.get(k, ()), n, nominal, tgt, measured, dq, dt)
             # what the supervisor must measure against (its documented behaviour, tracked from outside)
             if prev_cmd is not None:
                 p, v0 = prev_cmd, prev_vel

@@ -74,9 +74,8 @@ def bench_render(frames: int) -> None:
             t = time.perf_counter()
             rig.render()
             both.append(time.perf_counter() - t)
-            rig._renderer.update_scene(rig.data, camera="head")
             t = time.perf_counter()
-            rig._renderer.render()
+            rig.render_rgb()
             rgb_only.append(time.perf_counter() - t)
         print(f"render   {w}x{h} rgb+depth {_pct(both)}   baseline rgb-only {_pct(rgb_only)}   "
               f"ratio p50 = {np.median(both) / np.median(rgb_only):.2f}")

@@ -180,34 +180,42 @@ class ScriptedPickPlaceExpert(ChunkExpertBase):
             return "retreat", [Keyframe(retreat, g_yaw, HAND_OPEN, V_FREE)]
 
         if grasped:
-            kfs: list[Keyframe] = []
-            near_box = np.linalg.norm(g_pos[:2] - release[:2]) < 0.02
-            at_release = near_box and abs(g_pos[2] - RELEASE_Z) < 0.02
-            if at_release:
-                phase = "release"
-            elif near_box:
-                phase = "lower"
-                kfs.append(Keyframe(release, carry_yaw, HAND_CLOSED, V_NEAR))
-            else:
-                phase = "carry"
-                if g_pos[2] < LOW_Z:
-                    # still at table height: let the grip build up, then a short slow lift
-                    kfs.append(Keyframe(g_pos, carry_yaw, HAND_CLOSED, V_NEAR, hold=GRASP_SETTLE_S))
-                    kfs.append(Keyframe(g_pos + np.array([0, 0, 0.03]), carry_yaw, HAND_CLOSED, V_NEAR))
-                if g_pos[2] < CARRY_Z - 0.03:
-                    kfs.append(Keyframe(np.r_[g_pos[:2], CARRY_Z], carry_yaw, HAND_CLOSED, V_NEAR))
-                kfs.append(Keyframe(np.r_[release[:2], CARRY_Z], carry_yaw, HAND_CLOSED, V_FREE))
-                kfs.append(Keyframe(release, carry_yaw, HAND_CLOSED, V_NEAR))
-            kfs.append(Keyframe(release, carry_yaw, HAND_OPEN, V_NEAR, hold=HAND_SECONDS))
-            kfs.append(Keyframe(np.r_[release[:2], RETREAT_Z], carry_yaw, HAND_OPEN, V_FREE))
-            return phase, kfs
+            return self._plan_carry(g_pos, release, carry_yaw)
+        return self._plan_pick(g_pos, g_yaw, toy_pos, toy_quat, fingers)
 
+    def _plan_carry(self, g_pos: np.ndarray, release: np.ndarray, carry_yaw: float) -> tuple[str, list[Keyframe]]:
+        """The toy is in the hand: lift, carry over the box, lower, open, retreat (from wherever it is now)."""
+        kfs: list[Keyframe] = []
+        near_box = np.linalg.norm(g_pos[:2] - release[:2]) < 0.02
+        at_release = near_box and abs(g_pos[2] - RELEASE_Z) < 0.02
+        if at_release:
+            phase = "release"
+        elif near_box:
+            phase = "lower"
+            kfs.append(Keyframe(release, carry_yaw, HAND_CLOSED, V_NEAR))
+        else:
+            phase = "carry"
+            if g_pos[2] < LOW_Z:
+                # still at table height: let the grip build up, then a short slow lift
+                kfs.append(Keyframe(g_pos, carry_yaw, HAND_CLOSED, V_NEAR, hold=GRASP_SETTLE_S))
+                kfs.append(Keyframe(g_pos + np.array([0, 0, 0.03]), carry_yaw, HAND_CLOSED, V_NEAR))
+            if g_pos[2] < CARRY_Z - 0.03:
+                kfs.append(Keyframe(np.r_[g_pos[:2], CARRY_Z], carry_yaw, HAND_CLOSED, V_NEAR))
+            kfs.append(Keyframe(np.r_[release[:2], CARRY_Z], carry_yaw, HAND_CLOSED, V_FREE))
+            kfs.append(Keyframe(release, carry_yaw, HAND_CLOSED, V_NEAR))
+        kfs.append(Keyframe(release, carry_yaw, HAND_OPEN, V_NEAR, hold=HAND_SECONDS))
+        kfs.append(Keyframe(np.r_[release[:2], RETREAT_Z], carry_yaw, HAND_OPEN, V_FREE))
+        return phase, kfs
+
+    def _plan_pick(self, g_pos: np.ndarray, g_yaw: float, toy_pos: np.ndarray, toy_quat: np.ndarray,
+                   fingers: float) -> tuple[str, list[Keyframe]]:
+        """The hand is empty: reach above the toy, descend, close, lift (backing off first after a failed grasp)."""
         yaw = self._grasp_yaw(toy_pos, toy_quat)
         grasp = np.r_[toy_pos[:2], max(toy_pos[2], MIN_GRASP_Z)]
         pre = grasp + np.array([0, 0, PRE_GRASP_DZ])
         dxy = np.linalg.norm(g_pos[:2] - grasp[:2])
         yaw_ok = abs(wrap(g_yaw - yaw)) < 0.1
-        kfs = []
+        kfs: list[Keyframe] = []
         if dxy < 0.012 and abs(g_pos[2] - grasp[2]) < 0.012 and yaw_ok:
             phase = "grasp"
         elif dxy < 0.015 and g_pos[2] < pre[2] + 0.02 and yaw_ok and fingers < 0.2:

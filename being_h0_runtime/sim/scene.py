@@ -227,17 +227,8 @@ def _camera_xml() -> str:
     return f'<camera name="head" pos="{_f(CAMERA_POS)}" xyaxes="{_f(right)} {_f(up)}" fovy="{CAMERA_FOVY_DEG}"/>'
 
 
-def build_mjcf(spec: SceneSpec | None = None) -> str:
-    """Return the complete MJCF text for `spec`."""
-    spec = spec or SceneSpec()
-    arm_open, arm_close = _arm_xml()
-    objects = ""
-    if spec.with_objects and spec.task_spec is not None:
-        objects = spec.task_spec.mjcf()  # type: ignore[attr-defined]
-    elif spec.with_objects:
-        objects = _box_body() + _object_body(spec.toy, (0.5, -0.1, spec.toy.half_height()))
-        for i, ds in enumerate(spec.distractors):
-            objects += _object_body(ds, (0.3 + 0.1 * i, -0.4, ds.half_height()))
+def _actuators_xml() -> str:
+    """Position servos: the 7 FR3 joints (torque-limited) and the 6 Inspire DoF."""
     kp = [4500, 4500, 3500, 3500, 2000, 2000, 2000]
     arm_act = "".join(
         f'<position name="{franka.JOINT_NAMES[i]}" joint="{franka.JOINT_NAMES[i]}" kp="{kp[i]}" dampratio="1" '
@@ -252,11 +243,41 @@ def build_mjcf(spec: SceneSpec | None = None) -> str:
         f'<position name="thumb_bend" joint="thumb_bend" kp="8" dampratio="1" ctrlrange="0 {THUMB_BEND_RANGE}" forcerange="-1.5 1.5"/>'
         f'<position name="thumb_rotation" joint="thumb_rotation" kp="6" dampratio="1" ctrlrange="0 {THUMB_ROT_RANGE}" forcerange="-2 2"/>'
     )
+    return arm_act + hand_act
+
+
+def _finger_couplings_xml() -> str:
+    """Equality constraints: each distal joint follows its proximal one (the Inspire's linkage)."""
     equality = "".join(
         f'<joint joint1="{n}_distal" joint2="{n}_proximal" polycoef="0 {FINGER_COUPLING} 0 0 0" solref="0.005 1"/>'
         for n in HAND_DOF_NAMES[:4]
     )
     equality += f'<joint joint1="thumb_distal" joint2="thumb_bend" polycoef="0 {THUMB_COUPLING} 0 0 0" solref="0.005 1"/>'
+    return equality
+
+
+def _contact_excludes_xml() -> str:
+    """Body pairs of the arm and hand that touch by construction: no contacts between them."""
+    excludes = '<exclude body1="fr3_link7" body2="hand"/><exclude body1="thumb_base" body2="hand"/>'
+    excludes += "".join(f'<exclude body1="hand" body2="{n}_proximal"/>' for n in HAND_DOF_NAMES[:4])
+    excludes += '<exclude body1="hand" body2="thumb_proximal"/><exclude body1="thumb_base" body2="thumb_proximal"/>'
+    return excludes
+
+
+def build_mjcf(spec: SceneSpec | None = None) -> str:
+    """Return the complete MJCF text for `spec`."""
+    spec = spec or SceneSpec()
+    arm_open, arm_close = _arm_xml()
+    objects = ""
+    if spec.with_objects and spec.task_spec is not None:
+        objects = spec.task_spec.mjcf()  # type: ignore[attr-defined]
+    elif spec.with_objects:
+        objects = _box_body() + _object_body(spec.toy, (0.5, -0.1, spec.toy.half_height()))
+        for i, ds in enumerate(spec.distractors):
+            objects += _object_body(ds, (0.3 + 0.1 * i, -0.4, ds.half_height()))
+    actuators = _actuators_xml()
+    equality = _finger_couplings_xml()
+    excludes = _contact_excludes_xml()
     # a task may ask for extra <option> attributes (the cloth: the CG solver)
     option_extra = getattr(spec.task_spec, "option_attrs", "") if spec.with_objects else ""
     option_extra = f" {option_extra}" if option_extra else ""  # other tasks' XML stays byte-identical
@@ -265,9 +286,6 @@ def build_mjcf(spec: SceneSpec | None = None) -> str:
         equality_extra = spec.task_spec.equality_mjcf()  # type: ignore[union-attr]
     else:
         equality_extra = ""
-    excludes = '<exclude body1="fr3_link7" body2="hand"/><exclude body1="thumb_base" body2="hand"/>'
-    excludes += "".join(f'<exclude body1="hand" body2="{n}_proximal"/>' for n in HAND_DOF_NAMES[:4])
-    excludes += '<exclude body1="hand" body2="thumb_proximal"/><exclude body1="thumb_base" body2="thumb_proximal"/>'
     return f"""<mujoco model="being_h0_virtual_rig">
   <compiler angle="radian" autolimits="true"/>
   <option timestep="0.002" integrator="implicitfast" cone="elliptic" impratio="10"{option_extra}/>
@@ -302,6 +320,6 @@ def build_mjcf(spec: SceneSpec | None = None) -> str:
   </worldbody>
   <contact>{excludes}<exclude body1="fr3_link0" body2="fr3_link1"/></contact>
   <equality>{equality}{equality_extra}</equality>
-  <actuator>{arm_act}{hand_act}</actuator>
+  <actuator>{actuators}</actuator>
 </mujoco>
 """

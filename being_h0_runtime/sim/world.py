@@ -14,6 +14,9 @@ Control model (what the "hardware" does between commands):
     about `HAND_STROKE_S` seconds) and a force limit; fingers stall on contact.
 
 Rendering is lazy: no GL context is created until `render()` is called.
+
+The head camera (`rig_camera.py`) and the hand's contact checks (`rig_contacts.py`) are their own
+modules; this one holds the world: building, reset, stepping, arm and hand state, task success.
 """
 
 from __future__ import annotations
@@ -25,12 +28,24 @@ if "MUJOCO_GL" not in os.environ:  # must be decided before mujoco is imported
     os.environ["MUJOCO_GL"] = "egl" if ctypes.util.find_library("EGL") else "osmesa"
 
 import math
-from dataclasses import dataclass
 
 import mujoco
 import numpy as np
 
 from . import franka, scene, task_scenes
+from .rig_camera import (
+    CameraRenderers,
+    camera_intrinsics,
+    camera_optical_pose,
+    quat_wxyz_to_xyzw,
+)
+from .rig_contacts import (
+    RigIds,
+    finger_forces,
+    fingers_touching,
+    inside_box,
+    touches_hand,
+)
 
 TASKS: tuple[str, ...] = ("pick_place_toy", "close_lid", "close_toolbox", "pour_cup", "unfold_clothes")
 VARIATIONS: tuple[str, ...] = ("seen", "unseen", "clutter")
@@ -42,49 +57,11 @@ TASK_VARIATIONS: dict[str, tuple[str, ...]] = {
 
 #: Seconds for the hand to traverse its full stroke (Inspire RH56: roughly 0.6-1 s).
 HAND_STROKE_S = 0.7
-#: gram-force per newton, for hand_force() in the Inspire's unit.
-GF_PER_N = 1000.0 / 9.80665
 
 #: Spawn regions (base frame, metres): toy and box centres are drawn uniformly inside.
 TOY_REGION = ((0.40, 0.60), (-0.22, -0.02))
 BOX_REGION = ((0.42, 0.58), (0.14, 0.26))
 DISTRACTOR_REGION = ((0.32, 0.68), (-0.30, 0.08))
-
-
-@dataclass
-class _Ids:
-    arm_qpos: np.ndarray
-    arm_dof: np.ndarray
-    hand_qpos: np.ndarray  # driven joints, HAND_DOF order
-    finger_bodies: list[list[int]]  # per hand DoF: bodies whose contacts count as that DoF's force
-    hand_bodies: set[int]
-    flange: int
-    grasp: int
-    camera: int
-
-
-def _quat_wxyz_to_xyzw(q: np.ndarray) -> np.ndarray:
-    return np.array([q[1], q[2], q[3], q[0]])
-
-
-def _ensure_headless_gl() -> None:
-    """Fall back to EGL/OSMesa if mujoco was imported (choosing GLFW) before this module set MUJOCO_GL.
-
-    Without a display, GLFW cannot create a context; swapping the context class
-    MuJoCo's Renderer uses is the only way short of re-importing mujoco.
-    """
-    if os.environ.get("DISPLAY"):
-        return
-    from mujoco.rendering.classic import gl_context
-
-    cls = getattr(gl_context, "GLContext", None)
-    if cls is not None and cls.__module__.split(".")[-1] in ("egl", "osmesa"):
-        return
-    try:
-        from mujoco.egl import GLContext  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001 - no EGL: try OSMesa
-        from mujoco.osmesa import GLContext  # type: ignore[attr-defined,no-redef]
-    gl_context.GLContext = GLContext
 
 
 class VirtualRig:
@@ -114,8 +91,7 @@ class VirtualRig:
         self.variation = variation
         self.image_size = (w, h)
         self.home_q: np.ndarray = franka.HOME_Q.copy()
-        self._renderer: mujoco.Renderer | None = None
-        self._depth_renderer: mujoco.Renderer | None = None
+        self._camera = CameraRenderers(self.image_size)
         self._spec: scene.SceneSpec | None = None
         self.seed = int(seed)
         self.reset(seed)
@@ -136,7 +112,7 @@ class VirtualRig:
         self.model = mujoco.MjModel.from_xml_string(self._xml)
         self.data = mujoco.MjData(self.model)
         self._spec = spec
-        self._close_renderers()
+        self._camera.close()
         m = self.model
         jid = lambda n: m.joint(n).id
         arm_j = [jid(n) for n in franka.JOINT_NAMES]
@@ -145,7 +121,7 @@ class VirtualRig:
         fingers = [[bid(f"{n}_proximal"), bid(f"{n}_distal")] for n in scene.HAND_DOF_NAMES[:4]]
         fingers += [[bid("thumb_proximal"), bid("thumb_distal")], [bid("thumb_base")]]
         hand_bodies = {bid("hand")} | {b for f in fingers for b in f}
-        self._ids = _Ids(
+        self._ids = RigIds(
             arm_qpos=m.jnt_qposadr[arm_j].copy(),
             arm_dof=m.jnt_dofadr[arm_j].copy(),
             hand_qpos=m.jnt_qposadr[hand_j].copy(),
@@ -289,7 +265,7 @@ class VirtualRig:
     def _site_pose(self, sid: int) -> tuple[np.ndarray, np.ndarray]:
         q = np.zeros(4)
         mujoco.mju_mat2Quat(q, self.data.site_xmat[sid])
-        return self.data.site_xpos[sid].copy(), _quat_wxyz_to_xyzw(q)
+        return self.data.site_xpos[sid].copy(), quat_wxyz_to_xyzw(q)
 
     # ------------------------------------------------------------------ hand
     def hand_closure(self) -> np.ndarray:
@@ -312,19 +288,18 @@ class VirtualRig:
 
         thumb_rotation reports the force on the thumb base.
         """
-        m, d = self.model, self.data
-        out = np.zeros(6)
-        body_to_dof = {b: i for i, bs in enumerate(self._ids.finger_bodies) for b in bs}
-        f6 = np.zeros(6)
-        for k in range(d.ncon):
-            c = d.contact[k]
-            b1, b2 = m.geom_bodyid[c.geom1], m.geom_bodyid[c.geom2]
-            i = body_to_dof.get(b1, body_to_dof.get(b2))
-            if i is None or (b1 in self._ids.hand_bodies and b2 in self._ids.hand_bodies):
-                continue
-            mujoco.mj_contactForce(m, d, k, f6)
-            out[i] += abs(f6[0])
-        return out * GF_PER_N
+        return finger_forces(self.model, self.data, self._ids)
+
+    def set_pose(self, arm_q7: np.ndarray, hand_closure6: np.ndarray) -> None:
+        """Put the arm (rad) and hand (closure 0..1, clipped) at a pose directly and update kinematics.
+
+        No servo and no physics step: for posed snapshots of a layout (perception warm-up renders);
+        the targets are left as they were, so `step()` would drive the arm back towards them.
+        """
+        self.data.qpos[self._ids.arm_qpos] = np.asarray(arm_q7, dtype=float).reshape(7)
+        self.data.qpos[self._ids.hand_qpos] = np.clip(np.asarray(hand_closure6, dtype=float).reshape(6), 0, 1) \
+            * scene.HAND_RANGES
+        mujoco.mj_forward(self.model, self.data)
 
     # ------------------------------------------------------------------ objects
     def object_poses(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -334,7 +309,7 @@ class VirtualRig:
         out = {}
         for n in self._object_names:
             b = self.model.body(n).id
-            out[n] = (self.data.xpos[b].copy(), _quat_wxyz_to_xyzw(self.data.xquat[b]))
+            out[n] = (self.data.xpos[b].copy(), quat_wxyz_to_xyzw(self.data.xquat[b]))
         return out
 
     def task_state(self) -> dict[str, float]:
@@ -349,39 +324,14 @@ class VirtualRig:
 
     def toy_in_hand_contacts(self) -> int:
         """Number of distinct hand DoFs (fingers/thumb) touching the toy."""
-        m, d = self.model, self.data
-        body_to_dof = {b: i for i, bs in enumerate(self._ids.finger_bodies) for b in bs}
-        touching = set()
-        for k in range(d.ncon):
-            c = d.contact[k]
-            b1, b2 = m.geom_bodyid[c.geom1], m.geom_bodyid[c.geom2]
-            if b1 == self._toy_body and b2 in body_to_dof:
-                touching.add(body_to_dof[b2])
-            elif b2 == self._toy_body and b1 in body_to_dof:
-                touching.add(body_to_dof[b1])
-        return len(touching)
+        return fingers_touching(self.model, self.data, self._ids, self._toy_body)
 
     def _toy_touches_hand(self) -> bool:
-        m, d = self.model, self.data
-        for k in range(d.ncon):
-            c = d.contact[k]
-            b1, b2 = m.geom_bodyid[c.geom1], m.geom_bodyid[c.geom2]
-            if (b1 == self._toy_body and b2 in self._ids.hand_bodies) or (
-                b2 == self._toy_body and b1 in self._ids.hand_bodies
-            ):
-                return True
-        return False
+        return touches_hand(self.model, self.data, self._ids, self._toy_body)
 
     def toy_in_box(self) -> bool:
         """Toy centre inside the box's inner footprint and below its rim (box frame)."""
-        d = self.data
-        box_p, box_R = d.xpos[self._box_body], d.xmat[self._box_body].reshape(3, 3)
-        local = box_R.T @ (d.xpos[self._toy_body] - box_p)
-        return bool(
-            abs(local[0]) < scene.BOX_INNER_HALF
-            and abs(local[1]) < scene.BOX_INNER_HALF
-            and -0.01 < local[2] < scene.BOX_HEIGHT
-        )
+        return inside_box(self.data, self._box_body, self._toy_body)
 
     def success(self) -> bool:
         """Task success from sim state.
@@ -400,46 +350,23 @@ class VirtualRig:
     # ------------------------------------------------------------------ camera
     def camera_intrinsics(self) -> dict[str, float]:
         """Pinhole intrinsics of the head camera at `image_size` (OpenCV pixel convention)."""
-        w, h = self.image_size
-        fovy = math.radians(float(self.model.cam_fovy[self._ids.camera]))
-        f = (h / 2.0) / math.tan(fovy / 2.0)
-        return {"width": w, "height": h, "fx": f, "fy": f, "cx": (w - 1) / 2.0, "cy": (h - 1) / 2.0}
+        return camera_intrinsics(self.model, self._ids.camera, self.image_size)
 
     def camera_pose(self) -> tuple[np.ndarray, np.ndarray]:
         """Pose of the camera *optical* frame (z forward, x right, y down) in the base frame: (pos, quat xyzw)."""
-        d = self.data
-        R_gl = d.cam_xmat[self._ids.camera].reshape(3, 3)  # MuJoCo camera: -z forward, y up
-        R = R_gl @ np.diag([1.0, -1.0, -1.0])
-        q = np.zeros(4)
-        mujoco.mju_mat2Quat(q, R.reshape(-1))
-        return d.cam_xpos[self._ids.camera].copy(), _quat_wxyz_to_xyzw(q)
+        return camera_optical_pose(self.data, self._ids.camera)
 
     def render(self) -> tuple[np.ndarray, np.ndarray]:
         """Colour (H, W, 3) uint8 RGB and aligned depth (H, W) uint16 millimetres (0 = no return)."""
-        w, h = self.image_size
-        if self._renderer is None:
-            _ensure_headless_gl()
-            self._renderer = mujoco.Renderer(self.model, height=h, width=w)
-            self._depth_renderer = mujoco.Renderer(self.model, height=h, width=w)
-            self._depth_renderer.enable_depth_rendering()
-        cam = self._ids.camera
-        self._renderer.update_scene(self.data, camera=cam)
-        rgb = self._renderer.render().copy()
-        self._depth_renderer.update_scene(self.data, camera=cam)
-        z = self._depth_renderer.render()
-        far = 0.99 * self.model.vis.map.zfar * self.model.stat.extent
-        depth = np.where(z < far, np.round(z * 1000.0), 0).astype(np.uint16)
-        return rgb, depth
+        return self._camera.render(self.model, self.data, self._ids.camera)
 
-    def _close_renderers(self) -> None:
-        for r in (self._renderer, self._depth_renderer):
-            if r is not None:
-                r.close()
-        self._renderer = self._depth_renderer = None
+    def render_rgb(self) -> np.ndarray:
+        """Colour only (H, W, 3) uint8 RGB, no depth pass (posed snapshots, render benchmarks)."""
+        return self._camera.render_rgb(self.model, self.data, self._ids.camera)
 
     def close(self) -> None:
         """Release GL resources (idempotent)."""
-        self._close_renderers()
+        self._camera.close()
 
     # ------------------------------------------------------------------ state
     def get_state(self) -> np.ndarray:

@@ -1,5 +1,7 @@
 """Cyclone DDS transport: the node API over cyclonedds-python, wire-compatible with rmw_cyclonedds.
 
+Names, QoS, payloads and the per-process domain configuration are ``dds_wire.py`` (re-exported here).
+
 What a ROS 2 rig sees from us (so ``ros2 topic echo``, rviz and ``ros2 bag``
 work against our processes and vice versa):
 
@@ -48,14 +50,13 @@ from cyclonedds.core import (
     ViewState,
     WaitSet,
 )
-from cyclonedds.domain import Domain, DomainParticipant
+from cyclonedds.domain import DomainParticipant
 from cyclonedds.pub import DataWriter
-from cyclonedds.qos import Policy, Qos
 from cyclonedds.sub import DataReader
 from cyclonedds.topic import Topic
 
 from ..msgs import Clock, Message
-from ..msgs.cdr import deserialize, serialized_parts
+from ..msgs.cdr import deserialize
 from .api import (
     CallbackTimer,
     Context,
@@ -70,8 +71,15 @@ from .dds_network import (
     GRAPH_ID_ENV,
     LOOPBACK,
     DdsNetwork,
-    cyclone_config_xml,
     graph_partition,
+)
+from .dds_wire import (  # re-exported: names, QoS, payloads, domains
+    DdsError,
+    dds_qos,
+    dds_topic_name,
+    ensure_domain,
+    is_graph_scoped,
+    wire_payload,
 )
 from .ros_graph import DiscoveryInfoWriter, NodeEntities, participant_qos
 
@@ -81,81 +89,6 @@ __all__ = ["DdsContext", "DdsError", "DdsNode", "dds_qos", "dds_topic_name", "en
 
 _ANY_STATE = SampleState.Any | ViewState.Any | InstanceState.Any
 _TAKE_BATCH = 256  # samples per ddspy_take call; a reader's history never holds more than its depth
-
-
-class DdsError(RuntimeError):
-    pass
-
-
-# ---------------------------------------------------------------------------------------------
-# names, types, payloads
-
-
-def dds_topic_name(topic: str) -> str:
-    """ROS 2 topic name -> DDS topic name, as rmw_cyclonedds mangles it ('/estop' -> 'rt/estop')."""
-    return "rt" + normalise_topic(topic)
-
-
-def wire_payload(msg: Message) -> bytes:
-    """The exact bytes we hand to DDS for `msg`: ROS 2 CDR, zero-padded to a multiple of 4."""
-    parts = serialized_parts(msg)
-    size = sum(len(p) for p in parts)
-    if size & 3:
-        parts.append(b"\x00" * (-size & 3))
-    return parts[0] if len(parts) == 1 else b"".join(parts)
-
-
-def dds_qos(qos: QoS, *, writer: bool, partition: str | None = None) -> Qos:
-    """Our QoS -> cyclonedds QoS (XCDR1 data representation, as ROS 2 uses).
-
-    partition: the graph's DDS partition for graph-scoped topics (see `is_graph_scoped`).
-    """
-    policies: list[Any] = [
-        Policy.Reliability.Reliable(max_blocking_time=100_000_000) if qos.reliability == "reliable"
-        else Policy.Reliability.BestEffort,
-        Policy.History.KeepLast(qos.depth),
-        Policy.Durability.TransientLocal if qos.durability == "transient_local" else Policy.Durability.Volatile,
-        Policy.DataRepresentation(use_cdrv0_representation=True),
-    ]
-    if writer and qos.durability == "transient_local":
-        # Cyclone keeps durability_service.history samples for late joiners (default 1): make it `depth`
-        policies.append(Policy.DurabilityService(cleanup_delay=0, history=Policy.History.KeepLast(qos.depth),
-                                                 max_samples=-1, max_instances=-1, max_samples_per_instance=-1))
-    if partition:
-        policies.append(Policy.Partition([partition]))
-    return Qos(*policies)
-
-
-def is_graph_scoped(topic: str) -> bool:
-    """Topics that can move the rig or change its safety state live in the graph's partition.
-
-    Decided by name, in this one place, so a publisher and a subscriber of the same topic can never
-    disagree (a QoS-based flag would let one side forget it, and an e-stop would silently vanish):
-    ``/estop``, every ``.../command`` topic and every ``...action_chunk`` topic.
-    """
-    topic = normalise_topic(topic)
-    return topic == "/estop" or topic.endswith("/command") or topic.endswith("action_chunk")
-
-
-#: Cyclone domains this process has configured: domain id -> (configuration XML, Domain entity)
-_DOMAINS: dict[int, tuple[str | None, Domain | None]] = {}
-
-
-def ensure_domain(domain_id: int, network: DdsNetwork = LOOPBACK) -> None:
-    """Create this process's Cyclone domain `domain_id` with the project's configuration for `network`.
-
-    Must run before the first participant on that domain (raw `DomainParticipant`s included: the
-    benchmarks and the stock-client tests call it too).  One process keeps one configuration per
-    domain; asking for another one is an error, not a silent mix.
-    """
-    xml = cyclone_config_xml(network)
-    known = _DOMAINS.get(domain_id)
-    if known is not None:
-        if known[0] != xml:
-            raise DdsError(f"DDS domain {domain_id} is already configured in this process for another network "
-                           f"({known[0]!r}); use one network per domain and process")
-        return
-    _DOMAINS[domain_id] = (xml, Domain(domain_id, xml) if xml is not None else None)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -70,10 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if a.model:
         src = a.model
     else:
+        from being_h0_runtime.policy.models.posttrain import build_posttrain_model
+        from being_h0_runtime.policy.models.posttrain_config import PostTrainConfig
         from being_h0_runtime.policy.spec import default_action_spec
-
-        from ..posttrain.config import PostTrainConfig
-        from ..posttrain.model import build_posttrain_model
 
         spec = default_action_spec(a.chunk_len, a.control_rate_hz)
         cfg = PostTrainConfig(backbone=a.random_preset, action_names=tuple(spec.names),

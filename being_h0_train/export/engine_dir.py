@@ -28,6 +28,7 @@ from being_h0_runtime.policy.engine_format import (
     sha256_file,
     verify_engine_dir,
 )
+from being_h0_runtime.policy.models.posttrain import PostTrainModel
 from being_h0_runtime.policy.preprocess import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -35,7 +36,6 @@ from being_h0_runtime.policy.preprocess import (
     num_tiles_for,
 )
 
-from ..posttrain.model import PostTrainModel
 from .onnx_export import (
     INPUT_NAMES,
     OUTPUT_NAME,

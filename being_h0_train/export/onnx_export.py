@@ -30,9 +30,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from being_h0_runtime.policy.models.posttrain import PostTrainModel
 from being_h0_runtime.policy.preprocess import PromptEncoder, TilePreprocessor
-
-from ..posttrain.model import PostTrainModel
 
 INPUT_NAMES = ("pixel_values", "input_ids", "proprio")
 OUTPUT_NAME = "actions"

@@ -41,9 +41,8 @@ def _observation(names: Sequence[str], hw: tuple[int, int], seed: int = 0) -> An
 
 
 def _config(preset: str, args: argparse.Namespace) -> Any:
+    from being_h0_runtime.policy.models.posttrain_config import PostTrainConfig
     from being_h0_runtime.policy.spec import default_action_spec
-
-    from ..posttrain.config import PostTrainConfig
 
     spec = default_action_spec(args.chunk_len)
     return PostTrainConfig(backbone=preset, action_names=tuple(spec.names), proprio_names=tuple(spec.names),
@@ -54,9 +53,8 @@ def torch_rows(preset: str, args: argparse.Namespace, ob: Any) -> list[dict[str,
     """torch eager and torch.compile (CUDA graphs) of the bf16 model, pre-processing included."""
     import torch
 
+    from being_h0_runtime.policy.models.posttrain import build_posttrain_model
     from being_h0_runtime.policy.preprocess import PromptEncoder, TilePreprocessor
-
-    from ..posttrain.model import build_posttrain_model
 
     prev = torch.get_default_dtype()
     torch.set_default_dtype(torch.bfloat16)
@@ -95,9 +93,9 @@ def torch_rows(preset: str, args: argparse.Namespace, ob: Any) -> list[dict[str,
 def engine_rows(preset: str, args: argparse.Namespace, ob: Any) -> list[dict[str, Any]]:
     """The preset exported to an engine folder, on ONNX Runtime CUDA and TensorRT."""
     from being_h0_runtime.policy.engine import load_engine_policy
+    from being_h0_runtime.policy.models.posttrain import build_posttrain_model
 
     from ..export import ExportOptions, build_engine
-    from ..posttrain.model import build_posttrain_model
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="being_h0_bench_") as tmp:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from being_h0_runtime.rig import JOINT_NAMES as ACTION_NAMES  # noqa: F401 - the 13-D layout; rig needs no pydantic
+
 #: minimum cosine similarity against fp32 for a row to count as "parity ok"
 PARITY_MIN_COSINE = {"fp32": 0.9999, "bf16": 0.99, "fp16": 0.99}
 
@@ -18,8 +19,8 @@ def build_model(preset: str, device: str, chunk_len: int) -> Any:
     """The post-training model (backbone + 16 action queries + heads), random weights, fp32 on ``device``."""
     import torch
 
-    from being_h0_train.posttrain.config import PostTrainConfig
-    from being_h0_train.posttrain.model import build_posttrain_model
+    from being_h0_runtime.policy.models.posttrain import build_posttrain_model
+    from being_h0_runtime.policy.models.posttrain_config import PostTrainConfig
 
     cfg = PostTrainConfig(backbone=preset, action_names=ACTION_NAMES, proprio_names=ACTION_NAMES,
                           chunk_len=chunk_len, max_tiles=1, use_thumbnail=False)

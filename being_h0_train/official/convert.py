@@ -320,9 +320,15 @@ def _convert_backbone(src: Path, work: Path, spec: OfficialVLASpec, shards: list
     """Pre-trained checkpoint -> transformers InternVL folder + official tokenizer (post-training backbone)."""
     from dataclasses import replace
 
-    from ..vla.config import BeingH0Config
-    from ..vla.tokenizer import IMG_CONTEXT, IMG_END, IMG_START, MOT_END, MOT_START
-    from .model import make_internvl_config
+    from being_h0_runtime.policy.models.official import make_internvl_config
+    from being_h0_runtime.policy.models.vla_config import BeingH0Config
+    from being_h0_runtime.policy.models.vla_tokenizer import (
+        IMG_CONTEXT,
+        IMG_END,
+        IMG_START,
+        MOT_END,
+        MOT_START,
+    )
 
     tok, _, _ = read_tokenizer(src, spec)
     vocab = tok.get_vocab(with_added_tokens=True)

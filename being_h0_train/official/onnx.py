@@ -9,10 +9,15 @@ the model fits (the tiny and 1B shapes on a CPU box; 8B/14B on the rig's GPU mac
 - tensorrt: builds ``model.plan`` from ``model.onnx`` with the TensorRT 10 Python API
   (``being_h0_train.export.tensorrt_build``); where ``import tensorrt`` fails (no GPU / not installed)
   the build is skipped and the reason is printed and recorded in ``parity_report.json``.
+
+`being-h0 engine build` parses its arguments and runs ``python -m being_h0_train.official.onnx
+--engine DIR --backend onnx|tensorrt --opset N --atol X`` (``main`` below) in a child process: the
+runtime does not import the training package.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -24,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from being_h0_runtime.config import ConfigError
+from being_h0_runtime.config import ConfigError, run_subcommand
 from being_h0_runtime.policy.engine_format import (
     MANIFEST_FILE,
     PARITY_FILE,
@@ -72,7 +77,7 @@ def export_onnx(engine_dir: Path, work: Path, opset: int) -> list[str]:
     import onnx
     import torch
 
-    from .model import OfficialAlignModel
+    from being_h0_runtime.policy.models.official import OfficialAlignModel
 
     m = read_manifest(engine_dir)
     assert m.backends.torch is not None
@@ -213,3 +218,20 @@ def _add_tensorrt(d: Path, m: Any, work: Path, policy: Any, cases: list, report:
         return 1
     _commit(d, work, {"tensorrt": info_dict(info)}, report)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The program `being-h0 engine build` runs; every option is given by it (its help has the defaults)."""
+    ap = argparse.ArgumentParser(prog="python -m being_h0_train.official.onnx",
+                                 description="add an ONNX model or TensorRT plan to a converted engine "
+                                             "(what `being-h0 engine build` runs)")
+    ap.add_argument("--engine", required=True, help="engine folder (from being-h0 convert vla)")
+    ap.add_argument("--backend", required=True, choices=["onnx", "tensorrt"])
+    ap.add_argument("--opset", type=int, required=True)
+    ap.add_argument("--atol", type=float, required=True, help="max abs error vs PyTorch fp32 (ONNX)")
+    ap.set_defaults(func=lambda a: build_backend(a.engine, a.backend, opset=a.opset, atol=a.atol, log=print))
+    return run_subcommand(ap.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

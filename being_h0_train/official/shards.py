@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from being_h0_runtime.policy.models.official import WEIGHTS_INDEX
+
 from .layout import (
     CheckpointError,
     OfficialVLASpec,
     fused_source_shape,
     map_name,
 )
-from .model import WEIGHTS_INDEX
 
 OUT_SHARD_BYTES = 2 << 30
 

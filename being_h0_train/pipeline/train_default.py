@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--warmup-samples", type=int, default=16000,
                     help="rendered layouts for the vision warm-up (0: skip the warm-up)")
     ap.add_argument("--warmup-steps", type=int, default=3000, help="vision warm-up steps (batch 32)")
-    ap.add_argument("--backbone", default="sim-small", help="backbone preset (being_h0_train.vla.config.PRESETS)")
+    ap.add_argument("--backbone", default="sim-small", help="backbone preset (being_h0_runtime.policy.models.vla_config.PRESETS)")
     ap.add_argument("--steps", type=int, default=10000, help="post-training steps")
     ap.add_argument("--augment", default="none", choices=["none", "color", "crop+color"],
                     help="image augmentation; a fixed camera's pixels are table positions, so no crop by default")

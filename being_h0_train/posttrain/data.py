@@ -30,9 +30,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from being_h0_runtime.policy.models.posttrain import NormStats
 from being_h0_runtime.policy.preprocess import PromptEncoder, TilePreprocessor
-
-from .model import NormStats
 
 DATASET_META = "dataset.json"
 

@@ -63,16 +63,10 @@ def _render_chunk(args: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     and the proprio row (n,13) the arm and hand were posed with."""
     n, seed, frame_size, tile, proprio_pool = args
     os.environ.setdefault("MUJOCO_GL", "egl")
-    import mujoco
-
-    from being_h0_runtime.sim import scene
     from being_h0_runtime.sim.world import VirtualRig
     from being_h0_train.posttrain.data import compact_images
 
     rig = VirtualRig("pick_place_toy", "seen", seed=seed, image_size=frame_size)
-    w, h = frame_size
-    renderer = mujoco.Renderer(rig.model, height=h, width=w)
-    ids = rig._ids
     rng = np.random.default_rng([seed, 1])
     images = np.empty((n, tile, tile, 3), np.uint8)
     targets = np.empty((n, len(TARGET_NAMES)), np.float32)
@@ -82,18 +76,14 @@ def _render_chunk(args: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             rig.reset(seed + i)  # toy/box poses drawn exactly as an episode's reset draws them
             row = proprio_pool[rng.integers(len(proprio_pool))]
             rows[i] = row[:13]
-            rig.data.qpos[ids.arm_qpos] = row[:7]
-            rig.data.qpos[ids.hand_qpos] = np.clip(row[7:13], 0, 1) * scene.HAND_RANGES
-            mujoco.mj_forward(rig.model, rig.data)
-            renderer.update_scene(rig.data, camera=ids.camera)
-            images[i] = compact_images(renderer.render()[None], tile)[0]
+            rig.set_pose(row[:7], row[7:13])
+            images[i] = compact_images(rig.render_rgb()[None], tile)[0]
             poses = rig.object_poses()
             (tx, ty, _), tq = poses["toy"]
             (bx, by, _), bq = poses["box"]
             tyaw, byaw = _yaw(tq), _yaw(bq)
             targets[i] = (tx, ty, math.cos(4 * tyaw), math.sin(4 * tyaw), bx, by, byaw)
     finally:
-        renderer.close()
         rig.close()
     return images, targets, rows
 
@@ -154,8 +144,12 @@ def warm_up(backbone: str | Path, images: np.ndarray, targets: np.ndarray, propr
     """
     # Longer than 60 lines on purpose: one training loop, read top to bottom; its steps share the model,
     # optimizer, data and schedule state, and splitting it would scatter that order over several functions.
-    from .config import PostTrainConfig
-    from .model import NormStats, build_posttrain_model
+    from being_h0_runtime.policy.models.posttrain import (
+        NormStats,
+        build_posttrain_model,
+    )
+    from being_h0_runtime.policy.models.posttrain_config import PostTrainConfig
+
     from .train import make_preprocessors
 
     torch.manual_seed(s.seed)
@@ -241,7 +235,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def run(data: str | Path, out: str | Path, backbone_name: str, s: WarmUpSettings, progress: bool = True) -> dict:
     """The whole stage: render layouts posed like `data`, warm up `backbone_name`, save it to `out`."""
-    from being_h0_train.vla.config import BeingH0Config
+    from being_h0_runtime.policy.models.vla_config import BeingH0Config
 
     from .data import load_proprio_pool
 

@@ -38,10 +38,14 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
+from being_h0_runtime.policy.models.posttrain import (
+    PostTrainModel,
+    build_posttrain_model,
+)
+from being_h0_runtime.policy.models.posttrain_config import PostTrainConfig
 from being_h0_runtime.policy.preprocess import PromptEncoder, TilePreprocessor
 
 from ..common import cosine_lr, replace_dir
-from .config import PostTrainConfig
 from .data import (
     Episode,
     EpisodeSet,
@@ -52,7 +56,6 @@ from .data import (
     split_by_episode,
     synthetic_episodes,
 )
-from .model import PostTrainModel, build_posttrain_model
 
 
 @dataclass
@@ -314,7 +317,10 @@ def _compact_size(a: argparse.Namespace) -> int | None:
     """Tile size to shrink frames to at load, when that cannot change what the model sees (else None)."""
     if not a.no_augment and not a.no_crop:
         return None  # random crops want the full frame
-    from being_h0_train.vla.config import BEING_H0_CONFIG_FILE, BeingH0Config
+    from being_h0_runtime.policy.models.vla_config import (
+        BEING_H0_CONFIG_FILE,
+        BeingH0Config,
+    )
 
     if Path(a.backbone).is_dir():
         if not (Path(a.backbone) / BEING_H0_CONFIG_FILE).exists():

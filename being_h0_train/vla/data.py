@@ -17,14 +17,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from being_h0_runtime.policy.models.vla import BeingH0Model
+from being_h0_runtime.policy.models.vla_tokenizer import (
+    IM_END,
+    IMG_CONTEXT,
+    IMG_END,
+    IMG_START,
+    motion_block_text,
+)
+
 from ..motion.clip import Clip
 from ..motion.mano import ManoLayer, default_mano
 from ..tokenizer.data import clip_features
 from ..tokenizer.model import MotionTokenizer
 from .image import image_to_pixel_values
-from .model import BeingH0Model
 from .templates import TASKS, build_conversation
-from .tokenizer import IM_END, IMG_CONTEXT, IMG_END, IMG_START, motion_block_text
 
 
 @dataclass

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from being_h0_runtime.policy.models.vla import BeingH0Model
+from being_h0_runtime.policy.models.vla_tokenizer import TokenMap
+
 from ..motion.mano import ManoLayer, default_mano
 from ..tokenizer.metrics import features_to_joints, mpjpe, mwte, pa_mpjpe
 from ..tokenizer.model import MotionTokenizer
 from .data import MotionSample, SampleBuilder, collate_prompts
-from .model import BeingH0Model
-from .tokenizer import TokenMap
 
 
 @dataclass

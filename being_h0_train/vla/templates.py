@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .tokenizer import IM_END, IM_START
+from being_h0_runtime.policy.models.vla_tokenizer import IM_END, IM_START
 
 TASKS = ("motion_generation", "motion_translation", "motion_prediction")
 

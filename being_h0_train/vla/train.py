@@ -41,15 +41,16 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from being_h0_runtime.policy.models.vla import BeingH0Model, build_being_h0
+from being_h0_runtime.policy.models.vla_config import BeingH0Config
+
 from ..common import cosine_lr, replace_dir
-from ..motion.synthetic import SyntheticConfig, generate_clip
 from ..motion.clip import list_clips, load_clip
+from ..motion.synthetic import SyntheticConfig, generate_clip
 from ..tokenizer.model import GRQConfig, MotionTokenizer
 from ..tokenizer.train import train_tokenizer
-from .config import BeingH0Config
 from .data import SampleBuilder, TaskMixture, collate_train, prepare_motion_samples
 from .evaluate import evaluate_generation
-from .model import BeingH0Model, build_being_h0
 from .templates import TASKS
 
 
@@ -144,7 +145,11 @@ def _shard(model: BeingH0Model, world: int) -> torch.nn.Module:
 
 
 def _full_state(model: torch.nn.Module, opt: torch.optim.Optimizer | None, world: int) -> tuple[dict, dict | None]:
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict, get_optimizer_state_dict
+    from torch.distributed.checkpoint.state_dict import (
+        StateDictOptions,
+        get_model_state_dict,
+        get_optimizer_state_dict,
+    )
 
     o = StateDictOptions(full_state_dict=True, cpu_offload=world > 1)
     msd = get_model_state_dict(model, options=o)
@@ -233,7 +238,10 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     params = [p for p in sharded.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
     if cfg.resume:
-        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+        from torch.distributed.checkpoint.state_dict import (
+            StateDictOptions,
+            set_optimizer_state_dict,
+        )
 
         osd = torch.load(ck / "optimizer.pt", weights_only=False) if (rank == 0 or world == 1) else {}
         set_optimizer_state_dict(sharded, opt, osd, options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=world > 1))

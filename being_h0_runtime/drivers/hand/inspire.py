@@ -34,7 +34,8 @@ re-targets the hand to where it *is* so nothing moves on its own. (A ``write``
 before ``activate()`` is a caller's bug, not a link failure: it raises.)
 
 Beside it: ``inspire_config`` (settings), ``inspire_link`` (serial transactions),
-``inspire_state`` (register meaning), ``inspire_ranges`` (the range routine).
+``inspire_state`` (register meaning), ``inspire_ranges`` (the range routine), ``inspire_setpoints``
+(what the hand already holds, so unchanged setpoints are not re-sent).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from .calibration import HandCalibration
 from .inspire_config import InspireHandConfig
 from .inspire_link import InspireLink, LinkStats
 from .inspire_ranges import calibrate_ranges
+from .inspire_setpoints import Setpoints
 from .inspire_state import (
     angle_span,
     decode_angle_span,
@@ -69,13 +71,10 @@ from .inspire_state import (
 )
 from .protocol import (
     NUM_DOF,
-    RAW_MAX,
-    RAW_UNCHANGED,
     REGISTERS,
     Register,
     decode_register_values,
     pack_u16,
-    unpack_u16,
 )
 
 
@@ -87,20 +86,17 @@ class InspireHand(HandDriver):
         self.cal = config.calibration
         self._clock = clock
         self._lock = threading.RLock()
-        self.link = InspireLink(config, clock=clock, note=self._note, on_write_ack=self._on_write_ack,
+        self.setpoints = Setpoints()  # what the hand already holds (writes only what changes)
+        self.link = InspireLink(config, clock=clock, note=self._note, on_write_ack=self.setpoints.on_write_ack,
                                 on_link_fault=self._latch_fault)
         self._fault: str | None = None
         self._last_raw = np.full(NUM_DOF, np.nan)
         self._state = HandState(stamp=0.0, position=np.full(NUM_DOF, np.nan))
         self._status = np.zeros(NUM_DOF, dtype=np.int64)
         self._current = np.zeros(NUM_DOF)
-        self._sent_speed: np.ndarray | None = None
-        self._sent_force: np.ndarray | None = None
         self._notes: deque[str] = deque(maxlen=8)
         self._read_plan = self._plan_reads()
         self._status_read_at = -np.inf  # perf_counter of the last full-span read (fast cycle)
-        self._acked_angle: np.ndarray | None = None  # raw ANGLE_SET the hand acknowledged (NaN = unknown)
-        self._acked_at = -np.inf
 
     @property
     def config(self) -> InspireHandConfig:
@@ -218,8 +214,7 @@ class InspireHand(HandDriver):
                 self.link.write(Register.ANGLE_SET, pack_u16(raw))
                 return
             raw = np.where(np.isnan(raw), np.nan, np.round(raw))
-            fresh = time.perf_counter() - self._acked_at < self.config.rewrite_period_s
-            if fresh and _same(raw, self._acked_angle):
+            if self.setpoints.angle_is_current(raw, self.config.rewrite_period_s):
                 self.stats.skipped_writes += 1
                 return
             if self.config.duplex == "full":
@@ -264,7 +259,7 @@ class InspireHand(HandDriver):
                 return  # still unhealthy; read() set the reason
             self._hold_position()
             if self._fault is None:
-                self._sent_speed = self._sent_force = None
+                self.setpoints.forget_speed_force()
                 if previous:
                     self._note(f"recovered from: {previous}")
 
@@ -336,65 +331,9 @@ class InspireHand(HandDriver):
         self, speed: np.ndarray | None, force: np.ndarray | None, angle_closure: np.ndarray | None = None
     ) -> bool:
         """Write speed/force (0..1 fractions, NaN = unchanged) only where changed, plus an optional angle target."""
-
-        def to_raw(x: np.ndarray | None) -> np.ndarray | None:
-            if x is None:
-                return None
-            x = np.asarray(x, float)
-            if x.shape != (NUM_DOF,):
-                raise ValueError(f"speed/force_limit must have shape ({NUM_DOF},), got {x.shape}")
-            return np.where(np.isnan(x), np.nan, np.round(np.clip(x, 0.0, 1.0) * RAW_MAX))
-
-        sp, fo = to_raw(speed), to_raw(force)
-        ok = True
-        if sp is not None and not _same(sp, self._sent_speed):
-            ok = self.link.write(Register.SPEED_SET, pack_u16(sp))
-            if ok:
-                self._sent_speed = _merge(self._sent_speed, sp)
-        angle = None if angle_closure is None else self.cal.to_raw(angle_closure)
-        force_changed = fo is not None and not _same(fo, self._sent_force)
-        if ok and force_changed:
-            assert fo is not None
-            if angle is not None:  # ANGLE_SET and FORCE_SET are adjacent: one transaction
-                ok = self.link.write(Register.ANGLE_SET, pack_u16(angle) + pack_u16(fo))
-                angle = None
-            else:
-                ok = self.link.write(Register.FORCE_SET, pack_u16(fo))
-            if ok:
-                self._sent_force = _merge(self._sent_force, fo)
-        if ok and angle is not None and not np.all(np.isnan(angle)):
-            ok = self.link.write(Register.ANGLE_SET, pack_u16(angle))
-        return ok
-
-    def _on_write_ack(self, address: int, data: bytes, ok: bool) -> None:
-        """Link callback after every write: track the angle target the hand acknowledged (fast cycle)."""
-        if address != Register.ANGLE_SET:
-            return
-        if ok:
-            sent = unpack_u16(data[: REGISTERS[Register.ANGLE_SET].size], signed=False).astype(float)
-            sent[sent == RAW_UNCHANGED] = np.nan
-            self._acked_angle = _merge(self._acked_angle, sent)
-            self._acked_at = time.perf_counter()
-        else:
-            self._acked_angle = None  # unknown: the next command is sent whatever it is
+        return self.setpoints.write_speed_force(self.link, self.cal, speed, force, angle_closure)
 
     def _latch_fault(self, reason: str) -> None:
         """Keep the first cause; later failures are its consequences."""
         if self._fault is None:
             self._fault = reason
-
-
-
-def _same(new: np.ndarray, sent: np.ndarray | None) -> bool:
-    """True when writing ``new`` would not change what the hand already has."""
-    if sent is None:
-        return bool(np.all(np.isnan(new)))
-    mask = ~np.isnan(new)
-    return bool(np.all(new[mask] == sent[mask]))
-
-
-def _merge(sent: np.ndarray | None, new: np.ndarray) -> np.ndarray:
-    base = np.full(NUM_DOF, np.nan) if sent is None else sent.copy()
-    mask = ~np.isnan(new)
-    base[mask] = new[mask]
-    return base

@@ -28,7 +28,7 @@ class TorchBackend:
         try:
             import torch
 
-            from being_h0_train.posttrain.model import PostTrainModel
+            from ..models.posttrain import PostTrainModel
         except ImportError as e:
             raise BackendUnavailable(f"backend torch: {e}") from None
         entry = m.backends.torch
@@ -39,7 +39,7 @@ class TorchBackend:
         tdtype = getattr(torch, dtype or entry.dtype)
         try:
             if (m.model or {}).get("architecture") == "being-h0-official-align":  # converted official checkpoint
-                from being_h0_train.official.model import OfficialAlignModel
+                from ..models.official import OfficialAlignModel
 
                 model = OfficialAlignModel.from_pretrained(d, dtype=tdtype)
             else:

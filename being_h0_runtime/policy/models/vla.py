@@ -1,5 +1,8 @@
 """Being-H0 backbone: InternVL (InternViT + MLP projector + Qwen2.5) with motion tokens.
 
+One file on purpose (~400 lines): the whole model, readable top to bottom as nanoGPT's is;
+splitting it would scatter one class's handles across modules.
+
 Why a wrapper: pretraining, post-training and export all need the same few
 handles on the backbone, independent of scale and of whether the weights are
 random (tests, virtual rig) or a user's local InternVL3 checkpoint. The
@@ -50,10 +53,14 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import InternVLConfig, InternVLForConditionalGeneration, PreTrainedTokenizerBase
+from transformers import (
+    InternVLConfig,
+    InternVLForConditionalGeneration,
+    PreTrainedTokenizerBase,
+)
 
-from .config import BEING_H0_CONFIG_FILE, BeingH0Config
-from .tokenizer import (
+from .vla_config import BEING_H0_CONFIG_FILE, BeingH0Config
+from .vla_tokenizer import (
     TOKEN_MAP_FILE,
     TokenMap,
     add_being_h0_tokens,
@@ -257,6 +264,8 @@ class BeingH0Model(nn.Module):
         i-th new token (grammar-constrained decoding, e.g. motion-token slots);
         it is applied on top of ``allowed_token_ids``.
         """
+        # Longer than 60 lines because it is the model's one decoding loop (KV cache, constraints, stop), kept
+        # whole like the rest of this one-file model.
         from transformers import DynamicCache
 
         b = input_ids.shape[0]

@@ -40,10 +40,10 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from being_h0_runtime.policy.preprocess import PROMPT_PREFIX, PROMPT_SUFFIX
-
-from ..vla import BeingH0Config, BeingH0Model, build_being_h0
-from .config import PostTrainConfig
+from ..preprocess import PROMPT_PREFIX, PROMPT_SUFFIX
+from .posttrain_config import PostTrainConfig
+from .vla import BeingH0Model, build_being_h0
+from .vla_config import BeingH0Config
 
 HEADS_FILE = "heads.safetensors"
 BACKBONE_DIR = "backbone"

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .layout import OfficialVLASpec
+from .official_spec import OfficialVLASpec
 
 WEIGHTS_INDEX = "model.safetensors.index.json"
 
