@@ -119,8 +119,16 @@ def _signal_masks(pid: int) -> str:
     return f"child {masks(f'/proc/{pid}/status')}; pytest {masks('/proc/self/status')}"
 
 
+# `python -m being_h0_runtime.cli`, started as from a terminal's foreground. A test run started in the background
+# of a non-interactive shell (`make test &`, nohup, some CI runners) has SIGINT ignored, POSIX's rule for background
+# jobs; children inherit that, and the CLI rightly keeps an inherited SIG_IGN (interrupts.py), so a test that
+# plays the operator's Ctrl-C must give its CLI the default disposition. (Not preexec_fn: unsafe with threads.)
+_AS_IN_A_TERMINAL = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                     "sys.argv[0] = 'being_h0_runtime.cli'; runpy.run_module('being_h0_runtime.cli', run_name='__main__')")
+
+
 def spawn_cli(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, ProcessOutput]:
-    proc = subprocess.Popen([sys.executable, "-m", "being_h0_runtime.cli", *args], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-c", _AS_IN_A_TERMINAL, *args], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env or CLI_ENV)
     return proc, ProcessOutput(proc)
 
