@@ -35,6 +35,14 @@ def rss_mb() -> float:
     return float("nan")
 
 
+REPO = str(Path(__file__).resolve().parent.parent) + os.sep
+
+
+def _short(filename: str) -> str:
+    """A traceback file name relative to this checkout, where it is inside it."""
+    return filename[len(REPO):] if filename.startswith(REPO) else filename
+
+
 def malloc_trim() -> None:
     """Return the heap's free pages to the OS (glibc); nothing elsewhere."""
     import ctypes
@@ -129,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Python allocations that grew most after warm-up (tracemalloc, top {args.trace_malloc}):")
         for stat in tracemalloc.take_snapshot().compare_to(base_snapshot, "traceback")[:args.trace_malloc]:
             print(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks  "
-                  + " <- ".join(f"{fr.filename.split('/work/main/')[-1]}:{fr.lineno}" for fr in stat.traceback))
+                  + " <- ".join(f"{_short(fr.filename)}:{fr.lineno}" for fr in stat.traceback))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))
     return 0 if ok else 1
