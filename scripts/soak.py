@@ -134,8 +134,11 @@ def main(argv: list[str] | None = None) -> int:
           f"({base['rss_mb']:.1f} -> {last['rss_mb']:.1f}), threads {growth['os_threads']:+d}, fds {growth['fds']:+d}"
           f"  -> {'OK' if ok else 'GROWTH'}")
     if base_snapshot is not None:
-        print(f"Python allocations that grew most after warm-up (tracemalloc, top {args.trace_malloc}):")
-        for stat in tracemalloc.take_snapshot().compare_to(base_snapshot, "traceback")[:args.trace_malloc]:
+        diffs = tracemalloc.take_snapshot().compare_to(base_snapshot, "traceback")
+        # the total tells Python-side growth (objects, numpy buffers) from native growth: compare it with RSS
+        print(f"Python allocations after warm-up: {sum(d.size_diff for d in diffs) / 2**20:+.2f} MB in total "
+              f"(RSS {growth['rss_mb']:+.2f} MB); top {args.trace_malloc} source lines:")
+        for stat in diffs[:args.trace_malloc]:
             print(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks  "
                   + " <- ".join(f"{_short(fr.filename)}:{fr.lineno}" for fr in stat.traceback))
     if args.json:
