@@ -32,7 +32,7 @@ import math
 import mujoco
 import numpy as np
 
-from . import franka, scene, task_scenes
+from . import franka, scene, task_scenes, train_variation
 from .rig_camera import (
     CameraRenderers,
     camera_intrinsics,
@@ -48,11 +48,16 @@ from .rig_contacts import (
 )
 
 TASKS: tuple[str, ...] = ("pick_place_toy", "close_lid", "close_toolbox", "pour_cup", "unfold_clothes")
-VARIATIONS: tuple[str, ...] = ("seen", "unseen", "clutter")
+#: the bench's variations, and `train`: per-seed randomised scenes for demonstrations only
+#: (sim/train_variation.py; it keeps clear of unseen and clutter, and no task file benches it)
+VARIATIONS: tuple[str, ...] = ("seen", "unseen", "clutter", train_variation.TRAIN)
+#: tasks that have the train variation (the cloth has none yet)
+TRAIN_TASKS: tuple[str, ...] = ("pick_place_toy", "close_lid", "close_toolbox", "pour_cup")
 #: the variations each task's scene exists in (pick_place_toy: all of VARIATIONS)
 TASK_VARIATIONS: dict[str, tuple[str, ...]] = {
     "pick_place_toy": VARIATIONS,
-    **{t: tuple(v) for t, v in task_scenes.TASK_SPECS.items()},
+    **{t: tuple(v) + ((train_variation.TRAIN,) if t in TRAIN_TASKS else ())
+       for t, v in task_scenes.TASK_SPECS.items()},
 }
 
 #: Seconds for the hand to traverse its full stroke (Inspire RH56: roughly 0.6-1 s).
@@ -98,6 +103,8 @@ class VirtualRig:
 
     # ------------------------------------------------------------------ model
     def _scene_spec(self, rng: np.random.Generator) -> scene.SceneSpec:
+        if self.variation == train_variation.TRAIN:  # a new model per seed: toy shape, colours, camera, ...
+            return train_variation.draw_scene_spec(self.task, rng)
         if self.task != "pick_place_toy":
             return scene.SceneSpec(task_spec=task_scenes.TASK_SPECS[self.task][self.variation])
         if self.variation == "unseen":
@@ -137,6 +144,7 @@ class VirtualRig:
         self._task_spec = spec.task_spec
         if spec.task_spec is not None:
             self._object_names = list(spec.task_spec.object_names())  # type: ignore[attr-defined]
+            self._object_names += [d.name for d in spec.distractors]
             return
         self._object_names = ["toy", "box"] + [d.name for d in spec.distractors]
         self._toy_geom = m.geom("toy").id
@@ -165,6 +173,9 @@ class VirtualRig:
         d.qpos[self._ids.arm_qpos] = self.home_q
         if self._task_spec is not None:
             self._task_spec.reset(m, d, rng)  # type: ignore[attr-defined]
+            if spec.distractors:
+                mujoco.mj_forward(m, d)  # task objects' poses -> where the distractors may stand
+                self._place_train_distractors(rng, spec.distractors)
             self._finish_reset()
             return
         # box, toy, distractors: rejection-sample non-overlapping positions
@@ -175,6 +186,11 @@ class VirtualRig:
         placed = [(box_xy, 0.12), (toy_xy, 0.05)]
         self._set_free(m.body("box").jntadr[0], np.r_[box_xy, 0.0], task_scenes.yaw_quat_wxyz(box_yaw))
         self._set_free(m.body("toy").jntadr[0], np.r_[toy_xy, spec.toy.half_height() + 1e-4], task_scenes.yaw_quat_wxyz(toy_yaw))
+        if self.variation == train_variation.TRAIN:
+            mujoco.mj_forward(m, d)
+            self._place_train_distractors(rng, spec.distractors)
+            self._finish_reset()
+            return
         for ds in spec.distractors:
             for _ in range(200):
                 xy = np.array([rng.uniform(*DISTRACTOR_REGION[0]), rng.uniform(*DISTRACTOR_REGION[1])])
@@ -183,6 +199,14 @@ class VirtualRig:
             placed.append((xy, 0.04))
             self._set_free(m.body(ds.name).jntadr[0], np.r_[xy, ds.half_height() + 1e-4], task_scenes.yaw_quat_wxyz(rng.uniform(-math.pi, math.pi)))
         self._finish_reset()
+
+    def _place_train_distractors(self, rng: np.random.Generator, distractors: tuple[scene.ObjectSpec, ...]) -> None:
+        """Train variation: distractors clear of the task's objects (their poses must be current in data)."""
+        names = [n for n in self._object_names if not n.startswith("distractor")]
+        anchors = {n: self.data.xpos[self.model.body(n).id][:2].copy() for n in names}
+        for ds, (xy, yaw) in zip(distractors, train_variation.place_distractors(rng, anchors, distractors)):
+            self._set_free(self.model.body(ds.name).jntadr[0], np.r_[xy, ds.half_height() + 1e-4],
+                           task_scenes.yaw_quat_wxyz(yaw))
 
     def _finish_reset(self) -> None:
         m, d = self.model, self.data
