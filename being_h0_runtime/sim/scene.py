@@ -69,10 +69,16 @@ class ObjectSpec:
     size: tuple[float, ...]
     rgba: tuple[float, float, float, float]
     mass: float = 0.06
+    #: capsule only: lying on its side along the body's y axis (upright, it would balance on a round end)
+    lying: bool = False
 
     def half_height(self) -> float:
         """Half extent along z when resting upright (used for spawn heights)."""
         t, s = self.geom_type, self.size
+        if self.lying:
+            if t != "capsule":
+                raise ValueError(f"ObjectSpec.lying: only a capsule may lie, not a {t}")
+            return s[0]
         if t == "box":
             return s[2]
         if t == "cylinder":
@@ -203,10 +209,11 @@ def _hand_xml() -> str:
 
 def _object_body(spec: ObjectSpec, pos: tuple[float, float, float]) -> str:
     size = _f(spec.size)
+    lying = f' quat="{_quat_rotx(math.pi / 2)}"' if spec.lying else ""
     return (
         f'<body name="{spec.name}" pos="{_f(pos)}"><freejoint name="{spec.name}"/>'
         f'<geom name="{spec.name}" class="object" type="{spec.geom_type}" size="{size}" '
-        f'rgba="{_f(spec.rgba)}" mass="{spec.mass}"/></body>'
+        f'rgba="{_f(spec.rgba)}" mass="{spec.mass}"{lying}/></body>'
     )
 
 

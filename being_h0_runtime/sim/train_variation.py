@@ -78,7 +78,7 @@ def draw_appearance(rng: np.random.Generator) -> Appearance:
     base = np.clip(grey + rng.uniform(-0.08, 0.08, 3), 0.15, 0.95)  # desaturated, like real tables
     return Appearance(
         light_dirs=(light_dir((0.0, 0.1, -1.0), 0.45), light_dir((0.5, -0.3, -1.0), 0.5)),
-        light_diffuse=(diffuse(0.45, 0.95), diffuse(0.1, 0.5)),
+        light_diffuse=(diffuse(0.55, 1.0), diffuse(0.1, 0.5)),
         table_builtin=str(rng.choice(["checker", "gradient", "flat"])),
         table_rgb1=tuple(float(x) for x in base),  # type: ignore[arg-type]
         table_rgb2=tuple(float(x) for x in np.clip(base * rng.uniform(0.8, 0.97), 0, 1)),  # type: ignore[arg-type]
@@ -130,6 +130,8 @@ def shape_signature(o: scene.ObjectSpec) -> tuple[str, tuple[float, float, float
         return "round", (s[0], s[0], s[0])
     if t == "ellipsoid":
         return "round", (max(s[0], s[1]), min(s[0], s[1]), s[2])
+    if t == "capsule" and o.lying:
+        return "round", (s[0] + s[1], s[0], s[0])
     if t == "capsule":
         return "round", (s[0], s[0], s[0] + s[1])
     raise ValueError(f"ObjectSpec.geom_type: unknown {t!r}")
@@ -151,9 +153,12 @@ def is_held_out_like(o: scene.ObjectSpec, held_colours: np.ndarray) -> bool:
 # ------------------------------------------------------------------------------------------- objects
 def draw_colour(rng: np.random.Generator, held: np.ndarray, avoid: np.ndarray | None = None,
                 avoid_margin: float = 0.0) -> tuple[float, float, float, float]:
-    """A colour uniform in the RGB cube, at least COLOUR_MARGIN from `held` (and `avoid_margin` from `avoid`)."""
+    """Any hue, saturation 0.2..1, value 0.3..1 (toys are mostly vivid; greys and pastels occur too), at
+    least COLOUR_MARGIN from `held` in RGB (and `avoid_margin` from `avoid`)."""
+    import colorsys
+
     for _ in range(10_000):
-        rgb = rng.uniform(0.05, 1.0, 3)
+        rgb = np.array(colorsys.hsv_to_rgb(rng.uniform(0, 1), rng.uniform(0.2, 1.0), rng.uniform(0.3, 1.0)))
         if colour_distance(rgb, held) >= COLOUR_MARGIN and (
                 avoid is None or colour_distance(rgb, avoid) >= avoid_margin):
             return (float(rgb[0]), float(rgb[1]), float(rgb[2]), 1.0)
@@ -161,7 +166,9 @@ def draw_colour(rng: np.random.Generator, held: np.ndarray, avoid: np.ndarray | 
 
 
 #: (geom type, weight) of the toy family, and the ranges of its size parameters (m): horizontal
-#: extents stay graspable by the hand (2.8..5 cm across), heights 2.8..6.4 cm
+#: extents stay graspable by the hand (2.8..5 cm across), heights 2.8..6.4 cm. Only shapes that rest
+#: stably are drawn: ellipsoids no taller than wide (a tall one balances on its tip and topples when
+#: the hand comes near), capsules lying on their side, at most 5 cm long.
 TOY_KINDS = (("box", 0.3), ("cylinder", 0.3), ("capsule", 0.15), ("ellipsoid", 0.25))
 TOY_HALF_WIDTH = (0.014, 0.025)
 TOY_HALF_HEIGHT = (0.014, 0.032)
@@ -176,9 +183,10 @@ def _shape(rng: np.random.Generator, kind: str, width: tuple[float, float],
     if kind == "cylinder":
         return (w(), h)
     if kind == "ellipsoid":
-        return (w(), w(), h)
-    r = min(w(), h - 0.004)  # capsule: radius and the half length of its straight part
-    return (r, h - r)
+        a, b = w(), w()
+        return (a, b, min(h, a, b))
+    r = float(rng.uniform(0.0135, 0.018))  # lying capsule: radius, half length of the straight part
+    return (r, float(rng.uniform(0.004, max(0.0041, width[1] - r))))
 
 
 def draw_object(rng: np.random.Generator, name: str, held: np.ndarray, width: tuple[float, float],
@@ -190,7 +198,8 @@ def draw_object(rng: np.random.Generator, name: str, held: np.ndarray, width: tu
     for _ in range(10_000):
         kind = str(rng.choice(kinds, p=p))
         o = scene.ObjectSpec(name, kind, _shape(rng, kind, width, height),
-                             draw_colour(rng, held, avoid, avoid_margin), float(rng.uniform(*mass)))
+                             draw_colour(rng, held, avoid, avoid_margin), float(rng.uniform(*mass)),
+                             lying=kind == "capsule")
         if not is_held_out_like(o, held):
             return o
     raise RuntimeError("draw_object: no admissible shape in 10000 draws (margins too wide)")
