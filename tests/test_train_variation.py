@@ -84,6 +84,8 @@ def test_train_draws_keep_clear_of_held_out_shapes_and_colours(task: str) -> Non
             closest_shape = min(closest_shape, gap)
     assert closest_colour >= tv.COLOUR_MARGIN, closest_colour
     assert closest_shape >= tv.SHAPE_MARGIN_M, closest_shape
+    if task != "pick_place_toy":  # ... and by construction: the ranges themselves keep clear
+        assert tv.held_out_dimension_gap(task) >= tv.SHAPE_MARGIN_M - 1e-12
     assert tv.COLOUR_MARGIN >= 0.2 and tv.SHAPE_MARGIN_M >= 0.004  # the documented margins
 
 
