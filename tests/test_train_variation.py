@@ -174,3 +174,17 @@ def test_expert_succeeds_on_a_train_scene(task: str, seed: int) -> None:
 def test_contact_sheet_is_committed_and_small() -> None:
     assert SHEET.exists(), f"{SHEET} missing: python -m being_h0_runtime.sim.train_sheet --out {SHEET}"
     assert SHEET.stat().st_size < 300_000
+
+
+def test_vision_warm_up_renders_train_layouts() -> None:
+    """`render_layouts(..., variation="train")`: the toy/box targets still lie in their spawn regions, and the
+    pictures differ from the seen variation's at the same seeds (other toys, light, table, camera)."""
+    from being_h0_runtime.sim.world import TOY_REGION
+    from being_h0_train.posttrain.perception import TARGET_NAMES, render_layouts
+
+    pool = np.tile(np.r_[VirtualRig("pick_place_toy", seed=0, image_size=(64, 48)).home_q, np.zeros(6)], (2, 1))
+    train, t_train, _ = render_layouts(3, (160, 120), 32, pool, seed=5, progress=False, variation="train")
+    seen, _, _ = render_layouts(3, (160, 120), 32, pool, seed=5, progress=False)
+    t = dict(zip(TARGET_NAMES, t_train.T))
+    assert np.all((TOY_REGION[0][0] <= t["toy_x"]) & (t["toy_x"] <= TOY_REGION[0][1]))
+    assert np.abs(train.astype(int) - seen.astype(int)).mean() > 2.0

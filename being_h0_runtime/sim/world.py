@@ -48,8 +48,7 @@ from .rig_contacts import (
 )
 
 TASKS: tuple[str, ...] = ("pick_place_toy", "close_lid", "close_toolbox", "pour_cup", "unfold_clothes")
-#: the bench's variations, and `train`: per-seed randomised scenes for demonstrations only
-#: (sim/train_variation.py; it keeps clear of unseen and clutter, and no task file benches it)
+#: the bench's variations, and `train`: randomised training scenes clear of unseen/clutter (sim/train_variation.py)
 VARIATIONS: tuple[str, ...] = ("seen", "unseen", "clutter", train_variation.TRAIN)
 #: tasks that have the train variation (the cloth has none yet)
 TRAIN_TASKS: tuple[str, ...] = ("pick_place_toy", "close_lid", "close_toolbox", "pour_cup")
