@@ -26,6 +26,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+import mujoco
 import numpy as np
 
 from . import scene, task_scenes
@@ -315,3 +316,14 @@ def place_distractors(rng: np.random.Generator, anchors: dict[str, np.ndarray],
         placed.append(xy)
         out.append((xy, float(rng.uniform(-math.pi, math.pi))))
     return out
+
+
+def set_distractor_poses(model: mujoco.MjModel, data: mujoco.MjData, rng: np.random.Generator,
+                         distractors: tuple[scene.ObjectSpec, ...], object_names: list[str]) -> None:
+    """Stand each distractor's free body where `place_distractors` says, clear of the other objects in
+    `object_names` (their poses must be current in `data`: call mj_forward after placing them)."""
+    anchors = {n: data.xpos[model.body(n).id][:2].copy() for n in object_names if not n.startswith("distractor")}
+    for ds, (xy, yaw) in zip(distractors, place_distractors(rng, anchors, distractors)):
+        adr = model.jnt_qposadr[model.body(ds.name).jntadr[0]]
+        data.qpos[adr:adr + 3] = np.r_[xy, ds.half_height() + 1e-4]
+        data.qpos[adr + 3:adr + 7] = task_scenes.yaw_quat_wxyz(yaw)

@@ -118,7 +118,10 @@ class VirtualRig:
         self.model = mujoco.MjModel.from_xml_string(self._xml)
         self.data = mujoco.MjData(self.model)
         self._spec = spec
-        self._camera.close()
+        if self.variation == train_variation.TRAIN:
+            self._camera.rebind(self.model)  # a new model every reset: keep the GL contexts
+        else:
+            self._camera.close()
         m = self.model
         jid = lambda n: m.joint(n).id
         arm_j = [jid(n) for n in franka.JOINT_NAMES]
@@ -174,7 +177,7 @@ class VirtualRig:
             self._task_spec.reset(m, d, rng)  # type: ignore[attr-defined]
             if spec.distractors:
                 mujoco.mj_forward(m, d)  # task objects' poses -> where the distractors may stand
-                self._place_train_distractors(rng, spec.distractors)
+                train_variation.set_distractor_poses(m, d, rng, spec.distractors, self._object_names)
             self._finish_reset()
             return
         # box, toy, distractors: rejection-sample non-overlapping positions
@@ -187,7 +190,7 @@ class VirtualRig:
         self._set_free(m.body("toy").jntadr[0], np.r_[toy_xy, spec.toy.half_height() + 1e-4], task_scenes.yaw_quat_wxyz(toy_yaw))
         if self.variation == train_variation.TRAIN:
             mujoco.mj_forward(m, d)
-            self._place_train_distractors(rng, spec.distractors)
+            train_variation.set_distractor_poses(m, d, rng, spec.distractors, self._object_names)
             self._finish_reset()
             return
         for ds in spec.distractors:
@@ -198,14 +201,6 @@ class VirtualRig:
             placed.append((xy, 0.04))
             self._set_free(m.body(ds.name).jntadr[0], np.r_[xy, ds.half_height() + 1e-4], task_scenes.yaw_quat_wxyz(rng.uniform(-math.pi, math.pi)))
         self._finish_reset()
-
-    def _place_train_distractors(self, rng: np.random.Generator, distractors: tuple[scene.ObjectSpec, ...]) -> None:
-        """Train variation: distractors clear of the task's objects (their poses must be current in data)."""
-        names = [n for n in self._object_names if not n.startswith("distractor")]
-        anchors = {n: self.data.xpos[self.model.body(n).id][:2].copy() for n in names}
-        for ds, (xy, yaw) in zip(distractors, train_variation.place_distractors(rng, anchors, distractors)):
-            self._set_free(self.model.body(ds.name).jntadr[0], np.r_[xy, ds.half_height() + 1e-4],
-                           task_scenes.yaw_quat_wxyz(yaw))
 
     def _finish_reset(self) -> None:
         m, d = self.model, self.data
