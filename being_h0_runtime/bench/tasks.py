@@ -151,13 +151,22 @@ def list_tasks(tasks_dir: Path | None = None) -> list[TaskDef]:
 
 
 def parse_task_spec(spec: str, tasks_dir: Path | None = None) -> list[tuple[TaskDef, str]]:
-    """'pick_place_toy' (all its variations) or 'pick_place_toy:unseen' -> [(task, variation), ...]."""
+    """'pick_place_toy' (all its variations) or 'pick_place_toy:unseen' -> [(task, variation), ...].
+
+    'TASK:train' also works for a virtual-rig task that has the train variation (sim/train_variation.py)
+    although no task file lists it: a bare TASK never runs it, so benchmarks stay on held-out scenes.
+    """
     name, _, variation = spec.partition(":")
     if not name:
         raise ConfigError(f"--tasks {spec!r}: expected TASK or TASK:VARIATION")
     task = load_task(name, tasks_dir)
     if not variation:
         return [(task, v) for v in task.variations]
+    if variation == "train" and task.scene.sim_task is not None:
+        from ..sim.world import TASK_VARIATIONS
+
+        if variation in TASK_VARIATIONS[task.scene.sim_task]:
+            return [(task, variation)]
     if variation not in task.variations:
         raise ConfigError(f"--tasks {spec!r}: {task.source}: variation {variation!r} is not in field 'variations' "
                           f"(allowed: {', '.join(task.variations)})")

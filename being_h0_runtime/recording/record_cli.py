@@ -38,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--out", default=None, help="folder for the episode folders (created if missing; default: "
                     "recordings/ in your data folder, ~/.local/share/being-h0 or $XDG_DATA_HOME/being-h0)")
     ap.add_argument("--profile", default="sim", help="launch profile (virtual rig)")
-    ap.add_argument("--variation", default=None, help="scene variation: seen | unseen | clutter")
+    ap.add_argument("--variation", default=None, help="scene variation: seen | unseen | clutter | train "
+                    "(train: per-seed randomised scenes for demonstrations, sim/train_variation.py)")
     ap.add_argument("--seed-base", type=int, default=0, help="episode i uses seed seed-base + i")
     ap.add_argument("--camera-rate", type=float, default=10.0, help="camera frames per second to record")
     ap.add_argument("--keep-failures", action="store_true", help="keep failed episodes too (tagged 'failure')")

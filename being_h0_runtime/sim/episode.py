@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="virtual-rig task; its scripted expert is chosen to match (default pick_place_toy)")
     ap.add_argument("--trials", type=int, default=20, help="number of seeds to run (default 20)")
     ap.add_argument("--first-seed", type=int, default=0, help="seed of the first trial (default 0)")
-    ap.add_argument("--variation", choices=VARIATIONS, default="seen", help="scene variation (default seen)")
+    ap.add_argument("--variation", choices=VARIATIONS, default="seen", help="scene variation (default seen; train: per-seed randomised "
+                    "toy, colours, distractors, light, table, camera jitter)")
     ap.add_argument("--max-seconds", type=float, default=30.0, help="sim-time limit per episode (default 30)")
     ap.add_argument("--quiet", action="store_true", help="print only the summary line")
     args = ap.parse_args(argv)

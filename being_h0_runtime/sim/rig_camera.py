@@ -88,6 +88,30 @@ class CameraRenderers:
         rgb_r.update_scene(data, camera=camera)
         return rgb_r.render().copy()
 
+    def rebind(self, model: mujoco.MjModel) -> None:
+        """Point the open renderers at a recompiled `model`, keeping their GL contexts.
+
+        The train variation recompiles the model at every reset; a fresh EGL context costs ~200 ms per
+        renderer on software GL, a new MjrContext (textures, buffers) and MjvScene ~20 ms. mujoco.Renderer
+        has no public way to change its model, so this sets the three attributes its constructor sets;
+        where they are missing (another mujoco version) the renderers are closed and reopened on demand.
+        """
+        for r in (self._rgb, self._depth):
+            if r is None:
+                continue
+            if getattr(r, "_gl_context", None) is None or not all(
+                    hasattr(r, a) for a in ("_mjr_context", "_scene", "_model")):
+                self.close()
+                return
+            r._gl_context.make_current()
+            r._mjr_context.free()
+            r._mjr_context = mujoco.MjrContext(model, mujoco.mjtFontScale.mjFONTSCALE_150.value)
+            mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN.value, r._mjr_context)
+            r._mjr_context.readDepthMap = mujoco.mjtDepthMap.mjDEPTH_ZEROFAR
+            # room for every geom several times over; the constructor's 10000 costs ~40 ms to allocate
+            r._scene = mujoco.MjvScene(model=model, maxgeom=max(1000, 4 * model.ngeom))
+            r._model = model
+
     def close(self) -> None:
         """Release GL resources (idempotent)."""
         for r in (self._rgb, self._depth):

@@ -25,11 +25,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..rig import HAND_DOF_NAMES
 from . import franka
+
+if TYPE_CHECKING:
+    from .train_variation import Appearance
 
 #: Joint range (rad) of each hand actuator's driven joint; closure = q / range.
 FINGER_RANGE = 1.45
@@ -65,10 +69,16 @@ class ObjectSpec:
     size: tuple[float, ...]
     rgba: tuple[float, float, float, float]
     mass: float = 0.06
+    #: capsule only: lying on its side along the body's y axis (upright, it would balance on a round end)
+    lying: bool = False
 
     def half_height(self) -> float:
         """Half extent along z when resting upright (used for spawn heights)."""
         t, s = self.geom_type, self.size
+        if self.lying:
+            if t != "capsule":
+                raise ValueError(f"ObjectSpec.lying: only a capsule may lie, not a {t}")
+            return s[0]
         if t == "box":
             return s[2]
         if t == "cylinder":
@@ -112,6 +122,9 @@ class SceneSpec:
     with_objects: bool = True  # False: arm + hand only (the expert's IK model)
     #: another benchmark task's objects (a `task_scenes` spec with an `mjcf()` method); None = toy + box
     task_spec: object | None = None
+    #: lights, table texture and camera jitter of the `train` variation (`train_variation.Appearance`);
+    #: None = the bench's fixed look (the MJCF of seen/unseen/clutter does not change)
+    appearance: Appearance | None = None
 
 
 def _f(v) -> str:
@@ -196,10 +209,11 @@ def _hand_xml() -> str:
 
 def _object_body(spec: ObjectSpec, pos: tuple[float, float, float]) -> str:
     size = _f(spec.size)
+    lying = f' quat="{_quat_rotx(math.pi / 2)}"' if spec.lying else ""
     return (
         f'<body name="{spec.name}" pos="{_f(pos)}"><freejoint name="{spec.name}"/>'
         f'<geom name="{spec.name}" class="object" type="{spec.geom_type}" size="{size}" '
-        f'rgba="{_f(spec.rgba)}" mass="{spec.mass}"/></body>'
+        f'rgba="{_f(spec.rgba)}" mass="{spec.mass}"{lying}/></body>'
     )
 
 
@@ -218,13 +232,43 @@ def _box_body() -> str:
     return f'<body name="box" pos="0.5 0.2 0"><freejoint name="box"/>{geoms}</body>'
 
 
-def _camera_xml() -> str:
+def _camera_xml(look: Appearance | None = None) -> str:
     fwd = CAMERA_LOOKAT - CAMERA_POS
     fwd = fwd / np.linalg.norm(fwd)
     right = np.cross(fwd, [0, 0, 1.0])
     right /= np.linalg.norm(right)
     up = np.cross(right, fwd)
-    return f'<camera name="head" pos="{_f(CAMERA_POS)}" xyaxes="{_f(right)} {_f(up)}" fovy="{CAMERA_FOVY_DEG}"/>'
+    pos = CAMERA_POS
+    if look is not None:  # train variation: the head camera a few mm and a degree or so off its mount
+        from scipy.spatial.transform import Rotation
+
+        axes = np.column_stack([right, up, -fwd]) @ Rotation.from_euler("xyz", look.camera_tilt_deg,
+                                                                       degrees=True).as_matrix()
+        right, up, pos = axes[:, 0], axes[:, 1], CAMERA_POS + np.asarray(look.camera_shift)
+    return f'<camera name="head" pos="{_f(pos)}" xyaxes="{_f(right)} {_f(up)}" fovy="{CAMERA_FOVY_DEG}"/>'
+
+
+_TABLE_ASSETS = """<texture name="grid" type="2d" builtin="checker" rgb1="0.78 0.72 0.62" rgb2="0.74 0.68 0.58" width="256" height="256"/>
+    <material name="table" texture="grid" texrepeat="6 6" reflectance="0"/>"""
+_LIGHTS = """<light pos="0.3 -0.3 2.0" dir="0 0.1 -1" diffuse="0.7 0.7 0.7" castshadow="false"/>
+    <light pos="-0.5 0.5 1.5" dir="0.5 -0.3 -1" diffuse="0.35 0.35 0.35" castshadow="false"/>"""
+
+
+def _table_assets_xml(look: Appearance | None) -> str:
+    if look is None:
+        return _TABLE_ASSETS
+    noise = f' mark="random" random="{look.table_noise:.6g}" markrgb="{_f(np.asarray(look.table_rgb2) * 0.85)}"'
+    return (f'<texture name="grid" type="2d" builtin="{look.table_builtin}" rgb1="{_f(look.table_rgb1)}" '
+            f'rgb2="{_f(look.table_rgb2)}"{noise} width="256" height="256"/>\n'
+            f'    <material name="table" texture="grid" texrepeat="{_f([look.table_repeat] * 2)}" reflectance="0"/>')
+
+
+def _lights_xml(look: Appearance | None) -> str:
+    if look is None:
+        return _LIGHTS
+    (d0, d1), (c0, c1) = look.light_dirs, look.light_diffuse
+    return (f'<light pos="0.3 -0.3 2.0" dir="{_f(d0)}" diffuse="{_f(c0)}" castshadow="false"/>\n'
+            f'    <light pos="-0.5 0.5 1.5" dir="{_f(d1)}" diffuse="{_f(c1)}" castshadow="false"/>')
 
 
 def _actuators_xml() -> str:
@@ -273,6 +317,7 @@ def build_mjcf(spec: SceneSpec | None = None) -> str:
         objects = spec.task_spec.mjcf()  # type: ignore[attr-defined]
     elif spec.with_objects:
         objects = _box_body() + _object_body(spec.toy, (0.5, -0.1, spec.toy.half_height()))
+    if spec.with_objects:  # distractors: pick_place_toy's clutter, and any task's train variation
         for i, ds in enumerate(spec.distractors):
             objects += _object_body(ds, (0.3 + 0.1 * i, -0.4, ds.half_height()))
     actuators = _actuators_xml()
@@ -303,16 +348,14 @@ def build_mjcf(spec: SceneSpec | None = None) -> str:
     <default class="box"><geom rgba="0.55 0.38 0.22 1" mass="0.08" friction="0.8 0.01 0.001"/></default>
   </default>
   <asset>
-    <texture name="grid" type="2d" builtin="checker" rgb1="0.78 0.72 0.62" rgb2="0.74 0.68 0.58" width="256" height="256"/>
-    <material name="table" texture="grid" texrepeat="6 6" reflectance="0"/>
+    {_table_assets_xml(spec.appearance)}
   </asset>
   <worldbody>
-    <light pos="0.3 -0.3 2.0" dir="0 0.1 -1" diffuse="0.7 0.7 0.7" castshadow="false"/>
-    <light pos="-0.5 0.5 1.5" dir="0.5 -0.3 -1" diffuse="0.35 0.35 0.35" castshadow="false"/>
+    {_lights_xml(spec.appearance)}
     <geom name="table" type="box" pos="0.35 0 -0.02" size="0.7 0.7 0.02" material="table" friction="0.8 0.01 0.001"/>
     <geom name="floor" type="plane" pos="0 0 -0.75" size="3 3 0.1" rgba="0.35 0.35 0.38 1" contype="0" conaffinity="0"/>
     <geom name="base_plate" type="cylinder" pos="0 0 0.01" size="0.09 0.01" rgba="0.9 0.9 0.92 1" contype="0" conaffinity="0"/>
-    {_camera_xml()}
+    {_camera_xml(spec.appearance)}
     <body name="fr3_link0"><geom class="link" fromto="0 0 0.02 0 0 0.14" size="0.07"/>
     {arm_open}<site name="flange" pos="0 0 {franka.FLANGE_D}" size="0.005" rgba="0 1 0 0.3" group="4"/>{_hand_xml()}{arm_close}
     </body>

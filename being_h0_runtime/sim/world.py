@@ -32,7 +32,7 @@ import math
 import mujoco
 import numpy as np
 
-from . import franka, scene, task_scenes
+from . import franka, scene, task_scenes, train_variation
 from .rig_camera import (
     CameraRenderers,
     camera_intrinsics,
@@ -48,11 +48,15 @@ from .rig_contacts import (
 )
 
 TASKS: tuple[str, ...] = ("pick_place_toy", "close_lid", "close_toolbox", "pour_cup", "unfold_clothes")
-VARIATIONS: tuple[str, ...] = ("seen", "unseen", "clutter")
+#: the bench's variations, and `train`: randomised training scenes clear of unseen/clutter (sim/train_variation.py)
+VARIATIONS: tuple[str, ...] = ("seen", "unseen", "clutter", train_variation.TRAIN)
+#: tasks that have the train variation (the cloth has none yet)
+TRAIN_TASKS: tuple[str, ...] = ("pick_place_toy", "close_lid", "close_toolbox", "pour_cup")
 #: the variations each task's scene exists in (pick_place_toy: all of VARIATIONS)
 TASK_VARIATIONS: dict[str, tuple[str, ...]] = {
     "pick_place_toy": VARIATIONS,
-    **{t: tuple(v) for t, v in task_scenes.TASK_SPECS.items()},
+    **{t: tuple(v) + ((train_variation.TRAIN,) if t in TRAIN_TASKS else ())
+       for t, v in task_scenes.TASK_SPECS.items()},
 }
 
 #: Seconds for the hand to traverse its full stroke (Inspire RH56: roughly 0.6-1 s).
@@ -98,6 +102,8 @@ class VirtualRig:
 
     # ------------------------------------------------------------------ model
     def _scene_spec(self, rng: np.random.Generator) -> scene.SceneSpec:
+        if self.variation == train_variation.TRAIN:  # a new model per seed: toy shape, colours, camera, ...
+            return train_variation.draw_scene_spec(self.task, rng)
         if self.task != "pick_place_toy":
             return scene.SceneSpec(task_spec=task_scenes.TASK_SPECS[self.task][self.variation])
         if self.variation == "unseen":
@@ -112,7 +118,10 @@ class VirtualRig:
         self.model = mujoco.MjModel.from_xml_string(self._xml)
         self.data = mujoco.MjData(self.model)
         self._spec = spec
-        self._camera.close()
+        if self.variation == train_variation.TRAIN:
+            self._camera.rebind(self.model)  # a new model every reset: keep the GL contexts
+        else:
+            self._camera.close()
         m = self.model
         jid = lambda n: m.joint(n).id
         arm_j = [jid(n) for n in franka.JOINT_NAMES]
@@ -137,6 +146,7 @@ class VirtualRig:
         self._task_spec = spec.task_spec
         if spec.task_spec is not None:
             self._object_names = list(spec.task_spec.object_names())  # type: ignore[attr-defined]
+            self._object_names += [d.name for d in spec.distractors]
             return
         self._object_names = ["toy", "box"] + [d.name for d in spec.distractors]
         self._toy_geom = m.geom("toy").id
@@ -165,6 +175,9 @@ class VirtualRig:
         d.qpos[self._ids.arm_qpos] = self.home_q
         if self._task_spec is not None:
             self._task_spec.reset(m, d, rng)  # type: ignore[attr-defined]
+            if spec.distractors:
+                mujoco.mj_forward(m, d)  # task objects' poses -> where the distractors may stand
+                train_variation.set_distractor_poses(m, d, rng, spec.distractors, self._object_names)
             self._finish_reset()
             return
         # box, toy, distractors: rejection-sample non-overlapping positions
@@ -175,6 +188,11 @@ class VirtualRig:
         placed = [(box_xy, 0.12), (toy_xy, 0.05)]
         self._set_free(m.body("box").jntadr[0], np.r_[box_xy, 0.0], task_scenes.yaw_quat_wxyz(box_yaw))
         self._set_free(m.body("toy").jntadr[0], np.r_[toy_xy, spec.toy.half_height() + 1e-4], task_scenes.yaw_quat_wxyz(toy_yaw))
+        if self.variation == train_variation.TRAIN:
+            mujoco.mj_forward(m, d)
+            train_variation.set_distractor_poses(m, d, rng, spec.distractors, self._object_names)
+            self._finish_reset()
+            return
         for ds in spec.distractors:
             for _ in range(200):
                 xy = np.array([rng.uniform(*DISTRACTOR_REGION[0]), rng.uniform(*DISTRACTOR_REGION[1])])

@@ -55,18 +55,21 @@ class WarmUpSettings:
     lr: float = 5e-4
     seed: int = 0
     jobs: int = 1  # render processes
+    #: scene variation the layouts are rendered in: "train" adds random toys, distractors, lights, table
+    #: and camera jitter while keeping clear of the bench's unseen/clutter (sim/train_variation.py)
+    variation: str = "seen"
 
 
 # ----------------------------------------------------------------------------- rendering
 def _render_chunk(args: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Worker: render `n` layouts with scene seeds from `seed`; returns images (n,S,S,3) uint8, targets (n,7),
     and the proprio row (n,13) the arm and hand were posed with."""
-    n, seed, frame_size, tile, proprio_pool = args
+    n, seed, frame_size, tile, proprio_pool, variation = args
     os.environ.setdefault("MUJOCO_GL", "egl")
     from being_h0_runtime.sim.world import VirtualRig
     from being_h0_train.posttrain.data import compact_images
 
-    rig = VirtualRig("pick_place_toy", "seen", seed=seed, image_size=frame_size)
+    rig = VirtualRig("pick_place_toy", variation, seed=seed, image_size=frame_size)
     rng = np.random.default_rng([seed, 1])
     images = np.empty((n, tile, tile, 3), np.uint8)
     targets = np.empty((n, len(TARGET_NAMES)), np.float32)
@@ -94,8 +97,10 @@ def _yaw(q_xyzw: np.ndarray) -> float:
 
 
 def render_layouts(n: int, frame_size: tuple[int, int], tile: int, proprio_pool: np.ndarray, seed: int = 0,
-                   jobs: int = 1, progress: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`n` renders of random pick_place_toy layouts at the camera's `frame_size`, shrunk to `tile` px.
+                   jobs: int = 1, progress: bool = True, variation: str = "seen",
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`n` renders of random pick_place_toy layouts (in scene `variation`) at the camera's `frame_size`,
+    shrunk to `tile` px.
 
     Returns (images, pose targets, the proprio rows the arm and hand were posed with)."""
     pool = np.asarray(proprio_pool, np.float64)
@@ -103,7 +108,7 @@ def render_layouts(n: int, frame_size: tuple[int, int], tile: int, proprio_pool:
         raise ValueError(f"proprio_pool must be (M, >=13) arm+hand rows, got shape {pool.shape}")
     per = 250
     # scene seeds far from demo (1000+) and benchmark (0+) seeds so no layout is shared
-    chunks = [(min(per, n - s), 10_000_000 + seed * 1_000_000 + s, tuple(frame_size), tile, pool)
+    chunks = [(min(per, n - s), 10_000_000 + seed * 1_000_000 + s, tuple(frame_size), tile, pool, variation)
               for s in range(0, n, per)]
     bar = tqdm(total=n, desc="rendering layouts", unit="img", disable=not progress)
     out: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
@@ -230,6 +235,10 @@ def _parser() -> argparse.ArgumentParser:
     for f in ("samples", "steps", "batch_size", "lr", "seed", "jobs"):
         d = getattr(WarmUpSettings, f)
         ap.add_argument("--" + f.replace("_", "-"), type=type(d), default=d)
+    ap.add_argument("--variation", choices=("seen", "train"), default=WarmUpSettings.variation,
+                    help="pick_place_toy scene variation to render: seen (the bench's toy, table and camera) or "
+                         "train (random toys, distractors, light, table, camera jitter; never the bench's "
+                         "unseen/clutter objects)")
     return ap
 
 
@@ -246,7 +255,7 @@ def run(data: str | Path, out: str | Path, backbone_name: str, s: WarmUpSettings
                          f"{cfg.max_dynamic_tiles} tiles (thumbnail={cfg.use_thumbnail})")
     t0 = time.monotonic()
     images, targets, rows = render_layouts(s.samples, frame_size, cfg.vision.image_size, pool, s.seed, s.jobs,
-                                           progress)
+                                           progress, s.variation)
     t_render = time.monotonic() - t0
     backbone, metrics = warm_up(backbone_name, images, targets, rows, s, progress=progress)
     metrics.update(render_s=round(t_render, 1), train_s=round(time.monotonic() - t0 - t_render, 1))
@@ -260,7 +269,8 @@ def run(data: str | Path, out: str | Path, backbone_name: str, s: WarmUpSettings
 
 def main(argv: Sequence[str] | None = None) -> int:
     a = _parser().parse_args(argv)
-    s = WarmUpSettings(samples=a.samples, steps=a.steps, batch_size=a.batch_size, lr=a.lr, seed=a.seed, jobs=a.jobs)
+    s = WarmUpSettings(samples=a.samples, steps=a.steps, batch_size=a.batch_size, lr=a.lr, seed=a.seed, jobs=a.jobs,
+                       variation=a.variation)
     m = run(a.data, a.out, a.backbone, s)
     print(f"held-out toy position error: median {m['toy_cm_median']:.2f} cm, p90 {m['toy_cm_p90']:.2f} cm "
           f"(blind guess {m['toy_cm_median_blind']:.2f} cm); box median {m['box_cm_median']:.2f} cm")
