@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from being_h0_runtime.bench.engines import resolve_engine
 from being_h0_runtime.config import ConfigError
 from being_h0_runtime.launch import (
     build_graph,
@@ -21,6 +22,7 @@ from being_h0_runtime.launcher import GraphLauncher
 from being_h0_runtime.policy.engine_format import (
     MANIFEST_FILE,
     ExecutionAdvice,
+    manifest_identity_text,
     read_manifest,
     verify_engine_dir,
     write_execution_advice,
@@ -122,20 +124,28 @@ def test_bad_advice_is_a_clear_error_naming_the_manifest_and_field(tmp_path: Pat
         GraphLauncher(profile, tmp_path / "run")
 
 
-def test_writing_advice_keeps_the_engine_valid_and_everything_else_as_it_was(tmp_path: Path) -> None:
+def test_writing_advice_keeps_the_engine_valid_its_identity_and_every_other_byte(tmp_path: Path) -> None:
     engine = tmp_path / "engine"
     shutil.copytree(ENGINE, engine, ignore=shutil.ignore_patterns("bench"))
-    before = json.loads((engine / MANIFEST_FILE).read_text())
-    before.pop("execution", None)
+    before = (engine / MANIFEST_FILE).read_text()
+    assert "execution" not in json.loads(before)
     write_execution_advice(engine, ExecutionAdvice.model_validate(RTC))
-    after = json.loads((engine / MANIFEST_FILE).read_text())
-    assert after.pop("execution")["recommended"] == "rtc"
-    assert after == before
+    after = (engine / MANIFEST_FILE).read_text()
+    raw = json.loads(after)
+    assert raw.pop("execution")["recommended"] == "rtc" and raw == json.loads(before)
+    assert manifest_identity_text(after) == before  # the text without the advice is the old manifest, byte for byte
     verify_engine_dir(engine)  # checksums still hold: the manifest is not among its own files
+    # the bench's engine identity (results are keyed by it) is unchanged; a real change still changes it
+    assert resolve_engine(str(engine)).sha256 == resolve_engine(str(ENGINE)).sha256
     # replacing advice replaces it; nothing is left beside the manifest
     write_execution_advice(engine, ExecutionAdvice.model_validate({**RTC, "recommended": "ensemble", "params": {}}))
     assert read_manifest(engine).execution.recommended == "ensemble"  # type: ignore[union-attr]
+    assert manifest_identity_text((engine / MANIFEST_FILE).read_text()) == before
     assert sorted(p.name for p in engine.glob("manifest*")) == [MANIFEST_FILE]
+    edited = json.loads((engine / MANIFEST_FILE).read_text())
+    edited["engine_id"] += "-retrained"
+    (engine / MANIFEST_FILE).write_text(json.dumps(edited, indent=2))
+    assert resolve_engine(str(engine)).sha256 != resolve_engine(str(ENGINE)).sha256
 
 
 def test_advice_for_a_broken_engine_is_refused_before_anything_is_written(tmp_path: Path) -> None:
@@ -146,3 +156,14 @@ def test_advice_for_a_broken_engine_is_refused_before_anything_is_written(tmp_pa
         write_execution_advice(engine, ExecutionAdvice.model_validate(RTC))
     assert (engine / MANIFEST_FILE).read_text() == '{"format_version": 1, "engine_id": ""}'
 
+
+
+def test_hand_placed_advice_is_part_of_the_identity_until_rewritten(tmp_path: Path) -> None:
+    engine = manifest_only_engine(tmp_path, None)
+    raw = json.loads((engine / MANIFEST_FILE).read_text())
+    hand = json.dumps({"execution": RTC, **raw}, indent=2)  # advice first: not where the writer puts it
+    (engine / MANIFEST_FILE).write_text(hand)
+    assert manifest_identity_text(hand) == hand
+    write_execution_advice(engine, ExecutionAdvice.model_validate(RTC))
+    after = (engine / MANIFEST_FILE).read_text()
+    assert json.loads(manifest_identity_text(after)) == raw and json.loads(after)["execution"]["recommended"] == "rtc"

@@ -30,11 +30,17 @@ def resolve_engine(spec: str, backend: str = "auto") -> EngineRef:
     """'expert' (the scripted virtual-rig expert) or an engine directory with manifest.json."""
     if spec == "expert":
         return EngineRef(EXPERT_ID, EXPERT_ID, "expert", {"kind": "expert"}, EXPERT_ID)
-    from ..policy.engine_format import MANIFEST_FILE, read_manifest
+    from ..policy.engine_format import (
+        MANIFEST_FILE,
+        manifest_identity_text,
+        read_manifest,
+    )
 
     d = Path(spec).resolve()
     manifest = read_manifest(d)  # ConfigError names the file/field
-    sha = hashlib.sha256((d / MANIFEST_FILE).read_bytes()).hexdigest()
+    # the manifest without its `execution` advice: recording which executor to run keeps the engine's results
+    text = (d / MANIFEST_FILE).read_bytes().decode("utf-8")
+    sha = hashlib.sha256(manifest_identity_text(text).encode("utf-8")).hexdigest()
     return EngineRef(manifest.engine_id, sha, str(d), {"kind": "engine", "engine_dir": str(d), "backend": backend},
                      d.name)
 
