@@ -112,7 +112,9 @@ def test_sigterm_stops_the_bench_and_its_burners(tmp_path: Path) -> None:
     time.sleep(1.5)  # into the episode
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 130, out
+    # 130, or death by SIGINT: CPython exits that way when the interrupt first surfaced inside C code (an extension's
+    # import, under load) although the bench handled it; either way an interruption, reported as such
+    assert proc.returncode in (130, -signal.SIGINT), out
     assert "interrupted" in out
     assert not any(alive(p) for p in burners)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -88,10 +89,13 @@ def test_cli_refuses_advice_it_cannot_back(capsys):
     for argv, problem in ((["--write-manifest", "--engine", "expert"], "scripted expert has no manifest"),
                           (["--write-manifest", "--strategies", "rtc"], "at least two strategies"),
                           (["--recommend", "rtc"], "goes with --write-manifest"),
+                          (["--advice-from", "/nonexistent.json"], "file not found"),
                           (["--latency-ms", "100", "900"], "--latency-ms must be in")):
-        with pytest.raises(SystemExit):
-            strategies.main(argv)
-        assert problem in capsys.readouterr().err
+        try:
+            rc = strategies.main(argv)
+        except SystemExit as stop:
+            rc = stop.code
+        assert rc == 2 and problem in capsys.readouterr().err
 
 
 def test_write_manifest_measures_the_engine_and_records_the_winner(tmp_path, capsys):
@@ -113,3 +117,15 @@ def test_write_manifest_measures_the_engine_and_records_the_winner(tmp_path, cap
     assert set(advice.evidence.figures) == {"sync@100ms", "rtc@100ms"}
     assert advice.evidence.command.startswith("being-h0 bench strategies --engine ")
     verify_engine_dir(engine)  # still a valid engine
+    # the same figures, read back from the JSON, another pick by hand: nothing is measured again
+    other = "sync" if advice.recommended == "rtc" else "rtc"
+    assert strategies.main(["--advice-from", str(tmp_path / "s.json"), "--recommend", other]) == 0
+    again = read_manifest(engine).execution
+    assert again.recommended == other and "chosen by hand" in again.evidence.summary  # type: ignore[union-attr]
+    assert again.evidence.command == advice.evidence.command  # type: ignore[union-attr]
+    # advice for an engine that changed since it was measured is refused
+    raw = json.loads((engine / "manifest.json").read_text())
+    raw["engine_id"] += "-retrained"
+    (engine / "manifest.json").write_text(json.dumps(raw, indent=2))
+    assert strategies.main(["--advice-from", str(tmp_path / "s.json")]) == 2
+    assert "measure it again" in capsys.readouterr().err

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 EXPERT_ID = "scripted-expert"
+#: `--engine` value meaning "the engine the launch profile's inference node runs"
+PROFILE_ENGINE = "default"
 
 
 @dataclass(frozen=True)
@@ -48,3 +50,20 @@ def resolve_engine(spec: str, backend: str = "auto") -> EngineRef:
 def engine_label(name: str, sha256: str) -> str:
     """`name@<8 hex of the manifest's sha256>`: two exports with one name are never merged (the expert: its id)."""
     return name if sha256 == EXPERT_ID else f"{name}@{sha256[:8]}"
+
+
+def engine_for(spec: str, profile: str = "sim") -> EngineRef:
+    """`default` (the engine the profile's inference node runs, with its backend), `expert`, or an engine dir."""
+    from ..config import ConfigError
+    from ..launch import engine_of, load_profile
+
+    if spec != PROFILE_ENGINE:
+        return resolve_engine(spec)
+    prof = load_profile(profile)
+    engine_dir = engine_of(prof, Path(prof.base_dir))
+    if engine_dir is None:
+        raise ConfigError(f"{prof.source}: the inference node runs no engine directory (the scripted expert?); "
+                          f"pass --engine DIR or --engine expert")
+    backend = prof.nodes["inference"].params.get("policy", {}).get("backend", "auto") \
+        if "inference" in prof.nodes else "auto"
+    return resolve_engine(engine_dir, backend)

@@ -157,7 +157,8 @@ Runner = Callable[[str, int, dict[str, dict[str, Any]]], EpisodeResult]
 
 def run_settings(runner: Runner, profile: str, seeds: list[int], settings: list[tuple[str, dict[str, Any]]],
                  burners: list[int], progress: bool = True, settle_s: float = 1.0) -> list[LoadEpisode]:
-    """Every (seed, setting, burners) once, interleaved; a KeyboardInterrupt keeps what finished (`.partial`)."""
+    """Every (seed, setting, burners) once, interleaved; an interruption raises KeyboardInterrupt with what
+    finished (`.partial`). The burners stop with each episode, whatever ends it."""
     done: list[LoadEpisode] = []
     try:
         for seed in seeds:
@@ -172,9 +173,16 @@ def run_settings(runner: Runner, profile: str, seeds: list[int], settings: list[
                         print(f"  {label:<9} burners {n} seed {seed:3d} (load1 {load1:4.1f}): {r.state:<9} task "
                               f"{r.task_s:5.1f} s, first chunk {r.first_chunk_s:5.2f} s, wall {r.wall_s:5.1f} s"
                               + (f"  [{r.error}]" if r.error else ""), file=sys.stderr, flush=True)
-    except KeyboardInterrupt as stop:
+    except BaseException as err:
+        from .. import interrupts
+
+        # a Ctrl-C/SIGTERM that landed in C code (an extension's import, a DDS callback) surfaces as another
+        # exception; interrupts.py remembers the request, so it is still an interruption
+        if not isinstance(err, KeyboardInterrupt) and not interrupts.requested():
+            raise
+        stop = KeyboardInterrupt()
         stop.partial = done  # type: ignore[attr-defined]
-        raise
+        raise stop from err
     return done
 
 

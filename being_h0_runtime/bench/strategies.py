@@ -34,10 +34,9 @@ from typing import Any
 import numpy as np
 
 from ..config import ConfigError
+from .engines import PROFILE_ENGINE, engine_for
 
 STRATEGIES = ("sync", "async", "ensemble", "crossfade", "rtc")
-#: `--engine` value meaning "the engine the launch profile's inference node runs"
-PROFILE_ENGINE = "default"
 
 
 class _DelayedPublisher:
@@ -187,23 +186,10 @@ class StrategySummary:
     rows: list[EpisodeRow] = field(default_factory=list)
     #: the simulated inference delay these episodes ran with
     latency_ms: float = 0.0
-
-
-def engine_for(spec: str, profile: str = "sim") -> Any:
-    """`default` (the engine the profile's inference node runs, with its backend), `expert`, or an engine dir."""
-    from ..launch import engine_of, load_profile
-    from .engines import resolve_engine
-
-    if spec != PROFILE_ENGINE:
-        return resolve_engine(spec)
-    prof = load_profile(profile)
-    engine_dir = engine_of(prof, Path(prof.base_dir))
-    if engine_dir is None:
-        raise ConfigError(f"{prof.source}: the inference node runs no engine directory (the scripted expert?); "
-                          f"pass --engine DIR or --engine expert")
-    backend = prof.nodes["inference"].params.get("policy", {}).get("backend", "auto") \
-        if "inference" in prof.nodes else "auto"
-    return resolve_engine(engine_dir, backend)
+    #: what was measured and how (JSON readers, `--advice-from`): engine directory, its label, the command
+    engine_path: str = ""
+    engine_label: str = ""
+    command: str = ""
 
 
 def run_strategy_episode(strategy: str, seed: int, variation: str = "seen", time_limit_s: float = 30.0,
@@ -294,13 +280,19 @@ NAME) with these figures and this command in the engine's manifest.json
 """
 
 
+EXAMPLES = """\
+examples:
+  being-h0 bench strategies --seeds 5 --latency-ms 100 400 --json strategies.json
+  being-h0 bench strategies --engine expert --strategies sync crossfade --seeds 1
+  being-h0 bench strategies --seeds 5 --latency-ms 100 400 --write-manifest
+  being-h0 bench strategies --advice-from strategies.json --recommend ensemble
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="being-h0 bench strategies", description=HELP,
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="examples:\n  being-h0 bench strategies --seeds 5 --latency-ms 100 400\n"
-                                        "  being-h0 bench strategies --engine expert --strategies sync crossfade "
-                                        "--seeds 1\n  being-h0 bench strategies --seeds 5 --latency-ms 100 400 "
-                                        "--write-manifest")
+                                 epilog=EXAMPLES)
     ap.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES,
                     help=f"which strategies (default: all: {' '.join(STRATEGIES)})")
     ap.add_argument("--engine", default=PROFILE_ENGINE, metavar="default|expert|DIR",
@@ -322,6 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--recommend", choices=STRATEGIES, default=None,
                     help="with --write-manifest: recommend this strategy instead of the rule's pick (the "
                          "evidence says so)")
+    ap.add_argument("--advice-from", type=Path, default=None, metavar="JSON",
+                    help="measure nothing: write the advice from an earlier run's --json file into the engine it "
+                         "measured (refused if that engine changed since); implies --write-manifest")
     ap.add_argument("--quiet", action="store_true", help="no per-episode lines")
     return ap
 
@@ -341,7 +336,7 @@ def _check(args: argparse.Namespace, ap: argparse.ArgumentParser) -> None:
     if args.variation not in sim_variations():
         ap.error(f"--variation {args.variation!r}: allowed {', '.join(sim_variations())}")
     if args.recommend and not args.write_manifest:
-        ap.error("--recommend goes with --write-manifest")
+        ap.error("--recommend goes with --write-manifest or --advice-from")
     if args.write_manifest and args.engine == "expert":
         ap.error("--write-manifest: the scripted expert has no manifest; measure an engine (--engine default|DIR)")
     if args.write_manifest and len(set(args.strategies)) < 2:
@@ -364,6 +359,10 @@ def command_line(args: argparse.Namespace, engine_path: str) -> str:
 
 def run_parsed(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
     """Run with parsed options (`being-h0 bench` parses them in its own tree); ap.error on bad values."""
+    if args.advice_from is not None:
+        from .strategy_advice import advice_from_json
+
+        return advice_from_json(args.advice_from, args.recommend)
     _check(args, ap)
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     try:
@@ -380,24 +379,14 @@ def run_parsed(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
         print(f"virtual rig, {args.variation}, seeds {seeds[0]}..{seeds[-1]}, {who} (16-step chunks at 10 Hz), "
               f"inference latency {ms:.0f} ms (sim time); arm joints, per 10 ms control cycle")
         print(format_table([s for s in summaries if s.latency_ms == ms]))
+    for s in summaries:
+        s.engine_path, s.engine_label, s.command = engine.path, engine.label, command_line(args, engine.path)
     if args.json:
         args.json.write_text(json.dumps([asdict(s) for s in summaries], indent=2))
     if args.write_manifest:
-        return _write_advice(args, summaries, engine)
-    return 0
+        from .strategy_advice import write_advice
 
-
-def _write_advice(args: argparse.Namespace, summaries: list[StrategySummary], engine: Any) -> int:
-    from ..policy.engine_format import write_execution_advice
-    from .strategy_advice import advice_from
-
-    advice = advice_from(summaries, command_line(args, engine.path), args.recommend, engine.label)
-    try:
-        path = write_execution_advice(engine.path, advice)
-    except (ConfigError, OSError) as err:
-        print(f"error: advice not written: {err}", file=sys.stderr)
-        return 2
-    print(f"{path}: execution.recommended = {advice.recommended} ({advice.evidence.summary})")
+        return write_advice(summaries, engine, args.recommend)
     return 0
 
 

@@ -11,13 +11,17 @@ overrides the rule; the evidence then says so, next to the same figures.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..config import ConfigError
 from ..policy.engine_format import ExecutionAdvice
 
 
@@ -89,3 +93,56 @@ def advice_from(summaries: Sequence[Any], command: str, chosen: str | None = Non
         "recommended": pick, "params": {},
         "evidence": {"command": command, "summary": summary, "figures": figures(summaries),
                      "measured_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}})
+
+
+def load_summaries(path: Path) -> list[Any]:
+    """StrategySummary objects back from a `bench strategies --json` file of an engine (not the expert)."""
+    from .strategies import EpisodeRow, StrategySummary, TrajectoryMetrics
+
+    try:
+        raw = json.loads(path.read_text())
+        out = []
+        for d in raw:
+            rows = [EpisodeRow(**{**r, "metrics": TrajectoryMetrics(**r["metrics"]), "raw": TrajectoryMetrics(**r["raw"])})
+                    for r in d.pop("rows")]
+            out.append(StrategySummary(**d, rows=rows))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as err:
+        raise ConfigError(f"{path}: not a `being-h0 bench strategies --json` file ({err})") from None
+    if not out or not all(s.engine_path and s.command and s.engine_path != "expert" for s in out):
+        raise ConfigError(f"{path}: no engine measurement in it (empty, the scripted expert's, or written by an "
+                          f"older version without engine_path/command); measure with --json again")
+    if len({s.engine_label for s in out}) != 1:
+        raise ConfigError(f"{path}: measurements of several engines")
+    return out
+
+
+def write_advice(summaries: Sequence[Any], engine: Any, chosen: str | None = None) -> int:
+    """`--write-manifest`: the advice for `summaries` into `engine`'s manifest; an exit status, errors printed."""
+    from ..policy.engine_format import write_execution_advice
+
+    try:
+        advice = advice_from(summaries, summaries[0].command, chosen, engine.label)
+        path = write_execution_advice(engine.path, advice)
+    except (ValueError, ConfigError, OSError) as err:
+        print(f"error: advice not written: {err}", file=sys.stderr)
+        return 2
+    print(f"{path}: execution.recommended = {advice.recommended} ({advice.evidence.summary})")
+    return 0
+
+
+def advice_from_json(path: Path, chosen: str | None = None) -> int:
+    """`--advice-from`: write the advice from an earlier run's JSON, if its engine is still the one measured."""
+    from .engines import resolve_engine
+
+    try:
+        summaries = load_summaries(path)
+        engine = resolve_engine(summaries[0].engine_path)
+        if engine.label != summaries[0].engine_label:
+            raise ConfigError(f"{path}: measured {summaries[0].engine_label}, but {summaries[0].engine_path} is now "
+                              f"{engine.label}; measure it again")
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return write_advice(summaries, engine, chosen)
