@@ -8,7 +8,7 @@ Common commands:
   being-h0 run --profile rig         an episode on the real rig (operator judges success)
   being-h0 launch sim                start the graph and keep it running (s starts an episode, q quits)
   being-h0 doctor --profile rig      check devices, permissions, calibration, disk
-  being-h0 bench ...                 benchmarks (latency, dds, hand-link, e2e, control-loop, strategies, run, report)
+  being-h0 bench ...                 benchmarks (latency, dds, hand-link, e2e, control-loop, strategies, load, run, report)
   being-h0 dataset ...               list / inspect / validate / export recorded episodes
   being-h0 view --domain-id N --graph-id X   live Foxglove view of a running graph (or: run/launch --view)
 

@@ -16,6 +16,7 @@ the closest valid key.
 from __future__ import annotations
 
 import copy
+import logging
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -35,6 +36,7 @@ from .transport.dds_network import RIG_DOMAINS, SIM_DOMAINS, DdsNetwork, pick_si
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROFILE_DIR = REPO_ROOT / "launch"
+log = logging.getLogger(__name__)
 
 
 class NodeEntry(StrictModel):
@@ -230,19 +232,74 @@ def build_graph(profile: Profile, ctx: Context, run_dir: Path, overrides: dict[s
     """Construct the profile's nodes in one context (in-process graph) and bring each up (configure,
     activate) in profile order; every node's parameters are validated before the first node is built.
     If one fails, the nodes already up are shut down (actuators hold) before the error propagates."""
+    overrides = with_engine_execution(profile, run_dir, overrides)
     validated = profile.validate_nodes(run_dir, overrides)
     nodes: dict[str, RuntimeNode] = {}
     try:
         for name, entry in profile.nodes.items():
             if only is not None and name not in only:
                 continue
-            handle = ctx.create_node(name, profile.node_params(name, run_dir, (overrides or {}).get(name)))
+            handle = ctx.create_node(name, profile.node_params(name, run_dir, overrides.get(name)))
             nodes[name] = node = node_class(entry.type)(handle, validated[name])
             node.bring_up()
     except BaseException:
         close_graph(nodes, reraise=False)
         raise
     return nodes
+
+
+def _pins_executor(params: dict[str, Any]) -> bool:
+    return any(key == "executor" or key.startswith("executor.") for key in params)
+
+
+def engine_of(profile: Profile, run_dir: Path, overrides: dict[str, dict[str, Any]] | None = None) -> str | None:
+    """The engine directory the profile's inference node runs (after `overrides`); None for the scripted
+    expert, for several inference nodes on different engines, or for parameters that do not validate (the
+    full validation reports those)."""
+    engines = set()
+    for name, entry in profile.nodes.items():
+        if entry.type != "inference":
+            continue
+        try:
+            params = validate_params(entry.type, profile.node_params(name, run_dir, (overrides or {}).get(name)),
+                                     profile.source, profile.base_dir)
+        except ConfigError:
+            return None
+        policy = params.policy  # type: ignore[attr-defined]
+        if policy.kind == "engine" and policy.engine_dir:
+            engines.add(str(policy.engine_dir))
+    return engines.pop() if len(engines) == 1 else None
+
+
+def with_engine_execution(profile: Profile, run_dir: Path,
+                          overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """`overrides` plus the engine manifest's recommended executor for every node with an `executor`
+    parameter (arm, hand) that neither the profile nor `overrides` sets.
+
+    How an engine's chunks are best stitched is measured per engine (`being-h0 bench strategies
+    --write-manifest`) and recorded in its manifest's `execution` block, so a profile need not pin
+    it; a profile's explicit choice always wins. The scripted expert and an engine without advice add
+    nothing (the node's default applies). A manifest whose advice does not validate is a ConfigError.
+    """
+    out = {node: dict(params) for node, params in (overrides or {}).items()}
+    engine_dir = engine_of(profile, run_dir, out)
+    if engine_dir is None:
+        return out
+    from .policy.engine_format import read_manifest
+
+    advice = read_manifest(engine_dir).execution
+    if advice is None:
+        return out
+    advised = []
+    for name, entry in profile.nodes.items():
+        if ("executor" in node_class(entry.type).Params.model_fields and "executor" not in entry.params
+                and not _pins_executor(out.get(name, {}))):
+            out.setdefault(name, {})["executor"] = {"name": advice.recommended, "params": dict(advice.params)}
+            advised.append(name)
+    if advised:
+        log.info("%s: executor %s %s, as %s/manifest.json recommends", ", ".join(advised), advice.recommended,
+                 advice.params or "", engine_dir)
+    return out
 
 
 def close_graph(nodes: dict[str, RuntimeNode], reraise: bool = True) -> None:

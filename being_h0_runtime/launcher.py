@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .launch import Profile
+from .launch import Profile, with_engine_execution
 from .transport.dds_network import new_graph_id
 
 log = logging.getLogger("being_h0.launcher")
@@ -73,7 +73,8 @@ class GraphLauncher:
         #: every launch has a domain (the profile's, or a fresh sim one) and its own graph id
         self.domain_id = profile.launch_domain(domain_id)
         self.graph_id = graph_id or new_graph_id()
-        self.overrides = overrides or {}
+        #: with the engine manifest's recommended executor for actuators the profile leaves unpinned
+        self.overrides = with_engine_execution(profile, run_dir, overrides)
         self.log_level = log_level
         self.children: list[Child] = []
         self.stopping = False

@@ -7,6 +7,7 @@ reads the same file.  Each node runs `being_h0_runtime.node_main`, which
 picks the rclpy transport automatically when rclpy is importable.
 """
 
+import json
 import sys
 import tempfile
 
@@ -26,7 +27,11 @@ def _nodes(context, *args, **kwargs):
     # every node's parameters before any node starts, as `being-h0 launch` does (raises ConfigError)
     from pathlib import Path
 
-    profile.validate_nodes(Path(run_dir))
+    from being_h0_runtime.launch import with_engine_execution
+
+    # the engine manifest's recommended executor for actuators the profile leaves unpinned, as `being-h0 launch`
+    overrides = with_engine_execution(profile, Path(run_dir))
+    profile.validate_nodes(Path(run_dir), overrides)
     # the profile's network, as `being-h0 launch` uses it: rmw_cyclonedds reads CYCLONEDDS_URI
     env = {"ROS_DOMAIN_ID": str(profile.launch_domain())}
     xml = cyclone_config_xml(profile.dds)
@@ -41,7 +46,8 @@ def _nodes(context, *args, **kwargs):
                 executable=sys.executable,
                 name=name,
                 arguments=["-m", "being_h0_runtime.node_main", "--profile", profile.source, "--node", name,
-                           "--run-dir", run_dir, "--transport", "ros2"],
+                           "--run-dir", run_dir, "--transport", "ros2",
+                           "--params-json", json.dumps(overrides.get(name, {}))],
                 parameters=[{"use_sim_time": profile.node_uses_sim_time(name)}],
                 additional_env=env,
                 output="screen",

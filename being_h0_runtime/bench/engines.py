@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 EXPERT_ID = "scripted-expert"
+#: `--engine` value meaning "the engine the launch profile's inference node runs"
+PROFILE_ENGINE = "default"
 
 
 @dataclass(frozen=True)
@@ -30,11 +32,17 @@ def resolve_engine(spec: str, backend: str = "auto") -> EngineRef:
     """'expert' (the scripted virtual-rig expert) or an engine directory with manifest.json."""
     if spec == "expert":
         return EngineRef(EXPERT_ID, EXPERT_ID, "expert", {"kind": "expert"}, EXPERT_ID)
-    from ..policy.engine_format import MANIFEST_FILE, read_manifest
+    from ..policy.engine_format import (
+        MANIFEST_FILE,
+        manifest_identity_text,
+        read_manifest,
+    )
 
     d = Path(spec).resolve()
     manifest = read_manifest(d)  # ConfigError names the file/field
-    sha = hashlib.sha256((d / MANIFEST_FILE).read_bytes()).hexdigest()
+    # the manifest without its `execution` advice: recording which executor to run keeps the engine's results
+    text = (d / MANIFEST_FILE).read_bytes().decode("utf-8")
+    sha = hashlib.sha256(manifest_identity_text(text).encode("utf-8")).hexdigest()
     return EngineRef(manifest.engine_id, sha, str(d), {"kind": "engine", "engine_dir": str(d), "backend": backend},
                      d.name)
 
@@ -42,3 +50,20 @@ def resolve_engine(spec: str, backend: str = "auto") -> EngineRef:
 def engine_label(name: str, sha256: str) -> str:
     """`name@<8 hex of the manifest's sha256>`: two exports with one name are never merged (the expert: its id)."""
     return name if sha256 == EXPERT_ID else f"{name}@{sha256[:8]}"
+
+
+def engine_for(spec: str, profile: str = "sim") -> EngineRef:
+    """`default` (the engine the profile's inference node runs, with its backend), `expert`, or an engine dir."""
+    from ..config import ConfigError
+    from ..launch import engine_of, load_profile
+
+    if spec != PROFILE_ENGINE:
+        return resolve_engine(spec)
+    prof = load_profile(profile)
+    engine_dir = engine_of(prof, Path(prof.base_dir))
+    if engine_dir is None:
+        raise ConfigError(f"{prof.source}: the inference node runs no engine directory (the scripted expert?); "
+                          f"pass --engine DIR or --engine expert")
+    backend = prof.nodes["inference"].params.get("policy", {}).get("backend", "auto") \
+        if "inference" in prof.nodes else "auto"
+    return resolve_engine(engine_dir, backend)

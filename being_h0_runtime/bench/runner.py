@@ -95,8 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="run only trial I of each task/variation (seed base + I): how a report's "
                          "'reproduce' command re-runs one trial")
     ap.add_argument("--strategy", default=None, choices=STRATEGIES,
-                    help="chunk execution strategy for arm and hand (default: the profile's; the expert's is async); "
-                         "results of different strategies are kept apart and compared in the report")
+                    help="chunk execution strategy for arm and hand (default: the profile's, else the engine "
+                         "manifest's; the expert's is async); results of different strategies are kept apart and "
+                         "compared in the report")
     ap.add_argument("--results", required=True, type=Path, help="SQLite results file (created; appended to)")
     ap.add_argument("--out", required=True, type=Path, help="directory for frame strips and recordings")
     ap.add_argument("--profile", default="sim",

@@ -1,11 +1,12 @@
 """`being-h0 bench strategies`: chunk execution strategies compared on the virtual rig.
 
 The policy returns 16-step chunks; how consecutive chunks are stitched
-(policy/execution/: sync, async, ensemble, crossfade) decides whether the
+(policy/execution/: sync, async, ensemble, crossfade, rtc) decides whether the
 arm sees a jump where one chunk takes over from the last. For each strategy
-the same seeds run the whole graph in-process (deterministic), and a probe
-node records every /arm/command the arm node sent and every /action_chunk
-arrival. Reported per strategy:
+the same seeds run the whole graph in-process (deterministic), with the
+engine the launch profile runs (or --engine DIR | expert), and a probe node
+records every /arm/command the arm node sent and every /action_chunk
+arrival. Reported per strategy and simulated inference delay:
 
   success        k/n episodes the simulator judged successful
   (each metric twice: for the strategy's output, the safety supervisor's input,
@@ -17,6 +18,7 @@ arrival. Reported per strategy:
                  ordinary step, to read the boundary step against
 
 Only the cycles while the task is running count (homing is a planned move).
+`--write-manifest` records the winner in the engine's manifest (strategy_advice.py).
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ from typing import Any
 import numpy as np
 
 from ..config import ConfigError
+from .engines import PROFILE_ENGINE, engine_for
 
-STRATEGIES = ("sync", "async", "ensemble", "crossfade")
+STRATEGIES = ("sync", "async", "ensemble", "crossfade", "rtc")
 
 
 class _DelayedPublisher:
@@ -181,21 +184,28 @@ class StrategySummary:
     sim_seconds_mean: float
     wall_seconds_mean: float
     rows: list[EpisodeRow] = field(default_factory=list)
+    #: the simulated inference delay these episodes ran with
+    latency_ms: float = 0.0
+    #: what was measured and how (JSON readers, `--advice-from`): engine directory, its label, the command
+    engine_path: str = ""
+    engine_label: str = ""
+    command: str = ""
 
 
 def run_strategy_episode(strategy: str, seed: int, variation: str = "seen", time_limit_s: float = 30.0,
                          profile: str = "sim", params: dict[str, Any] | None = None,
-                         latency_s: float = 0.0) -> EpisodeRow:
+                         latency_s: float = 0.0, engine: Any = "expert") -> EpisodeRow:
+    """One episode; `engine`: an EngineRef or a spec for engine_for."""
     from ..launch import load_profile
     from ..operator import run_episode_inproc
-    from .engines import resolve_engine
     from .tasks import load_task
     from .trial import trial_overrides
 
     task = load_task("pick_place_toy")
     executor = {"name": strategy, "params": dict(params or {})}
     extra = {"arm": {"executor": executor}, "hand": {"executor": executor}}
-    over = trial_overrides(profile, task, variation, resolve_engine("expert"), time_limit_s, extra)
+    over = trial_overrides(profile, task, variation, engine_for(engine, profile) if isinstance(engine, str) else engine,
+                           time_limit_s, extra)
     arm_rate = float(load_profile(profile).nodes["arm"].params.get("rate_hz", 100.0))
     probe = CommandProbe(latency_s)
     out = run_episode_inproc(profile, seed=seed, overrides=over, time_limit_s=time_limit_s, setup=probe.setup,
@@ -207,16 +217,19 @@ def run_strategy_episode(strategy: str, seed: int, variation: str = "seen", time
 
 
 def compare(strategies: list[str], seeds: list[int], variation: str = "seen", time_limit_s: float = 30.0,
-            profile: str = "sim", progress: bool = False, latency_s: float = 0.0) -> list[StrategySummary]:
+            profile: str = "sim", progress: bool = False, latency_s: float = 0.0,
+            engine: Any = "expert") -> list[StrategySummary]:
+    """One summary per strategy, the same seeds each; `engine`: an EngineRef or a spec for engine_for (the tests
+    use the fast scripted expert)."""
     out = []
     for s in strategies:
         rows = []
         for seed in seeds:
             t = time.perf_counter()
-            row = run_strategy_episode(s, seed, variation, time_limit_s, profile, latency_s=latency_s)
+            row = run_strategy_episode(s, seed, variation, time_limit_s, profile, latency_s=latency_s, engine=engine)
             rows.append(row)
             if progress:
-                print(f"  {s:<9} seed {seed:3d} {row.state:<9} jerk {row.metrics.jerk_rms:9.2f} "
+                print(f"  {s:<9} {latency_s * 1e3:4.0f} ms seed {seed:3d} {row.state:<9} jerk {row.metrics.jerk_rms:9.2f} "
                       f"boundary {row.metrics.max_boundary_step:.4f} rad  ({time.perf_counter() - t:.1f} s)",
                       file=sys.stderr, flush=True)
         out.append(StrategySummary(
@@ -227,7 +240,8 @@ def compare(strategies: list[str], seeds: list[int], variation: str = "seen", ti
             raw_jerk_rms_p50=float(np.median([r.raw.jerk_rms for r in rows])),
             raw_max_boundary_step=float(max(r.raw.max_boundary_step for r in rows)),
             sim_seconds_mean=float(np.mean([r.sim_seconds for r in rows])),
-            wall_seconds_mean=float(np.mean([r.wall_seconds for r in rows])), rows=rows))
+            wall_seconds_mean=float(np.mean([r.wall_seconds for r in rows])), rows=rows,
+            latency_ms=latency_s * 1e3))
     return out
 
 
@@ -247,32 +261,62 @@ def format_table(summaries: list[StrategySummary]) -> str:
 
 
 HELP = """\
-Compare the chunk execution strategies (sync, async, ensemble, crossfade;
-policy/execution/) on the virtual rig with the scripted expert: the same
-seeds for every strategy, the whole graph in one deterministic process. For
-each strategy prints task success, the RMS jerk of the commanded arm
-trajectory (median over seeds), the largest per-cycle command change at a
-chunk boundary (max over seeds) and the ordinary per-cycle change (p99) to
-read it against. A strategy that stitches chunks smoothly has a boundary
-step close to its ordinary step.
+Compare the chunk execution strategies (sync, async, ensemble, crossfade,
+rtc; policy/execution/) on the virtual rig: the same seeds for every
+strategy, the whole graph in one deterministic process, each chunk delivered
+--latency-ms of sim time after its observation (several values: one table
+each). The policy is the engine the launch profile runs (the default engine
+for `sim`), or --engine DIR | expert (the scripted expert: fast, for
+checking the bench itself). For each strategy prints task success, the RMS
+jerk of the commanded arm trajectory (median over seeds), the largest
+per-cycle command change at a chunk boundary (max over seeds) and the
+ordinary per-cycle change (p99) to read it against. A strategy that
+stitches chunks smoothly has a boundary step close to its ordinary step.
+
+--write-manifest records the winner (most successes over all delays, then
+the smallest boundary step, then the shortest task time; or --recommend
+NAME) with these figures and this command in the engine's manifest.json
+(`execution`); arm and hand nodes whose profile pins no executor run it.
+"""
+
+
+EXAMPLES = """\
+examples:
+  being-h0 bench strategies --seeds 5 --latency-ms 100 400 --json strategies.json
+  being-h0 bench strategies --engine expert --strategies sync crossfade --seeds 1
+  being-h0 bench strategies --seeds 5 --latency-ms 100 400 --write-manifest
+  being-h0 bench strategies --advice-from strategies.json --recommend ensemble
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="being-h0 bench strategies", description=HELP,
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="example: being-h0 bench strategies --seeds 5 --variation seen")
+                                 epilog=EXAMPLES)
     ap.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES,
-                    help="which strategies (default: all four)")
+                    help=f"which strategies (default: all: {' '.join(STRATEGIES)})")
+    ap.add_argument("--engine", default=PROFILE_ENGINE, metavar="default|expert|DIR",
+                    help="the policy: 'default' = the engine the profile's inference node runs (default), "
+                         "'expert' = the scripted expert, or an engine directory")
     ap.add_argument("--seeds", type=int, default=3, help="episodes per strategy, seeds first-seed.. (default 3)")
     ap.add_argument("--first-seed", type=int, default=0, help="first seed (default 0)")
     ap.add_argument("--variation", default="seen", help="virtual-rig variation: seen | unseen | clutter")
     ap.add_argument("--time-limit", type=float, default=30.0, help="task time limit per episode, s (default 30)")
     ap.add_argument("--profile", default="sim", help="virtual-rig launch profile (default sim)")
-    ap.add_argument("--latency-ms", type=float, default=100.0,
+    ap.add_argument("--latency-ms", type=float, nargs="+", default=[100.0], metavar="MS",
                     help="simulated inference latency: each chunk is delivered this much sim time after its "
-                         "observation (default 100; 0 = instantaneous, where sync and async coincide)")
+                         "observation; several values run every strategy at each (default 100; 0 = "
+                         "instantaneous, where sync and async coincide)")
     ap.add_argument("--json", type=Path, default=None, help="also write per-episode numbers to this JSON file")
+    ap.add_argument("--write-manifest", action="store_true",
+                    help="record the recommended strategy, these figures and this command in the measured "
+                         "engine's manifest.json ('execution'; written whole, then renamed into place)")
+    ap.add_argument("--recommend", choices=STRATEGIES, default=None,
+                    help="with --write-manifest: recommend this strategy instead of the rule's pick (the "
+                         "evidence says so)")
+    ap.add_argument("--advice-from", type=Path, default=None, metavar="JSON",
+                    help="measure nothing: write the advice from an earlier run's --json file into the engine it "
+                         "measured (refused if that engine changed since); implies --write-manifest")
     ap.add_argument("--quiet", action="store_true", help="no per-episode lines")
     return ap
 
@@ -282,28 +326,67 @@ def main(argv: list[str] | None = None) -> int:
     return run_parsed(ap.parse_args(argv), ap)
 
 
-def run_parsed(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
-    """Run with parsed options (`being-h0 bench` parses them in its own tree); ap.error on bad values."""
+def _check(args: argparse.Namespace, ap: argparse.ArgumentParser) -> None:
     if args.seeds < 1:
         ap.error("--seeds must be >= 1")
-    if not 0 <= args.latency_ms < 800:
+    if any(not 0 <= ms < 800 for ms in args.latency_ms):
         ap.error("--latency-ms must be in [0, 800) (a chunk lasts 1.6 s; the watchdog holds after 1 s)")
     from .tasks import sim_variations
 
     if args.variation not in sim_variations():
         ap.error(f"--variation {args.variation!r}: allowed {', '.join(sim_variations())}")
+    if args.recommend and not args.write_manifest:
+        ap.error("--recommend goes with --write-manifest or --advice-from")
+    if args.write_manifest and args.engine == "expert":
+        ap.error("--write-manifest: the scripted expert has no manifest; measure an engine (--engine default|DIR)")
+    if args.write_manifest and len(set(args.strategies)) < 2:
+        ap.error("--write-manifest: a recommendation needs at least two strategies to compare")
+    if args.recommend and args.recommend not in args.strategies:
+        ap.error(f"--recommend {args.recommend}: not among --strategies {' '.join(args.strategies)}")
+
+
+def command_line(args: argparse.Namespace, engine_path: str) -> str:
+    """The command that reproduces this measurement (recorded as the advice's evidence)."""
+    import shlex
+
+    parts = ["being-h0", "bench", "strategies", "--engine", engine_path, "--strategies", *args.strategies,
+             "--seeds", str(args.seeds), "--first-seed", str(args.first_seed), "--variation", args.variation,
+             "--time-limit", f"{args.time_limit:g}", "--latency-ms", *(f"{ms:g}" for ms in args.latency_ms)]
+    if args.profile != "sim":
+        parts += ["--profile", args.profile]
+    return shlex.join(parts)
+
+
+def run_parsed(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
+    """Run with parsed options (`being-h0 bench` parses them in its own tree); ap.error on bad values."""
+    if args.advice_from is not None:
+        from .strategy_advice import advice_from_json
+
+        return advice_from_json(args.advice_from, args.recommend)
+    _check(args, ap)
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     try:
-        summaries = compare(args.strategies, seeds, args.variation, args.time_limit, args.profile,
-                            progress=not args.quiet, latency_s=args.latency_ms / 1000.0)
+        engine = engine_for(args.engine, args.profile)
+        summaries: list[StrategySummary] = []
+        for ms in args.latency_ms:
+            summaries += compare(args.strategies, seeds, args.variation, args.time_limit, args.profile,
+                                 progress=not args.quiet, latency_s=ms / 1000.0, engine=engine)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"virtual rig, {args.variation}, seeds {seeds[0]}..{seeds[-1]}, scripted expert (16-step chunks at 10 Hz), "
-          f"inference latency {args.latency_ms:.0f} ms (sim time); arm joints, per 10 ms control cycle")
-    print(format_table(summaries))
+    who = "scripted expert" if engine.policy["kind"] == "expert" else f"engine {engine.label} ({engine.path})"
+    for ms in args.latency_ms:
+        print(f"virtual rig, {args.variation}, seeds {seeds[0]}..{seeds[-1]}, {who} (16-step chunks at 10 Hz), "
+              f"inference latency {ms:.0f} ms (sim time); arm joints, per 10 ms control cycle")
+        print(format_table([s for s in summaries if s.latency_ms == ms]))
+    for s in summaries:
+        s.engine_path, s.engine_label, s.command = engine.path, engine.label, command_line(args, engine.path)
     if args.json:
         args.json.write_text(json.dumps([asdict(s) for s in summaries], indent=2))
+    if args.write_manifest:
+        from .strategy_advice import write_advice
+
+        return write_advice(summaries, engine, args.recommend)
     return 0
 
 

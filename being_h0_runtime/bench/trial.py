@@ -54,7 +54,12 @@ def trial_overrides(profile_name: str, task: TaskDef, variation: str, engine: En
     over["task"] = {"time_limit_s": time_limit_s}
     for node, params in (extra or {}).items():
         over.setdefault(node, {}).update(params)
-    return over
+    from ..launch import with_engine_execution
+
+    # the engine manifest's executor for actuators the profile leaves unpinned (build_graph would add it too):
+    # explicit here so that the trial records the strategy it really ran (strategy_of); no ${run_dir} is needed
+    # to find the engine, so the profile's folder stands in for it
+    return with_engine_execution(profile, Path(profile.base_dir), over)
 
 
 def _trial_name(engine: EngineRef, task: str, variation: str, seed: int, strategy: str = "") -> str:
@@ -65,7 +70,7 @@ def _trial_name(engine: EngineRef, task: str, variation: str, seed: int, strateg
 
 
 def strategy_overrides(strategy: str | None) -> dict[str, dict[str, Any]]:
-    """Arm and hand chunk execution strategy (sync, async, ensemble, crossfade); {} keeps the profile's."""
+    """Arm and hand chunk execution strategy (sync, async, ensemble, crossfade, rtc); {} keeps the profile's."""
     if not strategy:
         return {}
     executor = {"name": strategy, "params": {}}

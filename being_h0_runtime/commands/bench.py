@@ -24,6 +24,8 @@ BENCHES: dict[str, tuple[str, str, str]] = {
                      "--rates 100 1000 --duration 3"),
     "strategies": ("being_h0_runtime.bench.strategies", "chunk execution strategies compared on the virtual rig",
                    "--seeds 5 --variation seen"),
+    "load": ("being_h0_runtime.bench.load", "closed-loop success beside 0, 1, 2 CPU-burning processes, Wilson intervals",
+             "--seeds 10 --burners 0 1 2 --json load.json"),
     "teleop": ("being_h0_runtime.bench.teleop_latency", "teleop input-to-command latency", "--packets 300"),
     "run": ("being_h0_runtime.bench.runner", "success-rate trials (resumable, SQLite results)",
             "--tasks pick_place_toy --engine models/pp --trials 20 --results r.sqlite --out bench"),

@@ -18,7 +18,8 @@ from ..safety.limits import SafetyConfig
 
 
 class ExecutorConfig(StrictModel):
-    #: sync | async | ensemble | crossfade | rtc (see policy/execution/)
+    #: sync | async | ensemble | crossfade | rtc (see policy/execution/); a profile that sets no executor runs
+    #: the engine manifest's recommendation (launch.with_engine_execution), else this default
     name: str = "async"
     params: dict[str, Any] = Field(default_factory=dict)
 

@@ -3,7 +3,9 @@
 Every `replan_period_s` while the task is running it assembles the newest
 image, proprio and instruction into an `Observation`, calls the policy and
 publishes an `ActionChunk` stamped with the observation time (so executors
-can compensate latency).  Stale inputs are refused, never silently used.
+can compensate latency).  Stale inputs are refused, never silently used:
+too old, or stamped before the current episode started running (they show
+the scene before its reset, or the arm during homing).
 """
 
 from __future__ import annotations
@@ -61,6 +63,9 @@ class InferenceNode(RuntimeNode):
         self.image_stamp = -1.0
         self.privileged: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.task = TaskStatus()
+        #: when the current episode started running (sim/wall time of its first RUNNING status): inputs stamped
+        #: earlier are refused; -inf until an episode runs (only_while_running=False infers before any)
+        self.episode_start = -float("inf")
         self.sequence = 0
         self.refusals = 0
         #: the newest inference latencies (s); a node runs for days, so only a window is kept
@@ -125,6 +130,9 @@ class InferenceNode(RuntimeNode):
     def on_task_status(self, msg: TaskStatus) -> None:
         if msg.state == TaskStatus.RUNNING and (self.task.state != TaskStatus.RUNNING or msg.episode != self.task.episode):
             self.policy.reset()
+            # the status that says RUNNING first is published at the transition; a node that joins mid-episode
+            # sees a later periodic one, which only makes it wait one more frame
+            self.episode_start = msg.header.stamp.to_sec()
         self.task = msg
 
     def on_intervention(self, msg: Bool) -> None:
@@ -143,11 +151,18 @@ class InferenceNode(RuntimeNode):
             oldest = min(self.joints[n][1] for n in names)
             if now - oldest > self.p.max_proprio_age_s:
                 problems.append(f"proprio is {now - oldest:.3f} s old (limit {self.p.max_proprio_age_s})")
+            elif oldest < self.episode_start:
+                problems.append(f"proprio stamped {self.episode_start - oldest:.3f} s before the episode started")
         if self.p.require_image or self.policy.needs_image:
             if self.image is None:
                 problems.append("no camera image yet")
             elif now - self.image_stamp > self.p.max_image_age_s:
                 problems.append(f"camera image is {now - self.image_stamp:.3f} s old (limit {self.p.max_image_age_s})")
+            elif self.image_stamp < self.episode_start:
+                # the frame shows the scene before its reset (over DDS under load, the first chunks used to come
+                # from the previous episode's last frame and headed for where its toy had been)
+                problems.append(f"camera image stamped {self.episode_start - self.image_stamp:.3f} s before the "
+                                f"episode started")
         if problems:
             self.refusals += 1
             self.publish_diagnostics([Diagnostic(Diagnostic.WARN, "inputs", "; ".join(problems))])

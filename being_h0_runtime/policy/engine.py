@@ -33,6 +33,8 @@ from .engine_format import (  # noqa: F401 - re-exported: the engine folder form
     BackendEntries,
     DType,
     EngineManifest,
+    ExecutionAdvice,
+    ExecutionEvidence,
     ImageSpec,
     OnnxEntry,
     ParitySummary,
@@ -44,6 +46,7 @@ from .engine_format import (  # noqa: F401 - re-exported: the engine folder form
     read_manifest,
     sha256_file,
     verify_engine_dir,
+    write_execution_advice,
 )
 from .preprocess import PromptEncoder, TilePreprocessor
 from .spec import Observation

@@ -6,7 +6,8 @@ An engine is a directory written by ``python -m being_h0_train.export``::
                          I/O names/shapes/dtypes, action spec + normalisation,
                          proprio names + normalisation, image/tiling settings,
                          prompt template, versions, training settings, sha256 of
-                         every file)
+                         every file; optionally the recommended chunk executor
+                         and its evidence, ``execution``)
     model.onnx           whole inference graph (vision + projector + LLM prefill
                          over image/instruction/proprio/query tokens + action head)
     model.plan           optional TensorRT engine built from model.onnx on the target GPU
@@ -130,6 +131,40 @@ class ParitySummary(StrictModel):
     atol: float
 
 
+class ExecutionEvidence(StrictModel):
+    """Where an execution recommendation came from: enough to rerun the measurement and read its figures."""
+
+    #: the command that measured it (e.g. ``being-h0 bench strategies --latency-ms 100 400 --seeds 5``)
+    command: str = Field(min_length=1)
+    measured_utc: str = ""
+    #: one line for people: what won and why
+    summary: str = ""
+    #: per measured setting (``"ensemble@100ms"``): success count, episodes, jerk, boundary step, task time
+    figures: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+
+class ExecutionAdvice(StrictModel):
+    """The chunk execution strategy this engine runs best with, and the measurement that says so.
+
+    Arm/hand nodes whose launch profile does not pin an ``executor`` run this one
+    (``launch.with_engine_execution``); a profile entry or ``--set`` that names one wins.
+    """
+
+    #: an executor name (policy/execution/: sync | async | ensemble | crossfade | rtc)
+    recommended: str
+    #: that executor's parameters (e.g. rtc's ``delay_window``)
+    params: dict[str, Any] = Field(default_factory=dict)
+    evidence: ExecutionEvidence
+
+    @model_validator(mode="after")
+    def _buildable(self) -> ExecutionAdvice:
+        # built once here, so a typo fails when the manifest is read, not in an actuator's constructor
+        from .execution import make_executor
+
+        make_executor(self.recommended, **self.params)  # ValueError names the strategy and the choices
+        return self
+
+
 class EngineManifest(StrictModel):
     format_version: int
     engine_id: str = Field(min_length=1)
@@ -147,6 +182,8 @@ class EngineManifest(StrictModel):
     versions: dict[str, str] = Field(default_factory=dict)
     training: dict[str, Any] = Field(default_factory=dict)
     parity: ParitySummary | None = None
+    #: recommended chunk executor (written by ``being-h0 bench strategies --write-manifest``); None = no advice
+    execution: ExecutionAdvice | None = None
 
     @model_validator(mode="after")
     def _check(self) -> EngineManifest:
@@ -208,6 +245,64 @@ def read_manifest(engine_dir: str | Path) -> EngineManifest:
         raise ConfigError(f"{path}: field 'format_version': unsupported value {fv!r} "
                           f"(this runtime reads {list(SUPPORTED_FORMAT_VERSIONS)}); re-export the engine")
     return validate_model(EngineManifest, raw, str(path))
+
+
+#: how ``write_execution_advice`` appends the advice: always the manifest's last key, at the top level
+_EXECUTION_ENTRY = ',\n  "execution": '
+
+
+def manifest_identity_text(text: str) -> str:
+    """The manifest's text without its ``execution`` advice: what identifies the engine (the bench keys results
+    by its sha256). Advice says how to run an engine, not what it is: recording it must not turn the engine into
+    a new one. A manifest without advice is its own identity, byte for byte; advice placed in a layout other than
+    ``write_execution_advice``'s (a hand edit) leaves the whole text as the identity."""
+    raw = json.loads(text)
+    if not isinstance(raw, dict) or "execution" not in raw:
+        return text
+    at = text.rfind(_EXECUTION_ENTRY)
+    if at < 0:
+        return text
+    try:
+        _, end = json.JSONDecoder().raw_decode(text, at + len(_EXECUTION_ENTRY))
+        base = text[:at] + text[end:]
+        if json.loads(base) == {k: v for k, v in raw.items() if k != "execution"}:
+            return base
+    except ValueError:
+        pass
+    return text
+
+
+def write_execution_advice(engine_dir: str | Path, advice: ExecutionAdvice) -> Path:
+    """Set the manifest's ``execution`` block (replacing any), leaving every other byte as it was.
+
+    The advice goes in as the last key, so the manifest without it - the engine's
+    identity (``manifest_identity_text``) - is unchanged. The result is validated
+    as a whole before anything is written, and written next to the manifest then
+    renamed over it: a reader sees the old manifest or the new one, never half of
+    one. ``manifest.json`` is not among its own ``files`` checksums, so the engine
+    stays valid.
+    """
+    d = Path(engine_dir)
+    path = d / MANIFEST_FILE
+    read_manifest(d)  # the engine must be valid before we touch it (ConfigError names the problem)
+    base = manifest_identity_text(path.read_text())
+    base_raw = json.loads(base)
+    if "execution" in base_raw:  # advice laid out by hand: rewrite the rest in the exporter's layout
+        base_raw.pop("execution")
+        base = json.dumps(base_raw, indent=2)
+    cut = len(base[:base.rstrip().rfind("}")].rstrip())  # just after the last value of the top-level object
+    block = json.dumps(advice.model_dump(mode="json"), indent=2).replace("\n", "\n  ")
+    text = base[:cut] + _EXECUTION_ENTRY + block + base[cut:]
+    validate_model(EngineManifest, json.loads(text), str(path))
+    if manifest_identity_text(text) != base:
+        raise AssertionError(f"{path}: writing the advice would change the engine's identity")  # a bug here, not input
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
 
 
 def verify_engine_dir(
