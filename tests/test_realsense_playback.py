@@ -240,11 +240,18 @@ def test_depth_written_late_is_still_paired_with_its_own_colour_frame(tmp_path, 
     cam = RealSenseCamera(RealSenseConfig(playback_file=str(path), align_depth=False))
     cam.activate()
     got = _drain(cam, N)
+    lost_at_end = cam._pipeline.depth_lost_at_end
     cam.close()
     assert [f.stamp for f in got] == pytest.approx([f.stamp for f in frames], abs=1e-3)
-    for want, f in zip(frames, got):
+    for k, (want, f) in enumerate(zip(frames, got)):
         np.testing.assert_array_equal(f.color, want.color)
-        np.testing.assert_array_equal(f.depth, want.depth)
+        if f.depth is None:
+            # the SDK may drop a recording's last depth frame after a pause/resume near its end (rare, under
+            # load): then, and only then, the last colour frames come without depth, and the reader says so
+            assert k >= N - lost_at_end, f"frame {k} lost its depth mid-recording"
+        else:
+            np.testing.assert_array_equal(f.depth, want.depth)
+    assert lost_at_end <= 1
 
 
 def test_a_slow_reader_gets_a_long_recording_whole_and_in_order(tmp_path):

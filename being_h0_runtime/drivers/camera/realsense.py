@@ -152,6 +152,9 @@ class RealSenseCamera(CameraDriver):
                   "reconnects": str(self._reconnects), "timestamp_domain": self._domain, **self._device_info}
         if self._option_warnings:
             values["option_warnings"] = "; ".join(self._option_warnings)
+        if isinstance(self._pipeline, RecordingReader) and self._pipeline.unpaired:
+            values["colour_without_depth"] = str(self._pipeline.unpaired)
+            values["depth_lost_at_end"] = str(self._pipeline.depth_lost_at_end)
         if not self._connected:
             if self._last_error is None:
                 return [Diagnostic(Diagnostic.STALE, name, "not opened", values)]
@@ -350,14 +353,15 @@ class RealSenseCamera(CameraDriver):
         number = int(color.get_frame_number())
         if number == self._last_color_number:
             return None  # the syncer re-sent a colour frame paired with a newer depth frame
-        if self._has_depth and not fs.get_depth_frame():
+        depth_lost = isinstance(self._pipeline, RecordingReader) and not fs.get_depth_frame()
+        if self._has_depth and not fs.get_depth_frame() and not depth_lost:
             return None  # colour-only set (stream start): its depth partner follows in the next set
         stamp = float(color.get_timestamp()) / 1000.0
         if self.is_playback and self._last_stamp is not None and stamp <= self._last_stamp:
             return None  # after a reconnect, playback restarts: skip what was delivered already
         self._last_color_number = number
         self._domain = str(color.get_frame_timestamp_domain()).split(".")[-1]
-        if self._align is not None:
+        if self._align is not None and not depth_lost:  # (a recording's last frame may have lost its depth)
             fs = self._align.process(fs)
             color = fs.get_color_frame()
         rgb = color_to_rgb(np.asanyarray(color.get_data()), self._color_format)
