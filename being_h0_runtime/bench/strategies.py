@@ -27,13 +27,14 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..config import ConfigError
+from .strategy_results import EpisodeRow, StrategySummary, TrajectoryMetrics
 from .engines import PROFILE_ENGINE, engine_for
 
 STRATEGIES = ("sync", "async", "ensemble", "crossfade", "rtc")
@@ -112,15 +113,6 @@ class CommandProbe:
             self.running = (self._running_at, self.ctx.now())
 
 
-@dataclass
-class TrajectoryMetrics:
-    jerk_rms: float
-    max_boundary_step: float
-    step_p99: float
-    commands: int
-    boundaries: int
-
-
 def trajectory_metrics(times: list[float], positions: list[np.ndarray], chunk_times: list[float],
                        window: tuple[float, float] | None, dt: float) -> TrajectoryMetrics:
     """Jerk and boundary steps over contiguous command segments inside `window` (gaps = holds)."""
@@ -157,39 +149,6 @@ def trajectory_metrics(times: list[float], positions: list[np.ndarray], chunk_ti
     all_steps = np.concatenate(steps) if steps else np.zeros(1)
     return TrajectoryMetrics(float(np.sqrt(jerk_sq / jerk_n)) if jerk_n else 0.0, max_b,
                              float(np.percentile(all_steps, 99)), int(t.size), n_b)
-
-
-@dataclass
-class EpisodeRow:
-    strategy: str
-    seed: int
-    state: str
-    success: bool
-    sim_seconds: float
-    wall_seconds: float
-    metrics: TrajectoryMetrics
-    raw: TrajectoryMetrics
-
-
-@dataclass
-class StrategySummary:
-    strategy: str
-    successes: int
-    episodes: int
-    jerk_rms_p50: float
-    max_boundary_step: float
-    step_p99: float
-    raw_jerk_rms_p50: float
-    raw_max_boundary_step: float
-    sim_seconds_mean: float
-    wall_seconds_mean: float
-    rows: list[EpisodeRow] = field(default_factory=list)
-    #: the simulated inference delay these episodes ran with
-    latency_ms: float = 0.0
-    #: what was measured and how (JSON readers, `--advice-from`): engine directory, its label, the command
-    engine_path: str = ""
-    engine_label: str = ""
-    command: str = ""
 
 
 def run_strategy_episode(strategy: str, seed: int, variation: str = "seen", time_limit_s: float = 30.0,

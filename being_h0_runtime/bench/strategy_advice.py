@@ -23,6 +23,7 @@ import numpy as np
 
 from ..config import ConfigError
 from ..policy.engine_format import ExecutionAdvice
+from .strategy_results import EpisodeRow, StrategySummary, TrajectoryMetrics
 
 
 @dataclass
@@ -97,8 +98,6 @@ def advice_from(summaries: Sequence[Any], command: str, chosen: str | None = Non
 
 def load_summaries(path: Path) -> list[Any]:
     """StrategySummary objects back from a `bench strategies --json` file of an engine (not the expert)."""
-    from .strategies import EpisodeRow, StrategySummary, TrajectoryMetrics
-
     try:
         raw = json.loads(path.read_text())
         out = []
