@@ -136,6 +136,7 @@ def render_layouts(n: int, frame_size: tuple[int, int], tile: int, proprio_pool:
     """
     tasks = tuple(tasks)
     names = target_names(tasks)
+    chunk = min(chunk, max(1, -(-n // len(tasks))))  # a small run still shows every task
     # scene seeds far from demo (1000+) and benchmark (0+) seeds so no layout is shared
     chunks = [(min(chunk, n - s), 10_000_000 + seed * 1_000_000 + s, tuple(frame_size), tile,
                _pool_for(proprio_pool, tasks[k % len(tasks)]), tasks[k % len(tasks)])
