@@ -151,7 +151,9 @@ def post_train(a: argparse.Namespace, work: Path, data: Path, backbone: str, tim
         if a.instructions == "paraphrases":
             args += ["--instructions", str(data / INSTRUCTIONS_FILE)]
         # what the result depends on (not the checkpoint period or the thread count)
-        check_stage(post, {"args": args, "dataset": dataset_settings(a.task_counts, a.demo_seed_base)})
+        check_stage(post, {"dataset": dataset_settings(a.task_counts, a.demo_seed_base), "backbone": backbone,
+                           **{k: getattr(a, k) for k in ("train_mode", "steps", "batch_size", "lr", "vision_lr_scale",
+                                                         "seed", "augment", "instructions")}})
         args += ["--save-every", str(min(a.save_every, max(a.steps // 4, 1)))]
         if (post / "checkpoints").exists():
             args.append("--resume")
