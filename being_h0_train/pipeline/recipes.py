@@ -108,3 +108,15 @@ def stage_matches(directory: Path, settings: dict[str, Any]) -> bool:
     """True when ``directory`` has no stage.json (made before they existed) or one equal to ``settings``."""
     path = directory / "stage.json"
     return not path.exists() or json.loads(path.read_text()) == json.loads(json.dumps(settings))
+
+
+def reuse_or_claim(directory: Path, settings: dict[str, Any], finished: bool) -> bool:
+    """True: `directory` holds this stage finished with these settings (or from before stage.json existed).
+
+    False: the stage is to run (again or on from its checkpoints) and the folder is now marked with
+    `settings`.  StageFailed when the folder belongs to other settings, finished or not.
+    """
+    if finished and not (directory / "stage.json").exists():
+        return True  # made before stages were fingerprinted: reused as before
+    check_stage(directory, settings)
+    return finished

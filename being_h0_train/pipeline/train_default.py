@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .demos import being_h0, dataset_settings, image_use, record_and_export
-from .recipes import RECIPES, StageFailed, check_stage, parse_tasks
+from .recipes import RECIPES, StageFailed, parse_tasks, reuse_or_claim
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_ENGINE = REPO / "models" / "being-h0-sim-small"
@@ -111,13 +111,12 @@ def vision_warm_up(a: argparse.Namespace, work: Path, data: Path, timings: dict[
 
     s = WarmUpSettings(samples=a.warmup_samples, steps=a.warmup_steps, seed=a.seed, jobs=a.jobs,
                        save_every=a.save_every)
-    if not (warm / "warmup.json").exists():
+    settings = {"dataset": dataset_settings(a.task_counts, a.demo_seed_base), "backbone": a.backbone,
+                "samples": s.samples, "steps": s.steps, "batch_size": s.batch_size, "lr": s.lr, "seed": s.seed}
+    if not reuse_or_claim(warm, settings, (warm / "warmup.json").exists()):
         import torch
 
         torch.set_num_threads(a.threads)
-        check_stage(warm, {"dataset": dataset_settings(a.task_counts, a.demo_seed_base), "backbone": a.backbone,
-                           "samples": s.samples, "steps": s.steps, "batch_size": s.batch_size, "lr": s.lr,
-                           "seed": s.seed})
         m = warm_up(data, warm, a.backbone, s, tasks=list(a.task_counts))
         if "interrupted" in m:
             raise StageFailed(f"vision warm-up stopped by signal {m['interrupted']}; run the same command again "
@@ -137,7 +136,11 @@ def post_train(a: argparse.Namespace, work: Path, data: Path, backbone: str, tim
     print(f"\n=== 4/6 post-training ({a.train_mode}, {a.steps} steps, batch {a.batch_size}, "
           f"{len(a.task_counts)} task(s), {a.instructions} instructions) ===", flush=True)
     final = post / "final"
-    if not (final / "posttrain_config.json").exists():
+    # what the result depends on (not the checkpoint period or the thread count)
+    settings = {"dataset": dataset_settings(a.task_counts, a.demo_seed_base), "backbone": backbone,
+                **{k: getattr(a, k) for k in ("train_mode", "steps", "batch_size", "lr", "vision_lr_scale", "seed",
+                                              "augment", "instructions")}}
+    if not reuse_or_claim(post, settings, (final / "posttrain_config.json").exists()):
         import torch
 
         torch.set_num_threads(a.threads)
@@ -150,10 +153,6 @@ def post_train(a: argparse.Namespace, work: Path, data: Path, backbone: str, tim
         args += {"none": ["--no-augment"], "color": ["--no-crop"], "crop+color": []}[a.augment]
         if a.instructions == "paraphrases":
             args += ["--instructions", str(data / INSTRUCTIONS_FILE)]
-        # what the result depends on (not the checkpoint period or the thread count)
-        check_stage(post, {"dataset": dataset_settings(a.task_counts, a.demo_seed_base), "backbone": backbone,
-                           **{k: getattr(a, k) for k in ("train_mode", "steps", "batch_size", "lr", "vision_lr_scale",
-                                                         "seed", "augment", "instructions")}})
         args += ["--save-every", str(min(a.save_every, max(a.steps // 4, 1)))]
         if (post / "checkpoints").exists():
             args.append("--resume")
