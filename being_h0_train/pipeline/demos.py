@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -28,8 +29,9 @@ LEDGER = "record_log.jsonl"
 def being_h0(*args: str) -> int:
     """Run a ``being-h0`` subcommand in a child process: the runtime's public command line, not its modules.
 
-    A SIGTERM / SIGINT sent to the pipeline is passed on to the child, which stops cleanly (the
-    record and bench commands resume from where they stopped); the pipeline then stops too.
+    A SIGTERM sent to the pipeline is passed on to the child, which stops cleanly (the record and
+    bench commands resume from where they stopped); Ctrl-C reaches the child from the terminal
+    itself.  The pipeline then stops too.
     """
     with GracefulStop() as stop:
         child = subprocess.Popen([sys.executable, "-m", "being_h0_runtime.cli", *args])
@@ -39,8 +41,8 @@ def being_h0(*args: str) -> int:
                 code = child.wait(timeout=0.2)
                 break
             except subprocess.TimeoutExpired:
-                if stop.requested and not passed_on:
-                    child.send_signal(stop.signal)  # type: ignore[arg-type]
+                if stop.signal == signal.SIGTERM and not passed_on:
+                    child.send_signal(signal.SIGTERM)
                     passed_on = True
     if stop.requested:
         raise StageFailed(f"stopped by signal {stop.signal} (being-h0 {args[0]} exited {code}); "

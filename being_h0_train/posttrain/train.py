@@ -23,9 +23,9 @@ A checkpoint is written every --save-every steps and when SIGTERM / SIGINT
 arrives (then the run exits 143 / 130); --resume continues from the newest,
 and lands on the same weights as a run that was never interrupted.
 
-Several tasks: each episode's task id (from the recorder's export) picks its
-instruction from --instructions (default: <data>/instructions.json when it
-exists), a phrasing drawn per window; batches are task-balanced.
+Several tasks: with --instructions JSON, each episode's task id (from the
+recorder's export) picks the phrasings of its instruction, one drawn per
+window; batches are task-balanced.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ from .data import (
     split_by_episode,
     synthetic_episodes,
 )
-from .tasks import INSTRUCTIONS_FILE, TaskBalancedSampler, read_instructions
+from .tasks import TaskBalancedSampler, read_instructions
 
 
 @dataclass
@@ -320,9 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="loss weight of steps a human drove after taking over from the policy (DAgger "
                         "corrections, the dataset's `intervention` column); 1 = like every other step")
     p.add_argument("--instructions", default=None, metavar="JSON",
-                   help="task id -> list of phrasings of its instruction; each training window of an episode "
-                        "of that task gets one drawn at random (default: <data>/instructions.json if present, "
-                        "else every episode keeps its recorded instruction)")
+                   help="task id -> list of phrasings of its instruction (e.g. the instructions.json that "
+                        "train-default writes beside its dataset); each training window of an episode of that task "
+                        "gets one drawn at random (default: every episode keeps its recorded instruction)")
     p.add_argument("--no-balance-tasks", action="store_true",
                    help="draw windows uniformly instead of every task equally often (no effect with one task)")
     p.add_argument("--warmup-steps", type=int, default=0)
@@ -381,8 +381,7 @@ def _run(a: argparse.Namespace) -> int:
                       eval_every=a.eval_every, save_every=a.save_every, augment=not a.no_augment, crop=not a.no_crop,
                       device=a.device, vision_lr_scale=a.vision_lr_scale, intervention_weight=a.intervention_weight,
                       balance_tasks=not a.no_balance_tasks)
-    table = a.instructions or (Path(a.data) / INSTRUCTIONS_FILE if a.data else None)
-    instructions = read_instructions(Path(table)) if table and (a.instructions or Path(table).exists()) else None
+    instructions = read_instructions(Path(a.instructions)) if a.instructions else None
     summary = train(cfg, eset, a.out, s, resume=a.resume, progress=not a.quiet, instructions=instructions)
     if "interrupted" in summary:
         return int(summary["exit_code"])
