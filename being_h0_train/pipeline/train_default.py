@@ -44,7 +44,9 @@ DEFAULT_ENGINE = REPO / "models" / "being-h0-sim-small"
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="train-default", description=__doc__,
+    values = "\n".join(f"  {name}: " + ", ".join(f"{k}={Path(v).name if k in ('work', 'engine_dir') else v}"
+                                                 for k, v in r.items()) for name, r in RECIPES.items())
+    ap = argparse.ArgumentParser(prog="train-default", description=f"{__doc__}\nrecipe values:\n{values}",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--recipe", choices=sorted(RECIPES), default="single",
                     help="preset of the options marked [recipe] (single: the shipped pick_place_toy engine)")
