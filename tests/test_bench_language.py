@@ -98,3 +98,13 @@ def test_bench_language_runs_on_rig_scenes_and_writes_its_figures(random_engine:
         assert t["scenes"] == 2 and t["foreign_shift"] > 0 and t["paraphrase_shift"] is not None
         assert t["own"] in ("pick up the toy and put it in the box", "close the lid of the box")
     assert code == (0 if all(t["follows_language"] for t in rep["tasks"]) else 1)
+
+
+def test_path_gap_compares_the_common_ticks_in_centimetres():
+    from being_h0_runtime.bench.language import path_gap_cm
+
+    a = np.zeros((5, 3))
+    b = np.zeros((3, 3))
+    b[:, 0] = [0.0, 0.01, 0.02]  # drifts 1 cm per tick along x
+    assert path_gap_cm(a, b) == pytest.approx((1.0, 2.0))
+    assert path_gap_cm(a, np.zeros((0, 3))) == (0.0, 0.0)

@@ -18,9 +18,10 @@ and the shifts are the mean absolute differences of the predicted arm joint targ
 words without meaning has them alike.  `scene spread` (how much `own` varies over the scenes)
 puts the shifts on the scale of what the camera changes.
 
---closed-loop N also runs N episodes per task with the own and the first foreign instruction
-(the whole node graph, in process) and reports how far apart the hand's paths end up (cm) and
-each one's success: the behaviour, not just the first chunk.
+--closed-loop N also runs N episodes per task told the own, the first paraphrase and the first
+foreign instruction (the whole node graph, in process) and reports how far the hand's path is
+from own's (cm, mean and at the end) and each one's successes: the behaviour, not just the first
+chunk.  Following language: the paraphrase path stays close, the foreign one goes elsewhere.
 """
 
 from __future__ import annotations
@@ -108,9 +109,19 @@ def engine_tasks(engine_dir: Path) -> list[str]:
     return list(tasks) if tasks else list(DEFAULT_TASKS)
 
 
-def closed_loop(engine_dir: Path, task: str, own: str, foreign: str, seeds: Sequence[int],
+def path_gap_cm(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Mean and final distance (cm) between two hand paths sampled at the same ticks (the shorter one's length)."""
+    n = min(len(a), len(b))
+    if n == 0:
+        return 0.0, 0.0
+    d = np.linalg.norm(np.asarray(a)[:n] - np.asarray(b)[:n], axis=1) * 100
+    return float(d.mean()), float(d[-1])
+
+
+def closed_loop(engine_dir: Path, task: str, words: dict[str, str], seeds: Sequence[int],
                 time_limit_s: float) -> dict[str, Any]:
-    """Episodes with the own and a foreign instruction: hand path distance (cm) and successes."""
+    """Episodes of `task`'s scenes told `words` (label -> instruction; "own" first): how far each label's hand
+    path is from own's (mean and final, cm) and how often each succeeded at the scene's task."""
     from ..operator import run_episode_inproc
     from .engines import resolve_engine
     from .tasks import load_task
@@ -118,10 +129,11 @@ def closed_loop(engine_dir: Path, task: str, own: str, foreign: str, seeds: Sequ
 
     tdef, ref = load_task(task), resolve_engine(str(engine_dir), "onnxruntime")
     over = trial_overrides("sim", tdef, "seen", ref, time_limit_s)
-    gaps, finals, wins = [], [], {"own": 0, "foreign": 0}
+    gaps: dict[str, list[tuple[float, float]]] = {k: [] for k in words if k != "own"}
+    wins = dict.fromkeys(words, 0)
     for seed in seeds:
         paths = {}
-        for label, words in (("own", own), ("foreign", foreign)):
+        for label, instruction in words.items():
             path: list[np.ndarray] = []
 
             def watch(ctx: Any, nodes: dict[str, Any], path: list = path) -> None:
@@ -129,16 +141,14 @@ def closed_loop(engine_dir: Path, task: str, own: str, foreign: str, seeds: Sequ
                 ctx.create_node("language_probe").create_timer(0.1, lambda: path.append(np.asarray(rig.grasp_pose()[0])))
 
             out = run_episode_inproc("sim", seed=seed, overrides=over, time_limit_s=time_limit_s, setup=watch,
-                                     task_id=tdef.id, instruction=words)
+                                     task_id=tdef.id, instruction=instruction)
             wins[label] += bool(out.success)
             paths[label] = np.asarray(path)
-        n = min(len(paths["own"]), len(paths["foreign"]))
-        d = np.linalg.norm(paths["own"][:n] - paths["foreign"][:n], axis=1) * 100
-        gaps.append(float(d.mean()) if n else 0.0)
-        finals.append(float(d[-1]) if n else 0.0)
-    return {"episodes": len(seeds), "foreign": foreign, "path_gap_cm_mean": float(np.mean(gaps)),
-            "final_gap_cm_mean": float(np.mean(finals)), "success_own": wins["own"],
-            "success_foreign": wins["foreign"]}
+        for label, found in gaps.items():
+            found.append(path_gap_cm(paths["own"], paths[label]))
+    return {"episodes": len(seeds), "words": words, "successes": wins,
+            "path_gap_cm": {k: float(np.mean([g[0] for g in v])) for k, v in gaps.items()},
+            "final_gap_cm": {k: float(np.mean([g[1] for g in v])) for k, v in gaps.items()}}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,8 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--min-shift", type=float, default=0.05, help="rad: the least foreign shift that counts "
                     "(the single-task pick_place_toy engine, which never saw another instruction, moves 0.02-0.06)")
     ap.add_argument("--ratio", type=float, default=2.0, help="foreign shift / paraphrase shift that counts")
-    ap.add_argument("--closed-loop", type=int, default=0, metavar="N", help="also run N episodes per task with "
-                    "the own and the first foreign instruction")
+    ap.add_argument("--closed-loop", type=int, default=0, metavar="N", help="also run N episodes per task told "
+                    "the own, a paraphrased and a foreign instruction")
     ap.add_argument("--time-limit", type=float, default=20.0, help="closed-loop episode length (s of sim time)")
     ap.add_argument("--backend", default="onnxruntime", choices=["onnxruntime", "torch"])
     ap.add_argument("--json", type=Path, default=None, help="write the figures here too")
@@ -188,8 +198,9 @@ def run_parsed(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
         shift.follows_language = judge(shift, args.min_shift, args.ratio)
         if args.closed_loop:
             foreign = next(iter(t for t in pool if t != task))
-            shift.closed_loop = closed_loop(args.engine, task, shift.own, words[foreign][0],
-                                            list(seeds)[:args.closed_loop], args.time_limit)
+            said = {"own": shift.own, **({"paraphrase": shift.paraphrases[0]} if shift.paraphrases else {}),
+                    "foreign": words[foreign][0]}
+            shift.closed_loop = closed_loop(args.engine, task, said, list(seeds)[:args.closed_loop], args.time_limit)
         results.append(shift)
         print(_line(shift), flush=True)
     ok = all(r.follows_language for r in results)
@@ -208,9 +219,10 @@ def _line(s: TaskShift) -> str:
             f"scene spread {s.scene_spread:.3f}  -> {'follows language' if s.follows_language else 'NOT'}")
     if s.closed_loop:
         c = s.closed_loop
-        line += (f"\n{'':<15} closed loop vs {c['foreign']!r}: hand paths {c['path_gap_cm_mean']:.1f} cm apart "
-                 f"(end {c['final_gap_cm_mean']:.1f} cm); success own {c['success_own']}/{c['episodes']}, "
-                 f"foreign {c['success_foreign']}/{c['episodes']}")
+        for label, gap in c["path_gap_cm"].items():
+            line += (f"\n{'':<15} closed loop, {label} {c['words'][label]!r}: hand path {gap:.1f} cm from own's "
+                     f"(end {c['final_gap_cm'][label]:.1f} cm)")
+        line += f"\n{'':<15} successes of {c['episodes']}: " + ", ".join(f"{k} {v}" for k, v in c["successes"].items())
     return line
 
 
