@@ -28,6 +28,9 @@ def test_pipeline_produces_a_loadable_engine_with_settings_in_its_manifest(tmp_p
     assert warm["metrics"]["held_out"] == 2
     training = json.loads((tmp_path / "work" / "posttrain" / "final" / "training.json").read_text())
     assert training["config"]["backbone"].endswith("warmup")
+    # the single recipe trains on the recorded instruction, although the dataset carries the paraphrases
+    assert training["instructions"] == {} and pipeline["instructions"] == "recorded"
+    assert (tmp_path / "work" / "dataset" / "instructions.json").exists()
     # demos recorded by two worker processes keep their seed order in the dataset
     meta = json.loads((tmp_path / "work" / "dataset" / "meta.json").read_text())
     assert [e["episode_id"][-4:] for e in meta["episodes"]] == ["0000", "0001"]
