@@ -58,6 +58,7 @@ TRAIN_MAY_IMPORT = (
     "being_h0_runtime.recording.dataset",
     "being_h0_runtime.sim.world",  # VirtualRig (reset, set_pose, render_rgb, object_poses): perception warm-up renders
     "being_h0_runtime.bench.timing",  # a leaf (numpy + stdlib): one definition of p50/p99 over N timed calls
+    "being_h0_runtime.bench.tasks",  # task files (config + pydantic): the instructions multi-task training uses
 )
 
 #: layer of a runtime module, by its first component under ``being_h0_runtime``.

@@ -71,7 +71,8 @@ def test_trial_rows_carry_identity_seed_outcome_and_safety(sweep):
         assert (r["task"], r["variation"], r["trial_index"], r["seed"]) == ("pick_place_toy", "seen", i, i)
         assert r["state"] in ("succeeded", "timeout", "failed", "aborted")
         assert r["success"] == (r["state"] == "succeeded")
-        assert r["judge"] == "simulator" and r["instruction"] == "pick up the toy and put it in the box"
+        # trial i is given instructions[i % len] of the task file (paraphrases are for training and bench language)
+        assert r["judge"] == "simulator" and r["instruction"] == load_task("pick_place_toy").instruction_for(i)
         assert r["duration_s"] > 0 and r["sim_seconds"] > 0
         assert r["started_at"] < r["finished_at"]
         assert set(r["safety"]) == {"arm", "hand"} and "holds_by_reason" in r["safety"]["arm"]

@@ -11,15 +11,11 @@ import torch
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-from being_h0_runtime.rig import franka  # noqa: E402
-from being_h0_runtime.sim.world import BOX_REGION, TOY_REGION  # noqa: E402
-from being_h0_train.posttrain.data import compact_images  # noqa: E402
-from being_h0_train.posttrain.perception import (  # noqa: E402
-    TARGET_NAMES,
-    WarmUpSettings,
-    render_layouts,
-    warm_up,
-)
+from being_h0_runtime.rig import franka
+from being_h0_runtime.sim.world import BOX_REGION, TOY_REGION
+from being_h0_train.posttrain.data import compact_images
+from being_h0_train.posttrain.layouts import Layouts, render_layouts, target_names
+from being_h0_train.posttrain.perception import TARGET_NAMES, WarmUpSettings, warm_up
 
 
 def _pool(n: int = 5) -> np.ndarray:
@@ -29,8 +25,11 @@ def _pool(n: int = 5) -> np.ndarray:
 
 
 def test_layouts_are_deterministic_and_targets_lie_in_the_spawn_regions():
-    images, targets, rows = render_layouts(6, (320, 240), 64, _pool(), seed=3, progress=False)
-    again, targets2, _ = render_layouts(6, (320, 240), 64, _pool(), seed=3, progress=False)
+    lay = render_layouts(6, (320, 240), 64, _pool(), seed=3, progress=False)
+    images, targets, rows = lay.images, lay.targets, lay.proprio
+    assert lay.names == TARGET_NAMES and not np.isnan(targets).any()
+    again = render_layouts(6, (320, 240), 64, _pool(), seed=3, progress=False)
+    again, targets2 = again.images, again.targets
     # each picture was posed with one of the pool's rows
     assert rows.shape == (6, 13) and all(any(np.allclose(r, p) for p in _pool()) for r in rows)
     assert images.shape == (6, 64, 64, 3) and images.dtype == np.uint8
@@ -59,7 +58,8 @@ def test_warm_up_trains_vision_and_language_model_and_reports_position_errors():
     images = rng.integers(0, 255, (24, 128, 128, 3), dtype=np.uint8)
     targets = rng.normal(size=(24, len(TARGET_NAMES))).astype(np.float32)
     proprio = rng.normal(size=(24, 13)).astype(np.float32)
-    bb, m = warm_up("sim-small", images, targets, proprio, WarmUpSettings(steps=3, batch_size=4), progress=False)
+    lay = Layouts(images, targets, proprio, np.zeros(24, int), ("pick_place_toy",), TARGET_NAMES)
+    bb, m = warm_up("sim-small", lay, WarmUpSettings(steps=3, batch_size=4), progress=False)
     assert m["held_out"] == 2 and math.isfinite(m["toy_cm_median"]) and math.isfinite(m["toy_cm_median_blind"])
     changed = {n for n, p in bb.named_parameters() if not torch.equal(p, before[n])}
     # the query reads the layout through the language model, so both sides learn
@@ -77,3 +77,58 @@ def test_compact_images_matches_the_tile_preprocessor_up_to_rounding():
     assert np.abs(tiles(small) - tiles(img)).max() < 0.5 / 255 / 0.224 + 1e-5
     same = np.zeros((2, 128, 128, 3), np.uint8)
     assert compact_images(same, 128) is same and compact_images(same, None) is same
+
+
+def test_layouts_of_several_tasks_fill_their_own_columns_and_resume_from_cached_chunks(tmp_path):
+    tasks = ("close_lid", "pour_cup")
+    lay = render_layouts(4, (320, 240), 64, {"close_lid": _pool(), "pour_cup": _pool()}, seed=1, progress=False,
+                         tasks=tasks, cache=tmp_path, chunk=2)
+    assert lay.names == target_names(tasks) and list(lay.task) == [0, 0, 1, 1]
+    col = dict(zip(lay.names, lay.targets.T))
+    assert np.isnan(col["cup_x"][:2]).all() and np.isnan(col["lidbox_x"][2:]).all()
+    assert (col["lidbox_hinge"][:2] > 1.5).all()  # the lid starts open past vertical
+    assert np.all((0.4 < col["cup_x"][2:]) & (col["cup_x"][2:] < 0.6))
+    chunks = sorted(tmp_path.glob("chunk_*.npz"))
+    assert len(chunks) == 2
+    kept = chunks[0].stat().st_mtime_ns
+    chunks[1].unlink()  # as if cut off while rendering the second chunk
+    again = render_layouts(4, (320, 240), 64, {"close_lid": _pool(), "pour_cup": _pool()}, seed=1, progress=False,
+                           tasks=tasks, cache=tmp_path, chunk=2)
+    assert chunks[0].stat().st_mtime_ns == kept and chunks[1].exists()
+    np.testing.assert_array_equal(again.images, lay.images)
+    np.testing.assert_array_equal(again.targets, lay.targets)
+
+
+def test_warm_up_killed_mid_run_resumes_to_the_same_weights(tmp_path):
+    import signal
+    import threading
+    import time
+
+    rng = np.random.default_rng(2)
+    n = 20
+    names = target_names(("pick_place_toy", "close_lid"))
+    targets = rng.normal(size=(n, len(names))).astype(np.float32)
+    targets[:10, 7:] = np.nan  # the first ten are pick_place_toy layouts, the rest close_lid
+    targets[10:, :7] = np.nan
+    lay = Layouts(rng.integers(0, 255, (n, 128, 128, 3), dtype=np.uint8), targets,
+                  rng.normal(size=(n, 13)).astype(np.float32), np.repeat([0, 1], 10), ("pick_place_toy", "close_lid"),
+                  names)
+    s = WarmUpSettings(steps=4, batch_size=2, save_every=1)
+    words = {"pick_place_toy": "pick up the toy and put it in the box", "close_lid": "close the lid of the box"}
+    straight, m = warm_up("sim-small", lay, s, words, progress=False, checkpoints=tmp_path / "a")
+    assert {"toy_cm_median", "lidbox_cm_median", "box_cm_median_blind"} <= set(m)
+    ck = tmp_path / "b"
+
+    def kill_after_first_checkpoint() -> None:
+        deadline = time.monotonic() + 120
+        while not (ck / "step_0000001").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=kill_after_first_checkpoint, daemon=True).start()
+    none, stopped = warm_up("sim-small", lay, s, words, progress=False, checkpoints=ck)
+    assert none is None and stopped["interrupted"] == signal.SIGTERM and 1 <= stopped["stopped_at"] < 4
+    resumed, _ = warm_up("sim-small", lay, s, words, progress=False, checkpoints=ck)
+    a, b = dict(straight.named_parameters()), dict(resumed.named_parameters())
+    for name, value in a.items():
+        assert torch.equal(value, b[name]), name

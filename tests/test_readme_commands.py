@@ -113,6 +113,11 @@ PLAN: dict[str, Short | Missing | Chain | Covered] = {
         Chain("being-h0 bench report --results r.sqlite --out bench/report"),
     "make train-default": Covered("tests/test_train_default_pipeline.py::"
                                   "test_pipeline_produces_a_loadable_engine_with_settings_in_its_manifest"),
+    'make train-default TRAIN_ARGS="--recipe multitask"': Covered(
+        "tests/test_train_default_pipeline.py::test_multitask_pipeline_records_trains_and_exports_every_task",
+        ("multitask",)),
+    "being-h0 bench language --engine models/being-h0-sim-multitask": Covered(
+        "tests/test_bench_language.py::test_bench_language_runs_on_rig_scenes_and_writes_its_figures"),
     "being-h0 calibrate hand-eye --sim": Covered("tests/test_paths.py::"
                                                  "test_sim_hand_eye_from_the_repo_root_leaves_the_shipped_calibration_alone"),
     # -- teleoperation

@@ -34,3 +34,31 @@ def test_record_two_episodes_open_with_rosbags_and_export(tmp_path: Path):
 
     data = load_dataset(ds)
     assert len(data.episodes) == 2
+
+
+def test_task_option_and_resume_record_only_the_missing_episodes(tmp_path: Path):
+    import json
+
+    from being_h0_runtime.recording.export import load_dataset
+
+    out = tmp_path / "demos"
+    args = ["--task", "close_lid", "--out", str(out), "--seed-base", "1000", "--camera-rate", "5", "--resume"]
+    assert main(["--episodes", "1", *args]) == 0
+    first = [p for p in out.iterdir() if p.is_dir()]
+    assert len(first) == 1 and first[0].name.startswith("close_lid_") and first[0].name.endswith("_0000")
+    stamp = (first[0] / "episode.json").stat().st_mtime_ns
+    half = out / "close_lid_20260101-000000_0001"  # what a kill in the middle of episode 1 leaves behind
+    half.mkdir()
+    (half / "junk.mcap").write_text("torn")
+    ds = tmp_path / "dataset"
+    assert main(["--episodes", "2", *args, "--export", str(ds)]) == 0
+    folders = sorted(p.name for p in out.iterdir() if p.is_dir())
+    assert len(folders) == 2 and half.name not in folders and folders[0] == first[0].name
+    assert (first[0] / "episode.json").stat().st_mtime_ns == stamp  # episode 0 was not recorded again
+    ledger = [json.loads(line) for line in (out / "record_log.jsonl").read_text().splitlines()]
+    assert [(e["index"], e["seed"]) for e in ledger] == [(0, 1000), (1, 1001)]
+    data = load_dataset(ds)
+    assert [e["task_id"] for e in data.episodes] == ["close_lid", "close_lid"]
+    assert {e["instruction"] for e in data.episodes} == {"close the lid of the box"}
+    # a different seed base on the same folder is refused, not mixed in
+    assert main(["--episodes", "2", "--task", "close_lid", "--out", str(out), "--seed-base", "7", "--resume"]) == 2

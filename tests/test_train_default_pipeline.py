@@ -28,6 +28,9 @@ def test_pipeline_produces_a_loadable_engine_with_settings_in_its_manifest(tmp_p
     assert warm["metrics"]["held_out"] == 2
     training = json.loads((tmp_path / "work" / "posttrain" / "final" / "training.json").read_text())
     assert training["config"]["backbone"].endswith("warmup")
+    # the single recipe trains on the recorded instruction, although the dataset carries the paraphrases
+    assert training["instructions"] == {} and pipeline["instructions"] == "recorded"
+    assert (tmp_path / "work" / "dataset" / "instructions.json").exists()
     # demos recorded by two worker processes keep their seed order in the dataset
     meta = json.loads((tmp_path / "work" / "dataset" / "meta.json").read_text())
     assert [e["episode_id"][-4:] for e in meta["episodes"]] == ["0000", "0001"]
@@ -38,3 +41,21 @@ def test_pipeline_produces_a_loadable_engine_with_settings_in_its_manifest(tmp_p
 
     policy = load_engine_policy(engine, backend="onnxruntime")
     assert policy.spec.names[:2] == ["fr3_joint1", "fr3_joint2"] and policy.spec.chunk_len == 16
+
+
+def test_multitask_pipeline_records_trains_and_exports_every_task(tmp_path: Path):
+    engine = tmp_path / "engine"
+    args = ["--recipe", "multitask", "--tasks", "pick_place_toy:1,close_lid:2", "--work", str(tmp_path / "work"),
+            "--engine-dir", str(engine), "--steps", "3", "--batch-size", "2", "--trials", "0", "--jobs", "2",
+            "--warmup-samples", "8", "--warmup-steps", "1"]
+    assert main(args) == 0
+    pipeline = json.loads((engine / "manifest.json").read_text())["training"]["pipeline"]
+    assert pipeline["recipe"] == "multitask" and pipeline["tasks"] == ["pick_place_toy", "close_lid"]
+    assert pipeline["demos_requested"] == {"pick_place_toy": 1, "close_lid": 2} and pipeline["instructions"] == "paraphrases"
+    assert pipeline["task_instructions"]["close_lid"][0] == "close the lid of the box"
+    meta = json.loads((tmp_path / "work" / "dataset" / "meta.json").read_text())
+    assert [e["task_id"] for e in meta["episodes"]] == ["pick_place_toy", "close_lid", "close_lid"]
+    warm = json.loads((tmp_path / "work" / "warmup" / "warmup.json").read_text())
+    assert warm["tasks"] == ["pick_place_toy", "close_lid"] and "lidbox_hinge" in warm["targets"]
+    # run again with another step count: the finished post-training is not silently mixed with new settings
+    assert main([*args, "--steps", "4"]) == 2

@@ -68,6 +68,9 @@ class TaskDef(StrictModel):
     description: str = ""
     #: instructions given to the policy; trial i uses instructions[i % len]
     instructions: list[str] = Field(min_length=1)
+    #: other wordings of the task: multi-task training samples them, `bench language` checks them; success
+    #: trials keep to `instructions` (an engine trained on one wording is benchmarked on it)
+    paraphrases: list[str] = Field(default_factory=list)
     scene: SceneDef
     reset: ResetDef
     success: SuccessDef
@@ -115,6 +118,11 @@ class TaskDef(StrictModel):
     def virtual(self) -> bool:
         """True when the virtual rig can run this task."""
         return self.scene.sim_task is not None
+
+    @property
+    def phrasings(self) -> list[str]:
+        """Every wording of the task: its instructions, then its paraphrases."""
+        return list(dict.fromkeys([*self.instructions, *self.paraphrases]))
 
     def instruction_for(self, trial_index: int) -> str:
         return self.instructions[trial_index % len(self.instructions)]

@@ -31,6 +31,8 @@ BENCHES: dict[str, tuple[str, str, str]] = {
             "--tasks pick_place_toy --engine models/pp --trials 20 --results r.sqlite --out bench"),
     "report": ("being_h0_runtime.bench.report", "success-rate report with Wilson intervals and plots",
                "--results r.sqlite --out bench/report"),
+    "language": ("being_h0_runtime.bench.language", "same scene, other instruction: does the engine follow it?",
+                 "--engine models/being-h0-sim-multitask --scenes 10"),
 }
 DESCRIPTION = """\
 Benchmarks of the runtime's paths (each prints its figures and, with --json, writes them), and

@@ -14,8 +14,16 @@ quit, h help): after `a` it waits for `s` before the next episode; `x` throws
 the current episode away and records it again; `q` stops (an unfinished
 episode is discarded).
 
+--task picks the task (tasks/ID.yaml: the virtual-rig scene, and its first
+instruction as the recorded one).  --resume continues an interrupted run:
+every finished episode is a line of OUT/record_log.jsonl (index, seed,
+success, folder), so a second run with the same options records only the
+episodes missing, and removes the half-written folder of the one that was
+cut off.
+
 Examples:
   being-h0 record --episodes 20 --out demos/pick_place
+  being-h0 record --task close_lid --episodes 50 --seed-base 1000 --out demos/close_lid --resume
   being-h0 record --teleop keyboard --episodes 3 --out demos/human
   being-h0 record --episodes 5 --out demos/pp --variation unseen --seed-base 1000 --export data/pp
 """
@@ -23,10 +31,12 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from tqdm import tqdm
 
@@ -40,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--profile", default="sim", help="launch profile (virtual rig)")
     ap.add_argument("--variation", default=None, help="scene variation: seen | unseen | clutter | train "
                     "(train: per-seed randomised scenes for demonstrations, sim/train_variation.py)")
+    ap.add_argument("--task", default=None, metavar="TASK",
+                    help="task id (tasks/TASK.yaml) or YAML path: its virtual-rig scene and first instruction "
+                         "(default: the profile's task, pick_place_toy)")
+    ap.add_argument("--resume", action="store_true",
+                    help=f"skip the episodes already in OUT/{LEDGER} (a re-run after an interruption)")
     ap.add_argument("--seed-base", type=int, default=0, help="episode i uses seed seed-base + i")
     ap.add_argument("--camera-rate", type=float, default=10.0, help="camera frames per second to record")
     ap.add_argument("--keep-failures", action="store_true", help="keep failed episodes too (tagged 'failure')")
@@ -59,11 +74,16 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
+#: one JSON line per finished episode in the output folder: what --resume skips
+LEDGER = "record_log.jsonl"
+
+
 def record_one(out: Path, index: int, seed: int, profile: str = "sim", variation: str | None = None,
-               camera_rate_hz: float = 10.0, keep_failures: bool = False, console: Any = None,
-               position: int = 0) -> tuple[bool, Path | None]:
+               camera_rate_hz: float = 10.0, keep_failures: bool = False, task: str | None = None,
+               console: Any = None, position: int = 0) -> tuple[bool, Path | None]:
     """Record episode number `index` (scene `seed`) into `out`; returns (success, kept folder or None).
 
+    `task`: a task id or YAML path (its scene and first instruction); None: the profile's task.
     With an operator `console` (console.EpisodeConsole) the episode shows as number `position` on its
     status line and obeys its keys.
     """
@@ -74,6 +94,13 @@ def record_one(out: Path, index: int, seed: int, profile: str = "sim", variation
     rig = {"camera_rate_hz": camera_rate_hz, "hand_baudrate": None}
     if variation:
         rig["variation"] = variation
+    task_id = instruction = None
+    if task is not None:
+        from ..bench.tasks import load_task
+
+        tdef = load_task(task)
+        task_id, instruction = tdef.id, tdef.instructions[0]
+        rig["task"] = tdef.scene.sim_task
     holder: dict[str, RecorderNode] = {}
 
     def add_recorder(ctx, nodes):
@@ -88,7 +115,7 @@ def record_one(out: Path, index: int, seed: int, profile: str = "sim", variation
     from ..policy.expert import with_expert
 
     outcome = run_episode_inproc(profile, seed=seed, episode=index + 1, overrides=with_expert({"virtual_rig": rig}),
-                                 setup=add_recorder)
+                                 setup=add_recorder, task_id=task_id, instruction=instruction)
     rec = holder["rec"]
     rec.close()
     folder = rec.last_episode_dir
@@ -106,48 +133,95 @@ def _record_one_star(args: tuple) -> tuple[bool, Path | None]:
 
 def record_episodes(out: Path, episodes: int, profile: str = "sim", seed_base: int = 0,
                     variation: str | None = None, camera_rate_hz: float = 10.0, keep_failures: bool = False,
-                    progress: bool = True, jobs: int = 1, console: Any = None) -> list[Path]:
+                    progress: bool = True, jobs: int = 1, console: Any = None, task: str | None = None,
+                    resume: bool = False) -> list[Path]:
     """Record `episodes` scripted episodes (episode i: scene seed seed_base + i); returns the kept folders in order.
 
     jobs > 1 records episodes in that many worker processes (each episode is
     independent and deterministic given its seed, so the result does not
     depend on jobs); the virtual rig is CPU-bound, so jobs = cores is the
-    sweet spot.
+    sweet spot.  Every finished episode is appended to OUT/record_log.jsonl;
+    with `resume` the episodes listed there are not recorded again (episode i
+    is then always folder index i, whatever ran before).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    first = sum(1 for p in out.iterdir() if p.is_dir() and not p.name.startswith("."))
-    tasks = [(out, first + i, seed_base + i, profile, variation, camera_rate_hz, keep_failures)
-             for i in range(episodes)]
-    kept: list[Path] = []
-    successes = 0
-    bar = tqdm(total=episodes, desc="recording", unit="ep", disable=not progress)
+    done = _read_ledger(out, seed_base) if resume else {}
+    if resume:
+        first = 0
+        _remove_unfinished(out, done, episodes)
+    else:
+        first = sum(1 for p in out.iterdir() if p.is_dir() and not p.name.startswith("."))
+    tasks = [(out, first + i, seed_base + i, profile, variation, camera_rate_hz, keep_failures, task)
+             for i in range(episodes) if i not in done]
+    kept: dict[int, Path] = {i: out / e["folder"] for i, e in done.items() if e["folder"] and i < episodes}
+    successes = sum(bool(e["success"]) for i, e in done.items() if i < episodes)
+    bar = tqdm(total=episodes, initial=episodes - len(tasks), desc="recording", unit="ep", disable=not progress)
+    ledger = (out / LEDGER).open("a")
 
-    def tally(result: tuple[bool, Path | None]) -> None:
+    def tally(job: tuple, result: tuple[bool, Path | None]) -> None:
         nonlocal successes
         ok, folder = result
         successes += ok
         if folder is not None:
-            kept.append(folder)
+            kept[job[1]] = folder
+        ledger.write(json.dumps({"index": job[1], "seed": job[2], "success": bool(ok),
+                                 "folder": folder.name if folder is not None else ""}) + "\n")
+        ledger.flush()
         bar.update(1)
         bar.set_postfix(success=f"{successes}/{bar.n}", kept=len(kept))
 
-    if console is not None:
-        _record_with_console(tasks, console, tally)
-    elif jobs <= 1:
-        for t in tasks:
-            tally(record_one(*t))
-    else:
-        import multiprocessing as mp
+    try:
+        if console is not None:
+            _record_with_console(tasks, console, tally)
+        elif jobs <= 1:
+            for t in tasks:
+                tally(t, record_one(*t))
+        else:
+            import multiprocessing as mp
 
-        # spawn: a forked MuJoCo/EGL context is not safe to reuse
-        from ..logs import for_workers, init_worker
+            # spawn: a forked MuJoCo/EGL context is not safe to reuse
+            from ..logs import for_workers, init_worker
 
-        with mp.get_context("spawn").Pool(jobs, initializer=init_worker, initargs=for_workers()) as pool:
-            for result in pool.imap(_record_one_star, tasks):
-                tally(result)
-    bar.close()
-    return kept
+            with mp.get_context("spawn").Pool(jobs, initializer=init_worker, initargs=for_workers()) as pool:
+                for t, result in zip(tasks, pool.imap(_record_one_star, tasks)):
+                    tally(t, result)
+    finally:
+        ledger.close()
+        bar.close()
+    return [kept[i] for i in sorted(kept)]
+
+
+def _read_ledger(out: Path, seed_base: int) -> dict[int, dict[str, Any]]:
+    """Finished episodes of an earlier run in `out` by index; a torn last line (a kill mid-write) is skipped."""
+    path = out / LEDGER
+    if not path.exists():
+        if any(p.is_dir() and not p.name.startswith(".") for p in out.iterdir()):
+            raise ValueError(f"{out}: holds episodes but no {LEDGER}; --resume continues only a run that wrote one")
+        return {}
+    done: dict[int, dict[str, Any]] = {}
+    for line in path.read_text().splitlines():
+        try:
+            e = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if e["seed"] != seed_base + e["index"]:
+            raise ValueError(f"{path}: episode {e['index']} was recorded with seed {e['seed']}, but --seed-base "
+                             f"{seed_base} gives {seed_base + e['index']}; use the earlier --seed-base or another --out")
+        if e["folder"] and not (out / e["folder"]).is_dir():
+            continue  # its folder is gone: record it again
+        done[int(e["index"])] = e
+    return done
+
+
+def _remove_unfinished(out: Path, done: dict[int, dict[str, Any]], episodes: int) -> None:
+    """Folders of episodes about to be recorded again (cut off mid-episode last time) are half-written."""
+    import shutil
+
+    todo = {f"_{i:04d}" for i in range(episodes) if i not in done}
+    for p in out.iterdir():
+        if p.is_dir() and not p.name.startswith(".") and p.name[-5:] in todo:
+            shutil.rmtree(p, ignore_errors=True)
 
 
 def _record_with_console(tasks: list[tuple], console: Any, tally: Any) -> None:
@@ -164,7 +238,7 @@ def _record_with_console(tasks: list[tuple], console: Any, tally: Any) -> None:
                 console.line.message(f"episode {i + 1} discarded; recording it again")
                 continue
             break
-        tally((ok, folder))
+        tally(tasks[i], (ok, folder))
         i += 1
         console.wait_between()
 
@@ -200,10 +274,16 @@ def run_parsed(args: argparse.Namespace) -> int:
     elif console_wanted(args.console, args.jobs):
         with EpisodeConsole(args.episodes) as console:
             kept = record_episodes(Path(args.out), args.episodes, args.profile, args.seed_base, args.variation,
-                                   args.camera_rate, args.keep_failures, progress=False, console=console)
+                                   args.camera_rate, args.keep_failures, progress=False, console=console,
+                                   task=args.task, resume=args.resume)
     else:
-        kept = record_episodes(Path(args.out), args.episodes, args.profile, args.seed_base, args.variation,
-                               args.camera_rate, args.keep_failures, jobs=args.jobs)
+        try:
+            kept = record_episodes(Path(args.out), args.episodes, args.profile, args.seed_base, args.variation,
+                                   args.camera_rate, args.keep_failures, jobs=args.jobs, task=args.task,
+                                   resume=args.resume)
+        except ValueError as err:  # a --resume that does not match the folder
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     print(f"kept {len(kept)} of {args.episodes} episodes in {args.out}")
     if args.export:
         if not kept:

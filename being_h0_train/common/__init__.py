@@ -1,9 +1,11 @@
-"""Small utilities every training stage shares: the learning-rate schedule and checkpoint writing.
+"""Small utilities every training stage shares: the learning-rate schedule, checkpoint writing, clean stops.
 
-Light at import time (no torch): the schedule is plain math, the directory swap plain os/shutil.
+Light at import time (no torch): the schedule is plain math, the directory swap plain os/shutil,
+the stop request plain signal handling.
 """
 
-from .files import replace_dir
+from .files import prune_dirs, replace_dir
 from .schedule import cosine_lr
+from .stop import GracefulStop
 
-__all__ = ["cosine_lr", "replace_dir"]
+__all__ = ["GracefulStop", "cosine_lr", "prune_dirs", "replace_dir"]

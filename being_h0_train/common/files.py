@@ -25,3 +25,13 @@ def replace_dir(final: Path, tmp_suffix: str = ".tmp") -> Iterator[Path]:
     if final.exists():
         shutil.rmtree(final)
     tmp.rename(final)
+
+
+def prune_dirs(parent: Path, pattern: str, keep: int) -> None:
+    """Remove all but the `keep` last (by name) complete directories matching `pattern` in `parent`.
+
+    Checkpoint directories are named so that name order is step order (``step_0001000``).
+    """
+    found = sorted(d for d in parent.glob(pattern) if d.is_dir() and not d.name.endswith(".tmp"))
+    for d in found[:-keep] if keep > 0 else found:
+        shutil.rmtree(d, ignore_errors=True)

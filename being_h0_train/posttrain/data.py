@@ -21,7 +21,7 @@ source that yields ``Episode`` objects (the recorder's loader through
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,8 @@ class Episode:
     episode_id: str = ""
     #: (T,) bool: step t was driven by a human who took over from the policy (DAgger), or None (no labels)
     intervention: np.ndarray | None = None
+    #: the task this demonstration belongs to (tasks/<id>.yaml); "" when the source does not say
+    task_id: str = ""
 
     def __post_init__(self) -> None:
         n = len(self.images)
@@ -122,6 +124,7 @@ def _from_recorder(ds: Any, source: str, image_size: int | None = None) -> Episo
             instruction=str(e.get("instruction", "")),
             episode_id=str(e.get("episode_id", "") or ds.episodes[i].get("episode_id", i)),
             intervention=np.asarray(e["intervention"], bool) if "intervention" in e else None,
+            task_id=str(e.get("task_id", "") or ds.episodes[i].get("task_id", "")),
         ))
     return EpisodeSet(eps, list(ds.action_names), list(ds.proprio_names), float(ds.fps), source=source)
 
@@ -144,7 +147,8 @@ def load_episodes(path: str | Path, image_size: int | None = None) -> EpisodeSet
                 z = np.load(p / name)
                 eps.append(Episode(compact_images(z["images"], image_size), z["proprio"].astype(np.float32), z["actions"].astype(np.float32),
                                    str(z["instruction"]), Path(name).stem,
-                                   z["intervention"] if "intervention" in z.files else None))
+                                   z["intervention"] if "intervention" in z.files else None,
+                                   str(z["task_id"]) if "task_id" in z.files else ""))
             return EpisodeSet(eps, meta["action_names"], meta["proprio_names"], float(meta["control_rate_hz"]),
                               meta.get("action_units", []), source=str(p))
     if (p / "meta.json").exists():  # the recorder's export (recording/export.py)
@@ -182,6 +186,8 @@ def save_episodes(eset: EpisodeSet, path: str | Path) -> Path:
     for i, ep in enumerate(eset.episodes):
         name = f"episode_{i:05d}.npz"
         extra = {} if ep.intervention is None else {"intervention": ep.intervention}
+        if ep.task_id:
+            extra["task_id"] = np.asarray(ep.task_id)
         np.savez_compressed(p / name, images=ep.images, proprio=ep.proprio, actions=ep.actions,
                             instruction=np.asarray(ep.instruction), **extra)
         names.append(name)
@@ -306,6 +312,7 @@ class WindowDataset:
         stats: NormStats,
         augment: ImageAugment | None = None,
         intervention_weight: float = 1.0,
+        instructions: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         if not episodes:
             raise ValueError("WindowDataset needs at least one episode")
@@ -319,7 +326,22 @@ class WindowDataset:
         self.prompt = prompt
         self.stats = stats
         self.augment = augment
+        #: task id -> the phrasings of its instruction (tasks/<id>.yaml `instructions`); None: as recorded
+        self.instructions = {k: list(v) for k, v in (instructions or {}).items() if v}
         self.index = [(e, t) for e, ep in enumerate(self.episodes) for t in range(len(ep))]
+
+    def instruction(self, ep: Episode, rng: np.random.Generator | None = None) -> str:
+        """The words a window of `ep` is trained with: a phrasing of its task's instruction, drawn with `rng`.
+
+        Drawn per window, so every scene is seen with every phrasing; without `rng` (evaluation) the
+        task's first phrasing; an episode whose task has no list keeps its recorded instruction.
+        """
+        options = self.instructions.get(ep.task_id)
+        if not options:
+            return ep.instruction
+        if rng is None or len(options) == 1:
+            return options[0]
+        return options[int(rng.integers(len(options)))]
 
     def __len__(self) -> int:
         return len(self.index)
@@ -347,7 +369,7 @@ class WindowDataset:
         s = self.stats
         return {
             "pixel_values": self.tiles(img),
-            "input_ids": self.prompt(ep.instruction)[0],
+            "input_ids": self.prompt(self.instruction(ep, rng))[0],
             "proprio": ((ep.proprio[t] - s.proprio_mean) / s.proprio_std).astype(np.float32),
             "actions": ((actions - s.action_mean) / s.action_std).astype(np.float32),
             "valid": valid,

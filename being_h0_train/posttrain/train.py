@@ -19,6 +19,13 @@ Output directory:
 
 Batches are drawn with a generator seeded by (seed, step), so a resumed run
 sees exactly the batches and augmentations the uninterrupted run would have.
+A checkpoint is written every --save-every steps and when SIGTERM / SIGINT
+arrives (then the run exits 143 / 130); --resume continues from the newest,
+and lands on the same weights as a run that was never interrupted.
+
+Several tasks: with --instructions JSON, each episode's task id (from the
+recorder's export) picks the phrasings of its instruction, one drawn per
+window; batches are task-balanced.
 """
 
 from __future__ import annotations
@@ -35,7 +42,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from being_h0_runtime.policy.models.posttrain import (
@@ -45,7 +51,8 @@ from being_h0_runtime.policy.models.posttrain import (
 from being_h0_runtime.policy.models.posttrain_config import PostTrainConfig
 from being_h0_runtime.policy.preprocess import PromptEncoder, TilePreprocessor
 
-from ..common import cosine_lr, replace_dir
+from ..common import GracefulStop, cosine_lr
+from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .data import (
     Episode,
     EpisodeSet,
@@ -56,6 +63,7 @@ from .data import (
     split_by_episode,
     synthetic_episodes,
 )
+from .tasks import TaskBalancedSampler, read_instructions
 
 
 @dataclass
@@ -78,6 +86,8 @@ class TrainSettings:
     vision_lr_scale: float = 1.0
     #: loss weight of action targets a human drove after taking over from the policy (DAgger); others weigh 1
     intervention_weight: float = 1.0
+    #: draw batches so every task is equally likely (no effect with one task)
+    balance_tasks: bool = True
 
 
 def make_preprocessors(model: PostTrainModel) -> tuple[TilePreprocessor, PromptEncoder]:
@@ -92,21 +102,6 @@ def _lr_at(step: int, s: TrainSettings) -> float:
 
 def _to(batch: dict[str, torch.Tensor], device: str) -> dict[str, torch.Tensor]:
     return {k: v.to(device) for k, v in batch.items()}
-
-
-def latest_checkpoint(out: Path) -> Path | None:
-    cks = sorted((out / "checkpoints").glob("step_*")) if (out / "checkpoints").is_dir() else []
-    cks = [c for c in cks if (c / "trainer_state.json").exists()]
-    return cks[-1] if cks else None
-
-
-def save_checkpoint(out: Path, step: int, model: PostTrainModel, opt: torch.optim.Optimizer, extra: dict[str, Any]) -> Path:
-    d = out / "checkpoints" / f"step_{step:07d}"
-    with replace_dir(d) as tmp:  # a crash mid-save never leaves a half checkpoint under the final name
-        save_file(model.trainable_state_dict(), str(tmp / "trainable.safetensors"))
-        torch.save(opt.state_dict(), tmp / "optimizer.pt")
-        (tmp / "trainer_state.json").write_text(json.dumps({"step": step, **extra}, indent=2, default=str))
-    return d
 
 
 @torch.no_grad()
@@ -177,13 +172,25 @@ def plot_eval(metrics: dict[str, Any], names: Sequence[str], path: Path) -> Path
     return path
 
 
+def task_counts(episodes: Sequence[Episode]) -> dict[str, int]:
+    """Episodes per task id ("" for episodes whose source named no task)."""
+    counts: dict[str, int] = {}
+    for e in episodes:
+        counts[e.task_id] = counts.get(e.task_id, 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def public_metrics(m: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in m.items() if not k.startswith("_")}
 
 
 def train(cfg: PostTrainConfig, eset: EpisodeSet, out: str | Path, s: TrainSettings, resume: bool = False,
-          progress: bool = True) -> dict[str, Any]:
-    """Run post-training; returns a summary (losses, final dir, eval metrics)."""
+          progress: bool = True, instructions: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """Run post-training; returns a summary (losses, final dir, eval metrics; "interrupted": the signal).
+
+    instructions: task id -> phrasings of its instruction (a window of an episode of that task is
+    trained with one drawn at random); None trains every episode with its recorded instruction.
+    """
     # Longer than 60 lines on purpose: one training loop, read top to bottom; its steps share the model,
     # optimizer, data and schedule state, and splitting it would scatter that order over several functions.
     out = Path(out)
@@ -207,49 +214,62 @@ def train(cfg: PostTrainConfig, eset: EpisodeSet, out: str | Path, s: TrainSetti
     start = 0
     ck = latest_checkpoint(out) if resume else None
     if ck is not None:
-        model.load_trainable_state_dict(load_file(str(ck / "trainable.safetensors")))
-        opt.load_state_dict(torch.load(ck / "optimizer.pt", map_location=s.device))
-        start = int(json.loads((ck / "trainer_state.json").read_text())["step"])
+        start = load_checkpoint(ck, model, opt, s.device)
     tiles, prompt = make_preprocessors(model)
     ds = WindowDataset(train_eps, cfg.chunk_len, tiles, prompt, stats, ImageAugment(crop=s.crop) if s.augment else None,
-                       intervention_weight=s.intervention_weight)
+                       intervention_weight=s.intervention_weight, instructions=instructions)
+    sampler = TaskBalancedSampler(ds) if s.balance_tasks else None
     pad = model.backbone.token_map.pad_id
     meta = {"settings": asdict(s), "config": cfg.to_dict(), "train_episodes": [e.episode_id for e in train_eps],
-            "val_episodes": [e.episode_id for e in val_eps], "dataset": eset.source}
+            "val_episodes": [e.episode_id for e in val_eps], "dataset": eset.source,
+            "tasks": task_counts(eset.episodes), "instructions": instructions or {}}
     log = (out / "train_log.jsonl").open("a")
     losses: list[float] = []
     evals: list[dict[str, Any]] = []
     model.train()
     bar = tqdm(range(start, s.steps), initial=start, total=s.steps, disable=not progress, desc="post-train")
     t0 = time.monotonic()
-    for step in bar:
-        rng = np.random.default_rng([s.seed, step])
-        idx = rng.integers(0, len(ds), size=s.batch_size)
-        b = _to(ds.batch(idx, rng, pad), s.device)
-        for g in opt.param_groups:
-            g["lr"] = _lr_at(step, s) * g.get("lr_scale", 1.0)
-        pred = model(b["pixel_values"], b["input_ids"], b["proprio"], b["text_mask"])
-        loss = model.loss(pred, b["actions"], b.get("weight", b["valid"]))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if s.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(params, s.grad_clip)
-        opt.step()
-        lv = float(loss.detach())
-        losses.append(lv)
-        if step % s.log_every == 0 or step == s.steps - 1:
-            log.write(json.dumps({"step": step, "loss": lv, "lr": _lr_at(step, s)}) + "\n")
-            log.flush()
-            bar.set_postfix(loss=f"{lv:.4f}")
-        done = step + 1
-        if s.save_every and done % s.save_every == 0 and done < s.steps:
-            save_checkpoint(out, done, model, opt, meta)
-        if s.eval_every and val_eps and done % s.eval_every == 0 and done < s.steps:
-            m = public_metrics(evaluate(model, val_eps, s.device))
-            evals.append({"step": done, **m})
-            model.train()
+    done = start
+    with GracefulStop() as stop:
+        for step in bar:
+            rng = np.random.default_rng([s.seed, step])
+            idx = sampler.draw(rng, s.batch_size) if sampler else rng.integers(0, len(ds), size=s.batch_size)
+            b = _to(ds.batch(idx, rng, pad), s.device)
+            for g in opt.param_groups:
+                g["lr"] = _lr_at(step, s) * g.get("lr_scale", 1.0)
+            pred = model(b["pixel_values"], b["input_ids"], b["proprio"], b["text_mask"])
+            loss = model.loss(pred, b["actions"], b.get("weight", b["valid"]))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if s.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(params, s.grad_clip)
+            opt.step()
+            lv = float(loss.detach())
+            losses.append(lv)
+            if step % s.log_every == 0 or step == s.steps - 1:
+                log.write(json.dumps({"step": step, "loss": lv, "lr": _lr_at(step, s)}) + "\n")
+                log.flush()
+                bar.set_postfix(loss=f"{lv:.4f}")
+            done = step + 1
+            if s.save_every and done % s.save_every == 0 and done < s.steps:
+                save_checkpoint(out, done, model, opt, meta)
+            if s.eval_every and val_eps and done % s.eval_every == 0 and done < s.steps:
+                m = public_metrics(evaluate(model, val_eps, s.device))
+                evals.append({"step": done, **m})
+                model.train()
+            if stop.requested:  # SIGTERM / SIGINT: checkpoint where we are, a re-run resumes here
+                if done < s.steps:
+                    save_checkpoint(out, done, model, opt, meta)
+                break
+        if done == s.steps:
+            save_checkpoint(out, s.steps, model, opt, meta)
     log.close()
-    save_checkpoint(out, s.steps, model, opt, meta)
+    bar.close()
+    if done < s.steps:
+        print(f"\nstopped by signal {stop.signal} after step {done}: checkpoint in {out / 'checkpoints'}; "
+              "run again with --resume to continue", file=sys.stderr, flush=True)
+        return {"losses": losses, "start_step": start, "steps": s.steps, "interrupted": stop.signal,
+                "exit_code": stop.exit_code(), "stopped_at": done}
     train_time = time.monotonic() - t0
     model.eval()
     summary: dict[str, Any] = {"losses": losses, "start_step": start, "steps": s.steps, "train_seconds": train_time}
@@ -299,6 +319,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--intervention-weight", type=float, default=1.0, metavar="W",
                    help="loss weight of steps a human drove after taking over from the policy (DAgger "
                         "corrections, the dataset's `intervention` column); 1 = like every other step")
+    p.add_argument("--instructions", default=None, metavar="JSON",
+                   help="task id -> list of phrasings of its instruction (e.g. the instructions.json that "
+                        "train-default writes beside its dataset); each training window of an episode of that task "
+                        "gets one drawn at random (default: every episode keeps its recorded instruction)")
+    p.add_argument("--no-balance-tasks", action="store_true",
+                   help="draw windows uniformly instead of every task equally often (no effect with one task)")
     p.add_argument("--warmup-steps", type=int, default=0)
     p.add_argument("--seed", type=int, default=0, help="seeds init, split, batches and augmentation")
     p.add_argument("--val-fraction", type=float, default=0.2, help="fraction of EPISODES held out for evaluation")
@@ -339,7 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--intervention-weight must be > 0, got {a.intervention_weight}")
     try:
         return _run(a)
-    except FileNotFoundError as err:  # a mistyped --data / --init-from / --resume: one line, no traceback
+    except (FileNotFoundError, ValueError) as err:  # a mistyped --data / --init-from / a bad --instructions
         print(f"error: {err}", file=sys.stderr)
         return 2
 
@@ -353,8 +379,12 @@ def _run(a: argparse.Namespace) -> int:
     s = TrainSettings(steps=a.steps, batch_size=a.batch_size, lr=a.lr, weight_decay=a.weight_decay,
                       warmup_steps=a.warmup_steps, seed=a.seed, val_fraction=a.val_fraction,
                       eval_every=a.eval_every, save_every=a.save_every, augment=not a.no_augment, crop=not a.no_crop,
-                      device=a.device, vision_lr_scale=a.vision_lr_scale, intervention_weight=a.intervention_weight)
-    summary = train(cfg, eset, a.out, s, resume=a.resume, progress=not a.quiet)
+                      device=a.device, vision_lr_scale=a.vision_lr_scale, intervention_weight=a.intervention_weight,
+                      balance_tasks=not a.no_balance_tasks)
+    instructions = read_instructions(Path(a.instructions)) if a.instructions else None
+    summary = train(cfg, eset, a.out, s, resume=a.resume, progress=not a.quiet, instructions=instructions)
+    if "interrupted" in summary:
+        return int(summary["exit_code"])
     losses = summary["losses"]
     if losses:
         k = max(1, len(losses) // 10)
