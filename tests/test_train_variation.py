@@ -197,8 +197,11 @@ def test_vision_warm_up_renders_train_layouts() -> None:
     from being_h0_train.posttrain.perception import TARGET_NAMES, render_layouts
 
     pool = np.tile(np.r_[VirtualRig("pick_place_toy", seed=0, image_size=(64, 48)).home_q, np.zeros(6)], (2, 1))
-    train, t_train, _ = render_layouts(3, (160, 120), 32, pool, seed=5, progress=False, variation="train")
-    seen, _, _ = render_layouts(3, (160, 120), 32, pool, seed=5, progress=False)
-    t = dict(zip(TARGET_NAMES, t_train.T))
+    train_lay = render_layouts(3, (160, 120), 32, pool, seed=5, progress=False, variation="train")
+    seen_lay = render_layouts(3, (160, 120), 32, pool, seed=5, progress=False)
+    assert train_lay is not None and seen_lay is not None
+    assert train_lay.names == TARGET_NAMES
+    train, seen = train_lay.images, seen_lay.images
+    t = dict(zip(TARGET_NAMES, train_lay.targets.T))
     assert np.all((TOY_REGION[0][0] <= t["toy_x"]) & (t["toy_x"] <= TOY_REGION[0][1]))
     assert np.abs(train.astype(int) - seen.astype(int)).mean() > 2.0
