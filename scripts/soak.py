@@ -53,6 +53,40 @@ def malloc_trim() -> None:
         pass
 
 
+def smaps_by_mapping() -> dict[str, tuple[int, int]]:
+    """Resident kB and transparent-huge-page kB per mapping of this process, keyed by what backs it.
+
+    Anonymous mappings are keyed by their size class, so a new 2 MB arena shows up as one more of
+    them rather than as an unnamed address.  The growth per key after warm-up names the owner of
+    native growth (a library's own mappings, [heap], numpy's big buffers as anonymous mmaps)."""
+    out: dict[str, tuple[int, int]] = {}
+    key = ""
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            first = line.split(None, 1)[0]
+            if "-" in first and not first.endswith(":"):  # a mapping header: addr-addr perms offset dev inode [path]
+                parts = line.split()
+                lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                path = parts[5] if len(parts) > 5 else ""
+                key = path or f"[anon {max(1, (hi - lo) >> 20)} MB]"
+                continue
+            if first in ("Rss:", "AnonHugePages:"):
+                rss, huge = out.get(key, (0, 0))
+                kb = int(line.split()[1])
+                out[key] = (rss + kb, huge) if first == "Rss:" else (rss, huge + kb)
+    return out
+
+
+def print_smaps_growth(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]], top: int) -> None:
+    grown = sorted(((after.get(k, (0, 0))[0] - before.get(k, (0, 0))[0],
+                     after.get(k, (0, 0))[1] - before.get(k, (0, 0))[1], k) for k in set(before) | set(after)),
+                   reverse=True)
+    print(f"resident growth by mapping after warm-up (top {top}; THP = transparent huge pages):")
+    for d_rss, d_huge, k in grown[:top]:
+        if d_rss:
+            print(f"  {d_rss / 1024:+8.2f} MB  (THP {d_huge / 1024:+.1f} MB)  {k}")
+
+
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
@@ -70,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
                          "the allocator keeps for reuse (tells a leak from fragmentation)")
     ap.add_argument("--trace-malloc", type=int, default=0, metavar="N",
                     help="trace Python allocations (slow) and print the N source lines that grew most after warm-up")
+    ap.add_argument("--smaps", type=int, default=0, metavar="N",
+                    help="print the N memory mappings (/proc/self/smaps) whose resident size grew most after warm-up")
     args = ap.parse_args(argv)
 
     from being_h0_runtime.launch import build_graph, close_graph, load_profile
@@ -90,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     wall0 = time.perf_counter()
     episode = 0
     base_snapshot: tracemalloc.Snapshot | None = None
+    base_smaps: dict[str, tuple[int, int]] | None = None
     if args.trace_malloc:
         tracemalloc.start(4)
     try:
@@ -113,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                     if baseline is None and episode > args.warmup_episodes:
                         baseline = s
                         base_snapshot = tracemalloc.take_snapshot() if args.trace_malloc else None
+                        base_smaps = smaps_by_mapping() if args.smaps else None
                     print(f"\r[{s['sim_s']:7.1f}/{total:.0f} sim s] episode {episode}  RSS {s['rss_mb']:.1f} MB  "
                           f"threads {s['os_threads']}  fds {s['fds']}", end="", file=sys.stderr, flush=True)
             state = console.status.state if console.finished(episode) else "stuck"
@@ -141,6 +179,10 @@ def main(argv: list[str] | None = None) -> int:
         for stat in diffs[:args.trace_malloc]:
             print(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks  "
                   + " <- ".join(f"{_short(fr.filename)}:{fr.lineno}" for fr in stat.traceback))
+    if base_smaps is not None:
+        if args.malloc_trim:
+            malloc_trim()
+        print_smaps_growth(base_smaps, smaps_by_mapping(), args.smaps)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))
     return 0 if ok else 1
