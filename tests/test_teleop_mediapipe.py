@@ -151,3 +151,14 @@ def test_teleop_session_closes_the_inspire_hand_from_the_rendered_video() -> Non
           f"fist {q[fist].mean():.2f}, end {q[-5:].mean():.2f}")
     assert abs(q[fist].mean() - q[:5].mean()) > 0.4
     assert abs(q[-5:].mean() - q[:5].mean()) < 0.2
+
+
+def test_cli_teleop_runs_the_rendered_video(capsys) -> None:
+    """The README's offline line: `being-h0 teleop --device video:FILE` with no model, to the end of the video."""
+    pytest.importorskip("mujoco", reason="the virtual rig needs mujoco (the sim extra)")
+    from being_h0_runtime.cli import main
+
+    rc = main(["teleop", "--device", f"video:{VIDEO}", "--as-fast-as-possible", "--max-seconds", "20"])
+    out = capsys.readouterr().out
+    assert rc == 0, out[-2000:]
+    assert "hand seen" in out and f"{len(TRUTH['closure'])} device frames" in out, out[-2000:]
