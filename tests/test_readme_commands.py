@@ -125,6 +125,8 @@ PLAN: dict[str, Short | Missing | Chain | Covered] = {
     "being-h0 teleop --device spacemouse --scale 0.5": Missing("hidapi"),
     "being-h0 teleop --device webcam --model hand_landmarker.task": Missing("MediaPipe"),
     "being-h0 teleop --device video:hand.mp4 --model hand_landmarker.task": Missing("hand.mp4: video file not found"),
+    "being-h0 teleop --device video:tests/fixtures/rendered_hand/hand.avi":
+        Covered("tests/test_teleop_mediapipe.py::test_cli_teleop_runs_the_rendered_video"),
     "being-h0 record --teleop keyboard --episodes 5 --out demos/human --export data/human":
         Covered("tests/test_teleop_cli.py::test_record_teleop_keyboard_in_a_terminal"),
     "being-h0 run --expert --teleop keyboard --record demos/dagger":

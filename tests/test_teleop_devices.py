@@ -221,8 +221,15 @@ def test_video_file_stands_in_for_the_webcam(tmp_path: Path) -> None:
 
 def test_webcam_without_mediapipe_or_model_says_what_to_do(tmp_path: Path) -> None:
     video = write_hand_video(tmp_path / "v.avi", np.zeros(2), np.full(2, 0.5))
+    # the Tasks detector without a model (with no MediaPipe: the install line comes first)
     with pytest.raises(DeviceError, match="MediaPipe|hand landmarker model"):
-        make_device(f"video:{video}")
+        make_device(f"video:{video}", hand_detector="tasks")
+    try:
+        import mediapipe  # noqa: F401
+    except ImportError:  # no MediaPipe at all: every detector says how to install it
+        for kind in ("auto", "solutions"):
+            with pytest.raises(DeviceError, match=r"need MediaPipe.*teleop-webcam"):
+                make_device(f"video:{video}", hand_detector=kind)
     with pytest.raises(DeviceError, match="not found"):
         make_device(f"video:{tmp_path / 'missing.mp4'}")
 

@@ -4,6 +4,7 @@
   being-h0 teleop --device spacemouse --scale 0.5    a 3Dconnexion SpaceMouse, half speed
   being-h0 teleop --device webcam --model hand_landmarker.task
   being-h0 teleop --device video:hand.mp4 --model hand_landmarker.task   a video stands in for the webcam
+  being-h0 teleop --device video:hand.avi --hand-detector solutions  mediapipe<=0.10.21's own models, no download
   being-h0 record --teleop keyboard --episodes 5 --out demos/pp          human demonstrations
   being-h0 run --expert --teleop keyboard --record dagger/               DAgger: take over from the policy
 
@@ -35,6 +36,9 @@ def add_device_args(p: argparse.ArgumentParser, flag: str, required: bool) -> No
     p.add_argument("--scale", type=float, default=None, help="multiply the operator's translations (0.5 = fine work)")
     p.add_argument("--model", default=None, metavar="FILE",
                    help="MediaPipe hand_landmarker.task for webcam/video (default: $BEING_H0_HAND_LANDMARKER)")
+    p.add_argument("--hand-detector", choices=("auto", "tasks", "solutions"), default=None,
+                   help="webcam/video: tasks = MediaPipe Tasks with --model; solutions = the hand models inside "
+                        "the mediapipe wheel (<= 0.10.21, no download); auto (default): tasks if a model is given")
     p.add_argument("--device-rate", type=float, default=None, metavar="HZ", help="device frames per second")
 
 
@@ -42,6 +46,7 @@ def open_device(spec: str, args: argparse.Namespace):
     settings: dict[str, Any] = {"scale": args.scale, "rate_hz": args.device_rate}
     if parse_spec(spec)[0] in ("webcam", "video"):
         settings["model_path"] = args.model
+        settings["hand_detector"] = getattr(args, "hand_detector", None)
     device = make_device(spec, **settings)
     print(device_help(parse_spec(spec)[0]), flush=True)
     return device
@@ -97,6 +102,8 @@ def add_run_args(run: argparse.ArgumentParser) -> None:
                    help="with --teleop: record the episode, takeovers marked as intervention segments")
     g.add_argument("--scale", type=float, default=None, help="with --teleop: scale the operator's translations")
     g.add_argument("--model", default=None, metavar="FILE", help="with --teleop webcam/video: hand_landmarker.task")
+    g.add_argument("--hand-detector", choices=("auto", "tasks", "solutions"), default=None,
+                   help="with --teleop webcam/video: see `being-h0 teleop --help`")
     g.add_argument("--device-rate", type=float, default=None, metavar="HZ", help=argparse.SUPPRESS)
 
 

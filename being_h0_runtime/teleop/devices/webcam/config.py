@@ -21,15 +21,20 @@ HELP = f"""webcam / video teleop (MediaPipe hand landmarks):
   space      clutch (webcam in a terminal): take over / release
              (video files and non-interactive runs: the clutch is on while a hand is detected)
   q or Esc   quit
-  needs: pip install 'being-h0-runtime[teleop-webcam]' and the hand landmarker model,
-  {MODEL_URL}
-  passed with --model FILE or ${MODEL_ENV}."""
+  needs: pip install 'being-h0-runtime[teleop-webcam]'; then either
+    mediapipe<=0.10.21, whose wheel carries legacy hand models (--hand-detector solutions, the default
+    when no model is given: works offline), or the hand landmarker model
+    {MODEL_URL}
+    passed with --model FILE or ${MODEL_ENV} (--hand-detector tasks)."""
 
 
 class WebcamConfig(DeviceConfig):
     rate_hz: float = Field(30.0, gt=0, le=240)
     #: hand_landmarker.task (MediaPipe Tasks); default: $BEING_H0_HAND_LANDMARKER
     model_path: Path | None = None
+    #: tasks: MediaPipe Tasks with model_path; solutions: legacy mp.solutions.hands with the models inside the
+    #: mediapipe wheel (<= 0.10.21, no download); auto: tasks when a model is given, else solutions if shipped
+    hand_detector: Literal["auto", "tasks", "solutions"] = "auto"
     camera_index: int = Field(0, ge=0)
     width: int = Field(640, ge=64)
     height: int = Field(480, ge=48)

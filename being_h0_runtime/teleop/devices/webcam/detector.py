@@ -3,8 +3,19 @@
 `HandObservation` is what the webcam device needs from any hand tracker:
 world landmarks (metres, hand-centred, camera-aligned axes) for the finger
 angles and orientation, and image landmarks (normalised 0..1) for where the
-wrist is.  `MediaPipeHandDetector` is the real one (MediaPipe Tasks
-HandLandmarker in VIDEO mode); anything with the same `detect` can stand in.
+wrist is.  Two real ones, both MediaPipe:
+
+- `MediaPipeHandDetector`: the Tasks HandLandmarker (VIDEO mode) with a
+  `hand_landmarker.task` model, a separate download;
+- `MediaPipeSolutionsHandDetector`: the legacy `mp.solutions.hands` graph,
+  whose palm-detection and landmark models are inside the mediapipe wheel up
+  to 0.10.21 (0.10.30 dropped them), so it works with no download.
+
+`write_task_bundle` packs those same bundled models into a `.task` file the
+Tasks API loads (it is a zip of hand_detector.tflite +
+hand_landmarks_detector.tflite).  `make_hand_detector` picks one from the
+config.  Anything with the same `detect` can stand in (the tests' injected
+detectors).
 """
 
 from __future__ import annotations
@@ -16,7 +27,13 @@ from typing import Protocol
 import numpy as np
 
 from ..base import DeviceError
-from .config import MODEL_ENV, MODEL_URL
+from .config import MODEL_ENV, MODEL_URL, WebcamConfig
+
+_INSTALL = ("pip install 'being-h0-runtime[teleop-webcam]' (it brings opencv-contrib-python: install it in its own "
+            "virtual environment if your environment pins opencv-python-headless)")
+#: the legacy hand models inside the mediapipe wheel (<= 0.10.21), relative to the package
+LEGACY_MODELS = {"hand_detector.tflite": "modules/palm_detection/palm_detection_full.tflite",
+                 "hand_landmarks_detector.tflite": "modules/hand_landmark/hand_landmark_full.tflite"}
 
 
 @dataclass
@@ -39,12 +56,11 @@ class MediaPipeHandDetector:
             from mediapipe.tasks.python import vision  # type: ignore[import-not-found]
             from mediapipe.tasks.python.core.base_options import BaseOptions  # type: ignore[import-not-found]
         except ImportError as err:
-            raise DeviceError(f"webcam/video devices need MediaPipe ({err}): pip install "
-                              "'being-h0-runtime[teleop-webcam]' (it brings opencv-contrib-python: install it in "
-                              "its own virtual environment if your environment pins opencv-python-headless)") from None
+            raise DeviceError(f"webcam/video devices need MediaPipe ({err}): {_INSTALL}") from None
         if model_path is None:
-            raise DeviceError(f"webcam/video devices need the MediaPipe hand landmarker model (the pip package "
-                              f"ships none): download {MODEL_URL} and pass --model FILE or set ${MODEL_ENV}")
+            raise DeviceError(f"the MediaPipe Tasks hand detector needs the hand landmarker model: download "
+                              f"{MODEL_URL} and pass --model FILE or set ${MODEL_ENV} (or use --hand-detector "
+                              "solutions with mediapipe<=0.10.21, whose wheel carries its own hand models)")
         if not Path(model_path).is_file():
             raise DeviceError(f"{model_path}: hand landmarker model not found (expected hand_landmarker.task, "
                               f"from {MODEL_URL})")
@@ -73,3 +89,82 @@ class MediaPipeHandDetector:
 
     def close(self) -> None:
         self._landmarker.close()
+
+
+def _import_mediapipe():
+    try:
+        import mediapipe as mp  # type: ignore[import-not-found]
+    except ImportError as err:
+        raise DeviceError(f"webcam/video devices need MediaPipe ({err}): {_INSTALL}") from None
+    return mp
+
+
+def legacy_hand_models() -> dict[str, Path] | None:
+    """Task-bundle name -> bundled tflite file, or None when this mediapipe ships no legacy hand models."""
+    try:
+        import mediapipe as mp  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    root = Path(mp.__file__).parent
+    files = {name: root / rel for name, rel in LEGACY_MODELS.items()}
+    return files if all(f.is_file() for f in files.values()) else None
+
+
+def _no_legacy_models_error(mp) -> DeviceError:
+    return DeviceError(f"mediapipe {getattr(mp, '__version__', '?')} ships no hand models (0.10.30 dropped the "
+                       f"legacy ones): pip install 'mediapipe<=0.10.21', or download {MODEL_URL} and pass "
+                       f"--model FILE (or set ${MODEL_ENV})")
+
+
+class MediaPipeSolutionsHandDetector:
+    """The legacy `mp.solutions.hands` tracker: palm detection, then landmarks tracked from frame to frame."""
+
+    def __init__(self, min_confidence: float = 0.5, model_complexity: int = 1) -> None:
+        mp = _import_mediapipe()
+        hands = getattr(getattr(mp, "solutions", None), "hands", None)
+        if hands is None or legacy_hand_models() is None:
+            raise _no_legacy_models_error(mp)
+        # static_image_mode=False: detect once, then track the landmarks' box (as a webcam stream wants)
+        self._hands = hands.Hands(static_image_mode=False, max_num_hands=1, model_complexity=model_complexity,
+                                  min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence)
+
+    def detect(self, rgb: np.ndarray, t_ms: int) -> HandObservation | None:
+        # the graph stamps frames itself (one tick per call), so t_ms is not needed
+        res = self._hands.process(np.ascontiguousarray(rgb))
+        if not res.multi_hand_world_landmarks:
+            return None
+        world = np.array([[p.x, p.y, p.z] for p in res.multi_hand_world_landmarks[0].landmark])
+        img = np.array([[p.x, p.y, p.z] for p in res.multi_hand_landmarks[0].landmark])
+        score = float(res.multi_handedness[0].classification[0].score) if res.multi_handedness else 1.0
+        return HandObservation(world, img, score)
+
+    def close(self) -> None:
+        self._hands.close()
+
+
+def write_task_bundle(out: Path) -> Path:
+    """Pack the wheel's legacy hand models into a hand_landmarker.task the Tasks API loads (write, then rename)."""
+    import zipfile
+
+    mp = _import_mediapipe()
+    files = legacy_hand_models()
+    if files is None:
+        raise _no_legacy_models_error(mp)
+    out = Path(out)
+    tmp = out.with_name(out.name + ".part")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as z:  # stored: MediaPipe maps the models in place
+        for name, src in files.items():
+            z.write(src, name)
+    tmp.replace(out)
+    return out
+
+
+def make_hand_detector(config: WebcamConfig) -> HandDetector:
+    """tasks: the given hand_landmarker.task; solutions: the wheel's legacy models; auto: tasks if a model is given."""
+    model = config.resolved_model()
+    kind = config.hand_detector
+    if kind == "auto":
+        kind = "tasks" if model is not None or legacy_hand_models() is None else "solutions"
+    if kind == "solutions":
+        return MediaPipeSolutionsHandDetector(config.min_detection_confidence)
+    return MediaPipeHandDetector(model, config.min_detection_confidence)

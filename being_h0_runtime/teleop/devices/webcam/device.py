@@ -31,7 +31,7 @@ from ...handmodel import palm_frame
 from ...schema import TeleopFrame
 from ..base import DeviceError, TeleopDevice
 from .config import WebcamConfig
-from .detector import HandDetector, HandObservation, MediaPipeHandDetector
+from .detector import HandDetector, HandObservation, make_hand_detector
 
 
 def wrist_pose(obs: HandObservation, hfov_deg: float, R_cam_to_op: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -59,8 +59,7 @@ class CameraDevice(TeleopDevice):
         self.name = f"video:{source}" if self.is_file else f"webcam:{source}"
         if self.is_file and not Path(source).is_file():
             raise DeviceError(f"{source}: video file not found")
-        self.detector = detector or MediaPipeHandDetector(self.config.resolved_model(),
-                                                          self.config.min_detection_confidence)
+        self.detector = detector or make_hand_detector(self.config)
         self.cap = cv2.VideoCapture(str(source) if self.is_file else int(source))
         if not self.cap.isOpened():
             raise DeviceError(f"{self.name}: OpenCV cannot open it" +
