@@ -35,6 +35,15 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def rss_exact_mb() -> float:
+    """Resident size from a page-table walk (smaps_rollup): VmRSS comes from counters the kernel may batch."""
+    with open("/proc/self/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Rss:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
 REPO = str(Path(__file__).resolve().parent.parent) + os.sep
 
 
@@ -127,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     episode = 0
     base_snapshot: tracemalloc.Snapshot | None = None
     base_smaps: dict[str, tuple[int, int]] | None = None
+    last_smaps: dict[str, tuple[int, int]] | None = None
     if args.trace_malloc:
         tracemalloc.start(4)
     try:
@@ -143,9 +153,12 @@ def main(argv: list[str] | None = None) -> int:
                     if args.malloc_trim:
                         malloc_trim()
                     s = {"sim_s": round(ctx.now() - t0, 1), "wall_s": round(time.perf_counter() - wall0, 1),
-                         "rss_mb": round(rss_mb(), 2), "threads": threading.active_count(),
+                         "rss_mb": round(rss_mb(), 2), "rss_exact_mb": round(rss_exact_mb(), 2),
+                         "threads": threading.active_count(),
                          "os_threads": len(os.listdir("/proc/self/task")), "fds": open_fds(), "episode": episode}
                     samples.append(s)
+                    if args.smaps and baseline is not None:
+                        last_smaps = smaps_by_mapping()  # while the graph still runs: close_graph frees its memory
                     next_sample += args.sample_s
                     if baseline is None and episode > args.warmup_episodes:
                         baseline = s
@@ -179,10 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         for stat in diffs[:args.trace_malloc]:
             print(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks  "
                   + " <- ".join(f"{_short(fr.filename)}:{fr.lineno}" for fr in stat.traceback))
-    if base_smaps is not None:
-        if args.malloc_trim:
-            malloc_trim()
-        print_smaps_growth(base_smaps, smaps_by_mapping(), args.smaps)
+    if base_smaps is not None and last_smaps is not None:
+        print_smaps_growth(base_smaps, last_smaps, args.smaps)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))
     return 0 if ok else 1
