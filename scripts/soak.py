@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import os
 import sys
 import tempfile
@@ -174,7 +175,14 @@ def main(argv: list[str] | None = None) -> int:
     print(file=sys.stderr)
     last = samples[-1]
     base = baseline or samples[0]
-    growth = {"rss_mb": round(last["rss_mb"] - base["rss_mb"], 2), "os_threads": last["os_threads"] - base["os_threads"],
+    # RSS swings by ~2 MB within an episode (buffers freed and taken again), so one sample against one sample
+    # can read a swing as growth: compare the medians of the first and last sixth of the samples after warm-up.
+    after = samples[samples.index(base):]
+    window = max(1, len(after) // 6)
+    rss_first = statistics.median(s["rss_mb"] for s in after[:window])
+    rss_last = statistics.median(s["rss_mb"] for s in after[-window:])
+    growth = {"rss_mb": round(rss_last - rss_first, 2), "rss_mb_last_sample": round(last["rss_mb"] - base["rss_mb"], 2),
+              "rss_window_samples": window, "os_threads": last["os_threads"] - base["os_threads"],
               "fds": last["fds"] - base["fds"]}
     ok = growth["rss_mb"] < args.max_rss_growth_mb and growth["os_threads"] <= 0 and growth["fds"] <= 0
     report = {"malloc_trim": args.malloc_trim, "sim_minutes": round((last["sim_s"]) / 60.0, 2), "wall_s": last["wall_s"], "episodes": episode,
@@ -182,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
               "samples": samples, "terminal_states": sorted(TaskStatus.TERMINAL)}
     print(f"soak: {report['sim_minutes']} sim min in {report['wall_s']} s wall, {episode} episodes {outcomes}")
     print(f"growth after warm-up (episode {base['episode']} -> {last['episode']}): RSS {growth['rss_mb']:+.2f} MB "
-          f"({base['rss_mb']:.1f} -> {last['rss_mb']:.1f}), threads {growth['os_threads']:+d}, fds {growth['fds']:+d}"
+          f"(median of the first vs last {window} samples: {rss_first:.1f} -> {rss_last:.1f}; one sample vs one: "
+          f"{growth['rss_mb_last_sample']:+.2f} MB), threads {growth['os_threads']:+d}, fds {growth['fds']:+d}"
           f"  -> {'OK' if ok else 'GROWTH'}")
     if base_snapshot is not None:
         diffs = tracemalloc.take_snapshot().compare_to(base_snapshot, "traceback")
