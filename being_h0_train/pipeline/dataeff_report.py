@@ -99,8 +99,8 @@ def plot(cells: Sequence[Cell], settings: dict, path: Path) -> Path:
         pts = sorted((c for c in cells if c.arm == arm and c.trials), key=lambda c: c.fraction)
         if not pts:
             continue
-        shift = (k - 0.5) * 0.012  # side by side so the bars do not hide each other
-        x = [c.fraction * 100 + shift * 100 for c in pts]
+        shift = (k - 0.5) * 1.2  # percentage points: side by side so the bars do not hide each other
+        x = [c.fraction * 100 + shift for c in pts]
         y = [c.rate for c in pts]
         err = [[c.rate - c.interval[0] for c in pts], [c.interval[1] - c.rate for c in pts]]
         ax.errorbar(x, y, yerr=err, marker="o", capsize=4, label=ARM_LABELS[arm])
@@ -108,6 +108,7 @@ def plot(cells: Sequence[Cell], settings: dict, path: Path) -> Path:
     ax.set_xticks([f * 100 for f in fr], [f"{f:.0%}\n({_eps(cells, f)})" for f in fr])
     ax.set_xlabel("fraction of demos post-trained on (number of demos)")
     ax.set_ylabel(f"success rate ({settings.get('variation')})")
+    ax.set_xlim(0, 105)  # the whole 0..100% axis, so a curve's slope reads as data per success
     ax.set_ylim(-0.03, 1.03)
     ax.set_title(f"{settings.get('task')}: data efficiency", fontsize=10)
     ax.grid(alpha=0.3)

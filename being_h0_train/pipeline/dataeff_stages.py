@@ -27,6 +27,7 @@ import json
 import time
 from pathlib import Path
 
+from ..common import replace_dir
 from .dataeff_data import TaskEpisodes
 from .demos import being_h0
 from .recipes import StageFailed, reuse_or_claim
@@ -42,7 +43,15 @@ def start_backbone(a: argparse.Namespace, work: Path, data: Path, task: str) -> 
     """The backbone both arms start from and its fingerprint: a preset, a finished warm-up folder, or one
     warmed up here (--warmup run, on rendered layouts of `task`'s scene posed like `data`'s demos)."""
     if a.warmup == "none":
-        return a.backbone, {"preset": a.backbone, "init_seed": 0}
+        # saved once, so both arms start from the very same random weights (the vla trainer and the
+        # post-trainer would each seed a preset their own way)
+        start, fp = work / "start_backbone", {"preset": a.backbone, "init_seed": 0}
+        if not reuse_or_claim(start, fp, (start / "backbone").is_dir()):
+            from being_h0_runtime.policy.models.vla import build_being_h0
+
+            with replace_dir(start / "backbone") as tmp:  # written whole, then renamed
+                build_being_h0(a.backbone, seed=0).save_pretrained(tmp)
+        return str(start / "backbone"), fp
     if a.warmup != "run":
         warm = Path(a.warmup)
         if not (warm / "warmup.json").exists():
@@ -94,7 +103,7 @@ def pretrain(a: argparse.Namespace, work: Path, start: str, start_fp: dict) -> t
     from being_h0_train.vla.train import TrainConfig, train
 
     is_dir = Path(start).is_dir()
-    cfg = TrainConfig(preset=a.backbone if not is_dir else "tiny", model_dir=start if is_dir else None,
+    cfg = TrainConfig(preset=a.backbone, model_dir=start if is_dir else None,
                       synthetic=a.pretrain_clips, window=32, steps=a.pretrain_steps, batch=a.pretrain_batch,
                       lr=a.pretrain_lr, warmup=max(1, a.pretrain_steps // 20), out=str(out),
                       resume=(out / "checkpoint" / "trainer_state.json").exists(),
