@@ -159,3 +159,15 @@ def test_a_cell_is_benchmarked_on_the_virtual_rig_and_its_result_reused(tmp_path
     assert de.main(args) == 0  # everything reused: no second bench run
     assert db.stat().st_mtime_ns == stamp
     assert f"without_100: {result['successes']}/1 successes" in capsys.readouterr().out
+
+
+def test_missing_inputs_fail_with_one_clear_line_before_any_stage(tmp_path: Path, capsys):
+    data = tiny_dataset(tmp_path / "ds", 2)
+    assert de.main(tiny_args(tmp_path, tmp_path / "nothing", "--trials", "0")) == 2
+    assert "no meta.json (recorder export) or dataset.json" in capsys.readouterr().err
+    args = tiny_args(tmp_path, data, "--trials", "0")
+    assert de.main([*args, "--warmup", str(tmp_path / "no_warmup")]) == 2
+    assert "no finished vision warm-up there" in capsys.readouterr().err
+    assert de.main([*args, "--fractions", "0.5", "2"]) == 2
+    assert "2.0 is not in (0, 1]" in capsys.readouterr().err
+    assert not (tmp_path / "work" / "cells").exists()
