@@ -171,3 +171,18 @@ def test_missing_inputs_fail_with_one_clear_line_before_any_stage(tmp_path: Path
     assert de.main([*args, "--fractions", "0.5", "2"]) == 2
     assert "2.0 is not in (0, 1]" in capsys.readouterr().err
     assert not (tmp_path / "work" / "cells").exists()
+
+
+def test_pretraining_resumes_from_its_checkpoint_and_the_tokenizer_it_trained(tmp_path: Path):
+    a = de._parser().parse_args(tiny_args(tmp_path, tmp_path, "--pretrain-steps", "2", "--save-every", "1"))
+    work = tmp_path / "work"
+    start, fp = dataeff_stages.start_backbone(a, work, tmp_path, "pick_place_toy")
+    backbone, _ = dataeff_stages.pretrain(a, work, start, fp)
+    first = json.loads((work / "pretrain" / "pretrain.json").read_text())
+    assert first["start_step"] == 0 and Path(backbone, "being_h0_config.json").exists()
+    tokenizer = (work / "pretrain" / "motion_tokenizer" / "tokenizer_config.json").stat().st_mtime_ns
+    (work / "pretrain" / "pretrain.json").unlink()  # killed after its last checkpoint, before it was marked done
+    dataeff_stages.pretrain(a, work, start, fp)
+    again = json.loads((work / "pretrain" / "pretrain.json").read_text())
+    assert again["start_step"] == 2  # resumed from the checkpoint: no step trained twice
+    assert (work / "pretrain" / "motion_tokenizer" / "tokenizer_config.json").stat().st_mtime_ns == tokenizer  # not retrained
