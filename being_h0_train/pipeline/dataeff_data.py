@@ -17,6 +17,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +58,7 @@ def export_demos(demos: Path, work: Path) -> Path:
         return data
     print(f"\n=== exporting {len(folders)} demos of {demos} ===", flush=True)
     tmp = work / "dataset.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)  # what a cut-off export left
     code = being_h0("dataset", "export", *map(str, folders), "--out", str(tmp), "--rate", "10")
     if code or not (tmp / RECORDER_META).exists():
         raise StageFailed(f"exporting {demos} failed (being-h0 dataset export exited {code})")
