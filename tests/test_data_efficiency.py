@@ -95,6 +95,8 @@ def test_cells_of_both_arms_resume_after_a_cut_and_reuse_finished_ones(tmp_path:
     pretrained = (work / "pretrain" / "pretrain.json").stat().st_mtime_ns
     trained = (first / "posttrain" / "final" / "heads.safetensors").stat().st_mtime_ns
     exported = (first / "engine" / "manifest.json").stat().st_mtime_ns
+    took = json.loads((work / "timings.json").read_text())
+    assert took["pretrain_s"] > 0 and took["with_050/posttrain_s"] > 0 and "with_100/posttrain_s" not in took
     monkeypatch.setattr(dataeff_stages, "post_train", real_post_train)
     capsys.readouterr()
     assert de.main(args) == 0
@@ -114,6 +116,8 @@ def test_cells_of_both_arms_resume_after_a_cut_and_reuse_finished_ones(tmp_path:
     assert len(trained_on["with_050"]) == 2 and trained_on["with_050"] == trained_on["with_100"][:2]
     assert trained_on["without_100"] == trained_on["with_100"] and len(trained_on["with_100"]) == 4
     table = json.loads((tmp_path / "engine" / "data_efficiency" / "data_efficiency.json").read_text())
+    assert table["settings"]["timings_s"]["with_050/posttrain_s"] == took["with_050/posttrain_s"]  # when it ran
+    assert table["settings"]["timings_s"]["with_100/export_s"] > 0
     assert [(c["arm"], c["fraction"], c["episodes"]) for c in table["cells"]] == [
         ("with", 0.5, 2), ("with", 1.0, 4), ("without", 0.5, 2), ("without", 1.0, 4)]
     assert "not run" in (tmp_path / "engine" / "data_efficiency" / "data_efficiency.md").read_text()

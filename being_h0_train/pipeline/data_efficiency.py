@@ -140,14 +140,29 @@ def check_bench_seeds(a: argparse.Namespace, seeds: set[int] | None) -> None:
                           f"({min(trials & seeds)}..): pick a base seed outside {min(seeds)}..{max(seeds)}", 2)
 
 
-def run_cells(a: argparse.Namespace, work: Path, eps, timings: dict) -> list[Cell]:
+class Timings:
+    """Seconds each stage took when it last ran (WORK/timings.json); a reused stage keeps its earlier time."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data: dict = json.loads(path.read_text()) if path.exists() else {}
+
+    def measure(self, key: str, ran: bool, t0: float) -> None:
+        if ran:
+            self.data[key] = round(time.monotonic() - t0, 1)
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            tmp.write_text(json.dumps(self.data, indent=2))
+            tmp.replace(self.path)
+
+
+def run_cells(a: argparse.Namespace, work: Path, eps, timings: Timings) -> list[Cell]:
     """Every (arm, fraction) cell: post-train, export, bench; the shared stages first."""
     start, start_fp = stages.start_backbone(a, work, eps.dataset, a.task)
     backbones = {"without": (start, start_fp)}
     if "with" in a.arms:
-        t = time.monotonic()
+        t, ran = time.monotonic(), not (work / "pretrain" / stages.PRETRAIN_DONE).exists()
         backbones["with"] = stages.pretrain(a, work, start, start_fp)
-        timings["pretrain_s"] = round(time.monotonic() - t, 1)
+        timings.measure("pretrain_s", ran, t)
     cells, todo = [], [(arm, f) for arm in a.arms for f in sorted(set(a.fractions))]
     for i, (arm, f) in enumerate(todo, 1):
         n = subset_size(f, len(eps.ids))
@@ -156,17 +171,19 @@ def run_cells(a: argparse.Namespace, work: Path, eps, timings: dict) -> list[Cel
         print(f"\n=== cell {i}/{len(todo)}: {ARM_LABELS[arm]}, {f:.0%} = {n}/{len(eps.ids)} demos "
               f"({a.steps} post-training steps) ===", flush=True)
         subset = write_subset(eps, f, work / "subsets" / f"pct_{round(f * 100):03d}")
-        t = time.monotonic()
+        t, ran = time.monotonic(), not (cell / "posttrain" / "final" / "posttrain_config.json").exists()
         final = stages.post_train(a, cell, subset, eps, n, *backbones[arm])
-        t_post = time.monotonic() - t
+        timings.measure(f"{name}/posttrain_s", ran, t)
+        t, ran = time.monotonic(), not (cell / "engine" / "manifest.json").exists()
         engine = stages.export(final, cell / "engine", f"dataeff-{a.task}-{name}")
-        t_export = time.monotonic() - t - t_post
-        k, trials = stages.bench(a, cell, engine, a.task) if a.trials > 0 else (0, 0)
-        timings[name] = {"posttrain_s": round(t_post, 1), "export_s": round(t_export, 1),
-                         "bench_s": round(time.monotonic() - t - t_post - t_export, 1)}
-        cells.append(Cell(arm, f, n, k, trials))
-        if trials:
+        timings.measure(f"{name}/export_s", ran, t)
+        k, trials = 0, 0
+        if a.trials > 0:
+            t, ran = time.monotonic(), not (cell / "bench" / "result.json").exists()
+            k, trials = stages.bench(a, cell, engine, a.task)
+            timings.measure(f"{name}/bench_s", ran, t)
             print(f"{name}: {k}/{trials} successes", flush=True)
+        cells.append(Cell(arm, f, n, k, trials))
     return cells
 
 
@@ -175,7 +192,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = _parser().parse_args(argv)
     os.environ.setdefault("MUJOCO_GL", "egl")
     t0 = time.monotonic()
-    timings: dict = {}
     try:
         work = Path(a.work)
         if a.fresh and work.exists():
@@ -188,6 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_bench_seeds(a, demo_seeds(eps, a.task))
         print(f"{a.task}: {len(eps.ids)} demos in {eps.dataset}; cells: {', '.join(a.arms)} x "
               f"{', '.join(f'{f:.0%}' for f in sorted(set(a.fractions)))}", flush=True)
+        timings = Timings(work / "timings.json")
         cells = run_cells(a, work, eps, timings)
     except StageFailed as failed:
         print(f"error: {failed}", file=sys.stderr, flush=True)
@@ -197,11 +214,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 **{k: v for k, v in vars(a).items() if k.startswith("pretrain_")},
                 **{k: getattr(a, k) for k in ("steps", "batch_size", "lr", "train_mode", "vision_lr_scale",
                                               "augment", "instructions", "seed", "threads")},
-                "timings_s_this_run": timings}
+                "timings_s": timings.data}
     command = "python -m being_h0_train.pipeline.data_efficiency " + shlex.join(argv)
     files = write_report(cells, settings, command, Path(a.engine_dir) / "data_efficiency")
     print(f"\ndone in {(time.monotonic() - t0) / 60:.1f} min:\n" + "\n".join(f"  {p}" for p in files), flush=True)
-    (work / "timings.json").write_text(json.dumps(timings, indent=2))
     return 0
 
 
