@@ -78,6 +78,8 @@ class TrainConfig:
     eval_samples: int = 8
     seed: int = 0
     tokenizer_steps: int = 150
+    #: a progress bar over the steps on rank 0 (pipelines); the log lines are printed either way
+    progress: bool = False
 
 
 def _dist_setup() -> tuple[int, int, torch.device]:
@@ -258,6 +260,11 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     losses: list[float] = []
     t0 = time.time()
     tokens = 0
+    bar = None
+    if cfg.progress and rank == 0:
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.steps, initial=start_step, desc="hand-motion pretraining")
     for step in range(start_step, cfg.steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
@@ -285,8 +292,13 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             if log_f:
                 log_f.write(json.dumps(rec) + "\n")
                 log_f.flush()
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{float(lv):.3f}")
         if out and cfg.ckpt_every and (step + 1) % cfg.ckpt_every == 0 and step + 1 < cfg.steps:
             save_checkpoint(out, model, opt, step + 1, world, rank, cfg)
+    if bar is not None:
+        bar.close()
     summary: dict[str, Any] = {"losses": losses, "start_step": start_step, "steps": cfg.steps, "world_size": world}
     if out:
         save_checkpoint(out, model, opt, cfg.steps, world, rank, cfg)
