@@ -69,6 +69,37 @@ def test_resume_continues_from_checkpoint(run_dir):
     assert json.loads((out / "checkpoint" / "trainer_state.json").read_text())["step"] == 44
 
 
+def test_sigterm_saves_the_exact_step_and_resume_finishes(run_dir, tmp_path):
+    """A scheduler's SIGTERM mid-run: the loop finishes its step, checkpoints there and returns; --resume goes on."""
+    import threading
+    import time
+    from dataclasses import replace
+
+    _, cfg, _ = run_dir
+    out = tmp_path / "cut"
+    cut = replace(cfg, out=str(out), steps=400, log_every=1, eval_samples=0, ckpt_every=0)
+    log = out / "log.jsonl"
+
+    def kill_after_three_steps() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if log.exists() and len(log.read_text().splitlines()) >= 3:
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_after_three_steps, daemon=True)
+    killer.start()
+    s1 = train(cut)
+    killer.join()
+    assert s1["signal"] == signal.SIGTERM and 3 <= s1["stopped_at"] < 400
+    assert len(s1["losses"]) == s1["stopped_at"]
+    state = json.loads((out / "checkpoint" / "trainer_state.json").read_text())
+    assert state["step"] == s1["stopped_at"]  # the exact step, not the last periodic checkpoint (there is none)
+    s2 = train(replace(cut, steps=s1["stopped_at"] + 2, resume=True))
+    assert s2["start_step"] == s1["stopped_at"] and "stopped_at" not in s2 and len(s2["losses"]) == 2
+
+
 def test_samples_templates_validity_and_scoring(run_dir):
     out, cfg, _ = run_dir
     motion_tok = MotionTokenizer.load(out / "motion_tokenizer")

@@ -112,6 +112,10 @@ def pretrain(a: argparse.Namespace, work: Path, start: str, start_fp: dict) -> t
                       tokenizer_steps=a.pretrain_tokenizer_steps, progress=True)
     t = time.monotonic()
     summary = train(cfg)
+    if summary.get("stopped_at") is not None:
+        sig = int(summary["signal"] or 0)
+        raise StageFailed(f"hand-motion pretraining stopped at step {summary['stopped_at']} (signal {sig}); "
+                          "run the same command again to resume", 128 + sig)
     losses = summary["losses"]
     done = {"settings": fp, "seconds": round(time.monotonic() - t, 1), "start_step": summary["start_step"],
             "loss_first": losses[0] if losses else None, "loss_last": losses[-1] if losses else None,

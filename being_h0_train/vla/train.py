@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
@@ -45,6 +46,7 @@ from being_h0_runtime.policy.models.vla import BeingH0Model, build_being_h0
 from being_h0_runtime.policy.models.vla_config import BeingH0Config
 
 from ..common import cosine_lr, replace_dir
+from ..common.stop import GracefulStop
 from ..motion.clip import list_clips, load_clip
 from ..motion.synthetic import SyntheticConfig, generate_clip
 from ..tokenizer.model import GRQConfig, MotionTokenizer
@@ -175,6 +177,16 @@ def save_checkpoint(out: Path, model: BeingH0Model, opt: torch.optim.Optimizer, 
     _barrier()
 
 
+def _stop_agreed(stop: GracefulStop, device: torch.device) -> bool:
+    """Whether to stop after this step; with several processes, when any of them was signalled, all stop
+    together (a checkpoint is a collective operation)."""
+    if not dist.is_initialized():
+        return stop.requested
+    flag = torch.tensor([1.0 if stop.requested else 0.0], device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(flag.item())
+
+
 def _set_trainable(model: BeingH0Model, train_vision: bool) -> None:
     for p in model.vision_tower.parameters():
         p.requires_grad_(train_vision)
@@ -206,7 +218,9 @@ def _evaluate(model: BeingH0Model, motion_tok: MotionTokenizer, eval_samples: li
     result = evaluate_generation(eval_model, motion_tok, eval_samples)
     _log(0, "eval: " + json.dumps(result))
     if out:
-        (out / "eval.json").write_text(json.dumps(result, indent=2))
+        # a metric with no sample is NaN, which JSON has no word for: write null
+        finite = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in result.items()}
+        (out / "eval.json").write_text(json.dumps(finite, indent=2))
     return result
 
 
@@ -265,41 +279,54 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         from tqdm import tqdm
 
         bar = tqdm(total=cfg.steps, initial=start_step, desc="hand-motion pretraining")
-    for step in range(start_step, cfg.steps):
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step)
-        batch = collate_train(mixture.batch(cfg.batch), model.token_map.pad_id)
-        batch = {k: v.to(device) for k, v in batch.items()}
-        with amp():
-            res = sharded(batch["input_ids"], batch["pixel_values"], batch["attention_mask"], batch["labels"])
-        loss = res.loss
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        gn = torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        lv = loss.detach().float()
-        if dist.is_initialized():
-            dist.all_reduce(lv)
-            lv /= world
-        losses.append(float(lv))
-        tokens += int(batch["attention_mask"].sum()) * world
-        if rank == 0 and (step % cfg.log_every == 0 or step == cfg.steps - 1):
-            el = time.time() - t0
-            rec = {"step": step + 1, "loss": round(float(lv), 4), "lr": lr_at(step), "grad_norm": round(float(gn), 3),
-                   "tokens_per_s": round(tokens / max(el, 1e-9), 1), "elapsed_s": round(el, 1)}
-            print(f"step {step + 1:>6}/{cfg.steps} | loss {rec['loss']:.4f} | lr {rec['lr']:.2e} | "
-                  f"gnorm {rec['grad_norm']:.2f} | {rec['tokens_per_s']:.0f} tok/s | {el:.1f}s", flush=True)
-            if log_f:
-                log_f.write(json.dumps(rec) + "\n")
-                log_f.flush()
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{float(lv):.3f}")
-        if out and cfg.ckpt_every and (step + 1) % cfg.ckpt_every == 0 and step + 1 < cfg.steps:
-            save_checkpoint(out, model, opt, step + 1, world, rank, cfg)
+    stopped_at = None
+    with GracefulStop() as stop:  # SIGINT/SIGTERM: finish the step, save a checkpoint there, return
+        for step in range(start_step, cfg.steps):
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step)
+            batch = collate_train(mixture.batch(cfg.batch), model.token_map.pad_id)
+            batch = {k: v.to(device) for k, v in batch.items()}
+            with amp():
+                res = sharded(batch["input_ids"], batch["pixel_values"], batch["attention_mask"], batch["labels"])
+            loss = res.loss
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            gn = torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            lv = loss.detach().float()
+            if dist.is_initialized():
+                dist.all_reduce(lv)
+                lv /= world
+            losses.append(float(lv))
+            tokens += int(batch["attention_mask"].sum()) * world
+            if rank == 0 and (step % cfg.log_every == 0 or step == cfg.steps - 1):
+                el = time.time() - t0
+                rec = {"step": step + 1, "loss": round(float(lv), 4), "lr": lr_at(step), "grad_norm": round(float(gn), 3),
+                       "tokens_per_s": round(tokens / max(el, 1e-9), 1), "elapsed_s": round(el, 1)}
+                print(f"step {step + 1:>6}/{cfg.steps} | loss {rec['loss']:.4f} | lr {rec['lr']:.2e} | "
+                      f"gnorm {rec['grad_norm']:.2f} | {rec['tokens_per_s']:.0f} tok/s | {el:.1f}s", flush=True)
+                if log_f:
+                    log_f.write(json.dumps(rec) + "\n")
+                    log_f.flush()
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{float(lv):.3f}")
+            if out and cfg.ckpt_every and (step + 1) % cfg.ckpt_every == 0 and step + 1 < cfg.steps:
+                save_checkpoint(out, model, opt, step + 1, world, rank, cfg)
+            if _stop_agreed(stop, device):
+                stopped_at = step + 1
+                break
     if bar is not None:
         bar.close()
     summary: dict[str, Any] = {"losses": losses, "start_step": start_step, "steps": cfg.steps, "world_size": world}
+    if stopped_at is not None:
+        # stopped by a signal: a checkpoint at the exact step, so a re-run with --resume continues from there
+        if out:
+            save_checkpoint(out, model, opt, stopped_at, world, rank, cfg)
+        if log_f:
+            log_f.close()
+        _barrier()
+        return {**summary, "stopped_at": stopped_at, "signal": stop.signal}
     if out:
         save_checkpoint(out, model, opt, cfg.steps, world, rank, cfg)
     if rank == 0 and eval_samples and (world == 1 or out is not None):  # sharded models need the saved full copy
@@ -347,9 +374,13 @@ def main(argv: list[str] | None = None) -> int:
                       precision=a.precision, grad_ckpt=a.grad_ckpt, train_vision=a.train_vision, tasks=tuple(a.tasks),
                       out=a.out, resume=a.resume, ckpt_every=a.ckpt_every, log_every=a.log_every,
                       eval_samples=a.eval_samples, seed=a.seed, tokenizer_steps=a.tokenizer_steps)
-    train(cfg)
+    summary = train(cfg)
     if dist.is_initialized():
         dist.destroy_process_group()
+    if summary.get("stopped_at") is not None:
+        print(f"stopped at step {summary['stopped_at']} (signal {summary['signal']}); checkpoint saved: "
+              f"run the same command with --resume to continue", file=sys.stderr)
+        return 128 + int(summary["signal"] or 0)
     return 0
 
 
