@@ -158,8 +158,10 @@ def main(argv: list[str] | None = None) -> int:
                          "threads": threading.active_count(),
                          "os_threads": len(os.listdir("/proc/self/task")), "fds": open_fds(), "episode": episode}
                     samples.append(s)
-                    if args.smaps and baseline is not None:
-                        last_smaps = smaps_by_mapping()  # while the graph still runs: close_graph frees its memory
+                    if args.smaps and baseline is not None and ctx.now() - t0 >= total - args.sample_s:
+                        # read while the graph still runs (close_graph frees its memory), and only near the end:
+                        # parsing smaps every sample allocates enough to change the heap's layout
+                        last_smaps = smaps_by_mapping()
                     next_sample += args.sample_s
                     if baseline is None and episode > args.warmup_episodes:
                         baseline = s
