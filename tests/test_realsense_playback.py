@@ -278,3 +278,40 @@ def test_a_slow_reader_gets_a_long_recording_whole_and_in_order(tmp_path):
         assert f.stamp == pytest.approx(want.stamp, abs=1e-3)
         assert int(f.depth[0, 0]) == int(want.depth[0, 0])
     assert diag.values["dropped"] == "0" and diag.values["reconnects"] == "0"
+
+
+_LATE_READER = """
+import sys, time
+import pyrealsense2 as rs
+from being_h0_runtime.drivers.camera.realsense_playback import RecordingReader
+reader = RecordingReader(rs, sys.argv[1], real_time=False, want_depth=True)
+reader.start()
+time.sleep(1.0)  # the consumer is late: the playback reads ahead at full speed meanwhile
+stamps = []
+while True:
+    ok, fs = reader.try_wait_for_frames(2000)
+    if not ok:
+        break
+    stamps.append(fs.get_color_frame().get_timestamp())
+reader.stop()
+print(len(stamps), int(all(b > a for a, b in zip(stamps, stamps[1:]))))
+"""
+
+
+def test_a_late_consumer_does_not_deadlock_the_playback(tmp_path):
+    """The playback reads ahead while nobody consumes; the consumer's first pause must not deadlock it.
+
+    The SDK's frame queue blocks its reader when full, and pause()/resume() wait for that reader: with a
+    queue smaller than what the playback reads ahead (capacity 64 against a 300-frame recording, as
+    before), the first read paused the playback and hung for good, the GIL held (so in a subprocess)."""
+    import subprocess
+    import sys
+
+    frames = _frames(150)
+    path = record_synthetic_db3(tmp_path / "long.db3", frames, INTR)
+    try:
+        out = subprocess.run([sys.executable, "-c", _LATE_READER, str(path)], capture_output=True, text=True,
+                             timeout=120, check=True).stdout.split()
+    except subprocess.TimeoutExpired:
+        pytest.fail("the playback deadlocked: pause()/resume() against a full SDK frame queue")
+    assert out == [str(len(frames)), "1"]

@@ -26,8 +26,16 @@ from typing import Any
 
 #: frames waiting (queued, or paired and not yet taken) at which non-real-time playback is paused, and resumed
 HIGH_WATER, LOW_WATER = 8, 2
-#: the SDK-side queue: room for what the playback reads between a pause decision and the pause
-QUEUE_CAPACITY = 64
+#: the SDK-side queue of a non-real-time playback: never full. The queue *blocks* the playback's reader
+#: when full, and `resume()` (in `start()` and in `_throttle`) waits for that reader while the playback
+#: reads ahead at full speed (measured: up to 33 frames before `resume()` returns on a loaded 2-core
+#: machine). A full queue there is a deadlock: the reader waits for room, `resume()` for the reader, and
+#: the only consumer is the caller of `resume()` (seen in the suite: a 150-frame recording, capacity 64).
+#: A queue's capacity is only a bound (std::deque), so this costs nothing; what it holds stays bounded by
+#: the recording and, in practice, by the HIGH_WATER pause.
+QUEUE_CAPACITY = 1 << 20
+#: real-time playback paces its reads by the recording's timestamps and is never paused by the consumer
+REAL_TIME_QUEUE_CAPACITY = 4
 #: colour frames kept waiting for their depth partner before the oldest goes on without one
 MAX_WAITING = 30
 
@@ -85,7 +93,7 @@ class RecordingReader:
     def start(self) -> None:
         if self._started:
             return
-        capacity = QUEUE_CAPACITY if not self._real_time else 4
+        capacity = REAL_TIME_QUEUE_CAPACITY if self._real_time else QUEUE_CAPACITY
         self._queue = self._rs.frame_queue(capacity, keep_frames=True)
         self._composed = self._rs.frame_queue(2, keep_frames=True)
         self._composer = self._rs.processing_block(self._compose)
