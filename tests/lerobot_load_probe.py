@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+MAX_PIXELS_REPORTED = 3 * 64 * 64  # frames up to this size come back whole (the test's are 3x24x32)
+
 
 def _dataset_class() -> type:
     try:  # lerobot >= 0.4
@@ -41,6 +43,9 @@ def _describe(value: Any) -> dict[str, Any]:
                        finite=bool(np.isfinite(as_float).all()))
         if arr.size == 1:
             out["value"] = arr.reshape(()).item()
+        elif arr.ndim == 3 and arr.size <= MAX_PIXELS_REPORTED and arr.dtype.kind == "f":
+            # a decoded (C, H, W) frame in [0, 1]: back to 0..255, to compare with the frame that was exported
+            out["pixels_u8"] = np.rint(arr * 255.0).clip(0, 255).astype(np.uint8).tolist()
         return out
     return {"type": type(value).__name__, "value": value if isinstance(value, int | float | bool) else repr(value)}
 
@@ -63,7 +68,7 @@ def probe(repo_id: str, root: Path | str) -> dict[str, Any]:
         "lerobot_version": getattr(lerobot, "__version__", "unknown"),
         "torch_version": torch_version,
         "python": sys.version.split()[0],
-        "video_backend": getattr(ds, "video_backend", None),
+        "video_backend": getattr(ds, "_video_backend", None),  # lerobot 0.6: torchcodec if it loads, else pyav
         "num_episodes": ds.num_episodes,
         "len": n,
         "fps": ds.fps,

@@ -22,6 +22,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from test_dataset_export import record
 
@@ -76,6 +77,24 @@ def _probe_in_subprocess(root: Path, tmp_path: Path) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _exported_frames(episode_paths: list[Path]) -> list[np.ndarray]:
+    """Each episode's frames as the exporter aligns them (N, H, W, 3 uint8): what the video should decode to."""
+    from being_h0_runtime.recording.export import align_episode
+    from being_h0_runtime.recording.streams import DEFAULT_NAMES, IMAGE_TOPIC, read_streams
+
+    return [align_episode(read_streams(p, tuple(DEFAULT_NAMES), IMAGE_TOPIC), FPS)["images"] for p in episode_paths]
+
+
+def _assert_decodes_to(image: dict[str, Any], frames: list[np.ndarray], episode: int, frame: int) -> None:
+    """lerobot's decoded frame is, of all exported frames, closest to (episode, frame): the video's time
+    ranges in meta/episodes point at the right frames.  mp4v is lossy, so "closest" rather than "equal"."""
+    got = np.asarray(image["pixels_u8"], np.float64).transpose(1, 2, 0)  # C, H, W -> H, W, C
+    errors = {(e, f): float(np.abs(got - want).mean()) for e, ep in enumerate(frames) for f, want in enumerate(ep)}
+    assert min(errors, key=errors.get) == (episode, frame), (episode, frame, sorted(errors.items(),
+                                                                                    key=lambda kv: kv[1])[:3])
+    assert errors[(episode, frame)] < 8.0  # mean error in 0..255 levels: the codec's loss, not another picture
+
+
 def test_export_loads_in_lerobot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from being_h0_runtime.recording.lerobot import export_lerobot
 
@@ -101,3 +120,6 @@ def test_export_loads_in_lerobot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert int(first["episode_index"]["value"]) == 0 and int(last["episode_index"]["value"]) == 1
     assert first["timestamp"]["value"] == 0.0 and int(last["index"]["value"]) == loaded["len"] - 1
     assert first["observation.state"]["finite"] and last["action"]["finite"]
+    frames = _exported_frames(eps)
+    _assert_decodes_to(first["observation.images.front"], frames, episode=0, frame=0)
+    _assert_decodes_to(last["observation.images.front"], frames, episode=1, frame=len(frames[1]) - 1)
