@@ -97,6 +97,18 @@ def print_smaps_growth(before: dict[str, tuple[int, int]], after: dict[str, tupl
             print(f"  {d_rss / 1024:+8.2f} MB  (THP {d_huge / 1024:+.1f} MB)  {k}")
 
 
+def disable_thp() -> None:
+    """No transparent huge pages for this process from now on (Linux >= 3.15); a no-op elsewhere."""
+    import ctypes
+
+    pr_set_thp_disable = 41
+    try:
+        if ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_thp_disable, 1, 0, 0, 0) != 0:
+            print(f"--no-thp: prctl failed (errno {ctypes.get_errno()})", file=sys.stderr)
+    except (OSError, AttributeError) as err:
+        print(f"--no-thp: not available here ({err})", file=sys.stderr)
+
+
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
@@ -114,9 +126,14 @@ def main(argv: list[str] | None = None) -> int:
                          "the allocator keeps for reuse (tells a leak from fragmentation)")
     ap.add_argument("--trace-malloc", type=int, default=0, metavar="N",
                     help="trace Python allocations (slow) and print the N source lines that grew most after warm-up")
+    ap.add_argument("--no-thp", action="store_true",
+                    help="disable transparent huge pages for this process (prctl PR_SET_THP_DISABLE): a heap that "
+                         "THP backs grows RSS in whole 2 MB pages, which reads as growth when a few kB were added")
     ap.add_argument("--smaps", type=int, default=0, metavar="N",
                     help="print the N memory mappings (/proc/self/smaps) whose resident size grew most after warm-up")
     args = ap.parse_args(argv)
+    if args.no_thp:
+        disable_thp()
 
     from being_h0_runtime.launch import build_graph, close_graph, load_profile
     from being_h0_runtime.msgs import TaskStatus
@@ -187,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
               "rss_window_samples": window, "os_threads": last["os_threads"] - base["os_threads"],
               "fds": last["fds"] - base["fds"]}
     ok = growth["rss_mb"] < args.max_rss_growth_mb and growth["os_threads"] <= 0 and growth["fds"] <= 0
-    report = {"malloc_trim": args.malloc_trim, "sim_minutes": round((last["sim_s"]) / 60.0, 2), "wall_s": last["wall_s"], "episodes": episode,
+    report = {"malloc_trim": args.malloc_trim, "no_thp": args.no_thp, "sim_minutes": round((last["sim_s"]) / 60.0, 2), "wall_s": last["wall_s"], "episodes": episode,
               "outcomes": outcomes, "baseline": base, "last": last, "growth": growth, "ok": ok,
               "samples": samples, "terminal_states": sorted(TaskStatus.TERMINAL)}
     print(f"soak: {report['sim_minutes']} sim min in {report['wall_s']} s wall, {episode} episodes {outcomes}")
