@@ -28,21 +28,22 @@ from pathlib import Path
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
+def _proc_mb(path: str, key: str) -> float:
+    """A kB field of a /proc file, in MB (NaN when absent)."""
+    with open(path) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(key):
                 return int(line.split()[1]) / 1024.0
     return float("nan")
+
+
+def rss_mb() -> float:
+    return _proc_mb("/proc/self/status", "VmRSS:")
 
 
 def rss_exact_mb() -> float:
     """Resident size from a page-table walk (smaps_rollup): VmRSS comes from counters the kernel may batch."""
-    with open("/proc/self/smaps_rollup") as f:
-        for line in f:
-            if line.startswith("Rss:"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
+    return _proc_mb("/proc/self/smaps_rollup", "Rss:")
 
 
 REPO = str(Path(__file__).resolve().parent.parent) + os.sep
