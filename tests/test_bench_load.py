@@ -152,3 +152,24 @@ def test_tiny_dds_end_to_end_beside_one_burner(tmp_path: Path, capsys) -> None:
     assert [c["burners"] for c in doc["cells"]] == [0, 1]
     assert all(e["result"]["chunks"] > 0 and not e["result"]["error"] for e in doc["episodes"]), doc["episodes"]
     assert burner_pids(os.getpid()) == []
+
+
+def test_the_outcome_is_the_status_that_ended_the_wait_not_the_probes_lagging_copy() -> None:
+    """Over DDS the console's /task/status reader can deliver the terminal status a spin before the probe's.
+
+    The episode ended there, so its outcome is that status; the probe's last copy (still RUNNING) used to
+    make a success count as a failure with state "running".
+    """
+    from being_h0_runtime.bench.load_episode import EpisodeProbe
+    from being_h0_runtime.msgs import TaskStatus
+
+    probe = EpisodeProbe()
+    probe._on_status(TaskStatus(state=TaskStatus.RUNNING, episode=1, elapsed=8.5))
+    done = TaskStatus(state=TaskStatus.SUCCEEDED, episode=1, elapsed=9.1)
+    r = probe.result(12.0, final=done)
+    assert (r.state, r.success, r.task_s) == ("succeeded", True, pytest.approx(9.1))
+    lagging = probe.result(12.0)  # without the console's status the probe can only report what it saw
+    assert (lagging.state, lagging.success) == ("running", False)
+    # a wait that ended without a terminal status (wall limit, a dead node) keeps the probe's view and the error
+    r = probe.result(300.0, "episode not finished within 300 s wall", final=TaskStatus(state=TaskStatus.RUNNING))
+    assert (r.state, r.success) == ("error", False)
