@@ -50,7 +50,8 @@ def test_proprio_pool_must_hold_arm_and_hand_rows():
         render_layouts(2, (320, 240), 64, np.zeros((3, 7)), progress=False)
 
 
-def test_warm_up_trains_vision_and_language_model_and_reports_position_errors():
+@pytest.mark.parametrize("probe", ["flatten", "pool"])
+def test_warm_up_trains_vision_and_language_model_and_reports_position_errors(probe):
     from being_h0_runtime.policy.models.vla import build_being_h0
 
     before = {n: p.detach().clone() for n, p in build_being_h0("sim-small", seed=0).named_parameters()}
@@ -59,8 +60,10 @@ def test_warm_up_trains_vision_and_language_model_and_reports_position_errors():
     targets = rng.normal(size=(24, len(TARGET_NAMES))).astype(np.float32)
     proprio = rng.normal(size=(24, 13)).astype(np.float32)
     lay = Layouts(images, targets, proprio, np.zeros(24, int), ("pick_place_toy",), TARGET_NAMES)
-    bb, m = warm_up("sim-small", lay, WarmUpSettings(steps=3, batch_size=4), progress=False)
+    bb, m = warm_up("sim-small", lay, WarmUpSettings(steps=3, batch_size=4, probe=probe), progress=False)
     assert m["held_out"] == 2 and math.isfinite(m["toy_cm_median"]) and math.isfinite(m["toy_cm_median_blind"])
+    # the grid readout's held-out error is reported beside the query's (which of the two failed)
+    assert m["probe"] == probe and math.isfinite(m["toy_cm_grid_median"]) and "box_cm_grid_median" in m
     changed = {n for n, p in bb.named_parameters() if not torch.equal(p, before[n])}
     # the query reads the layout through the language model, so both sides learn
     assert any("vision_tower" in n for n in changed) and any("language_model" in n for n in changed)
@@ -132,3 +135,14 @@ def test_warm_up_killed_mid_run_resumes_to_the_same_weights(tmp_path):
     a, b = dict(straight.named_parameters()), dict(resumed.named_parameters())
     for name, value in a.items():
         assert torch.equal(value, b[name]), name
+
+
+def test_an_unknown_probe_is_refused_by_name():
+    from being_h0_train.posttrain.perception import grid_probe
+
+    with pytest.raises(ValueError, match="flatten or pool"):
+        grid_probe("attention", 64, 128, 6)
+    pooled = grid_probe("pool", 64, 128, 6)
+    x = torch.randn(3, 64, 128)
+    # pooling makes the readout blind to which token holds what: a token permutation changes nothing
+    torch.testing.assert_close(pooled(x), pooled(x[:, torch.randperm(64)]))

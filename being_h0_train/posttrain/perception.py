@@ -62,6 +62,10 @@ class WarmUpSettings:
     #: and camera jitter while keeping clear of the bench's unseen/clutter (sim/train_variation.py)
     variation: str = "seen"
     save_every: int = 250  # training checkpoint period (steps)
+    #: the throwaway grid readout: "flatten" (one weight per token and channel: it can read *which* token
+    #: holds the object) or "pool" (mean over tokens first: the vision tower must write *where* into the
+    #: channels, which is what a query token that still attends almost uniformly can carry)
+    probe: str = "flatten"
 
 
 # ----------------------------------------------------------------------------- model
@@ -187,8 +191,7 @@ def warm_up(backbone: str | Path, lay: Layouts, s: WarmUpSettings, instructions:
     with torch.no_grad():
         forward(train[:1])
     grid = captured.pop()
-    probe = nn.Sequential(nn.LayerNorm(grid.shape[-1]), nn.Flatten(), nn.Linear(grid.shape[1] * grid.shape[2], 256),
-                          nn.GELU(), nn.Linear(256, len(lay.names)))
+    probe = grid_probe(s.probe, grid.shape[1], grid.shape[2], len(lay.names))
     params = [p for p in model.parameters() if p.requires_grad] + list(probe.parameters())
     opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=0.01)
     parts = {"model": model, "probe": probe, "optimizer": opt}
@@ -217,16 +220,41 @@ def warm_up(backbone: str | Path, lay: Layouts, s: WarmUpSettings, instructions:
             if stop.requested:
                 break
     bar.close()
-    hook.remove()
     if done < s.steps:
+        hook.remove()
         return None, {"interrupted": stop.signal, "exit_code": stop.exit_code(), "stopped_at": done}
     model.eval()
+    probe.eval()
+    preds, grid_preds = [], []
     with torch.no_grad():
-        pred = np.concatenate([forward(val[i:i + 64]).numpy() for i in range(0, n_val, 64)])
-    metrics = position_errors(pred * stats.action_std + stats.action_mean, lay.targets[val], lay.names,
-                              stats.action_mean)
-    metrics.update(held_out=int(n_val), final_loss=float(loss.item()))
+        for i in range(0, n_val, 64):
+            preds.append(forward(val[i:i + 64]).numpy())
+            grid_preds.append(probe(captured.pop()).numpy())
+    hook.remove()
+    denorm = [np.concatenate(p) * stats.action_std + stats.action_mean for p in (preds, grid_preds)]
+    metrics = position_errors(denorm[0], lay.targets[val], lay.names, stats.action_mean)
+    # the grid readout's error tells a vision tower that cannot see (both high) from a query path that
+    # does not carry what it sees (grid low, query at the blind guess)
+    grid = position_errors(denorm[1], lay.targets[val], lay.names, stats.action_mean)
+    metrics.update({f"{k[:-len('_median')]}_grid_median": v for k, v in grid.items() if k.endswith("_cm_median")})
+    metrics.update(held_out=int(n_val), final_loss=float(loss.item()), probe=s.probe)
     return model.backbone, metrics
+
+
+def grid_probe(kind: str, tokens: int, width: int, outputs: int) -> nn.Module:
+    """The throwaway readout of the projector's (B, tokens, width) grid (WarmUpSettings.probe)."""
+    if kind == "flatten":
+        return nn.Sequential(nn.LayerNorm(width), nn.Flatten(), nn.Linear(tokens * width, 256), nn.GELU(),
+                             nn.Linear(256, outputs))
+    if kind == "pool":
+        return nn.Sequential(nn.LayerNorm(width), _MeanOverTokens(), nn.Linear(width, 256), nn.GELU(),
+                             nn.Linear(256, outputs))
+    raise ValueError(f"unknown warm-up probe {kind!r}: flatten or pool")
+
+
+class _MeanOverTokens(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=1)
 
 
 def position_errors(pred: np.ndarray, true: np.ndarray, names: Sequence[str], mean: np.ndarray) -> dict[str, float]:
@@ -265,6 +293,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="scene variation to render: seen (the bench's toy, table and camera) or "
                          "train (random toys, distractors, light, table, camera jitter; never the bench's "
                          "unseen/clutter objects)")
+    ap.add_argument("--probe", choices=("flatten", "pool"), default=WarmUpSettings.probe,
+                    help="throwaway grid readout that teaches the vision tower: flatten (per-token weights) or "
+                         "pool (mean over tokens: position must live in the channels, as a query can carry it)")
     return ap
 
 
@@ -311,15 +342,17 @@ def run(data: str | Path, out: str | Path, backbone_name: str, s: WarmUpSettings
 
 
 def describe(m: dict) -> str:
-    """One line: each object's held-out position error (median) beside a blind guess's."""
+    """One line: each object's held-out position error (median) beside a blind guess's (and the grid readout's)."""
     objs = [k[: -len("_cm_median")] for k in m if k.endswith("_cm_median")]
-    return "; ".join(f"{o} {m[o + '_cm_median']:.2f} cm (blind {m[o + '_cm_median_blind']:.2f})" for o in objs)
+    return "; ".join(f"{o} {m[o + '_cm_median']:.2f} cm (blind {m[o + '_cm_median_blind']:.2f}"
+                     + (f", grid {m[o + '_cm_grid_median']:.2f}" if o + "_cm_grid_median" in m else "") + ")"
+                     for o in objs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     a = _parser().parse_args(argv)
     s = WarmUpSettings(samples=a.samples, steps=a.steps, batch_size=a.batch_size, lr=a.lr, seed=a.seed, jobs=a.jobs,
-                       save_every=a.save_every)
+                       save_every=a.save_every, variation=a.variation, probe=a.probe)
     tasks = [t for t in a.tasks.split(",") if t] if a.tasks else None
     m = run(a.data, a.out, a.backbone, s, tasks=tasks)
     if "interrupted" in m:
