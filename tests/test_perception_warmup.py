@@ -100,6 +100,10 @@ def test_layouts_of_several_tasks_fill_their_own_columns_and_resume_from_cached_
     assert chunks[0].stat().st_mtime_ns == kept and chunks[1].exists()
     np.testing.assert_array_equal(again.images, lay.images)
     np.testing.assert_array_equal(again.targets, lay.targets)
+    # a run with another sample count cuts its chunks differently: it must not pick up these files' rows
+    more = render_layouts(6, (320, 240), 64, {"close_lid": _pool(), "pour_cup": _pool()}, seed=1, progress=False,
+                          tasks=tasks, cache=tmp_path, chunk=3)
+    assert len(more.images) == 6 and list(more.task) == [0, 0, 0, 1, 1, 1]  # chunk 0 starts at the same seed
 
 
 def test_warm_up_killed_mid_run_resumes_to_the_same_weights(tmp_path):

@@ -145,8 +145,12 @@ def render_layouts(n: int, frame_size: tuple[int, int], tile: int, proprio_pool:
     chunks = [(min(chunk, n - s), 10_000_000 + seed * 1_000_000 + s, tuple(frame_size), tile,
                _pool_for(proprio_pool, tasks[k % len(tasks)]), tasks[k % len(tasks)], variation)
               for k, s in enumerate(range(0, n, chunk))]
-    paths = [cache / f"chunk_{k:05d}_{c[1]}_{c[5]}_{variation}.npz" if cache else None for k, c in enumerate(chunks)]
+    # the name holds everything the chunk's content depends on (its length too: a cache left by a run with
+    # another sample count was once loaded into the wrong rows); a file whose length still differs is redone
+    paths = [cache / f"chunk_{k:05d}_{c[1]}_{c[0]}_{c[5]}_{variation}.npz" if cache else None
+             for k, c in enumerate(chunks)]
     done = {k: _load(p) for k, p in enumerate(paths) if p is not None and p.exists()}
+    done = {k: v for k, v in done.items() if len(v[0]) == len(v[1]) == len(v[2]) == chunks[k][0]}
     todo = [k for k in range(len(chunks)) if k not in done]
     bar = tqdm(total=n, initial=sum(chunks[k][0] for k in done), desc="rendering layouts", unit="img",
                disable=not progress)
