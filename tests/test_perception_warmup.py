@@ -150,3 +150,34 @@ def test_an_unknown_probe_is_refused_by_name():
     x = torch.randn(3, 64, 128)
     # pooling makes the readout blind to which token holds what: a token permutation changes nothing
     torch.testing.assert_close(pooled(x), pooled(x[:, torch.randperm(64)]))
+
+
+def test_a_seen_fraction_mixes_the_benchs_seen_scenes_into_train_layouts_under_their_own_seeds():
+    from being_h0_train.posttrain.perception import render_mix
+
+    s = WarmUpSettings(samples=4, variation="train", seen_fraction=0.5)
+    lay = render_mix(s, (320, 240), 64, _pool(), ("pick_place_toy",), None, progress=False)
+    assert len(lay.images) == 4 and list(lay.seen) == [False, False, True, True]
+    seen = render_layouts(2, (320, 240), 64, _pool(), seed=s.seed + 500, progress=False, variation="seen")
+    np.testing.assert_array_equal(lay.images[2:], seen.images)  # the seen part is exactly those scenes
+    train = render_layouts(2, (320, 240), 64, _pool(), seed=s.seed, progress=False, variation="train")
+    np.testing.assert_array_equal(lay.images[:2], train.images)
+    # seen-only warm-ups and a fraction of 0 are not mixed; a fraction of 1 would leave no train layout
+    plain = render_mix(WarmUpSettings(samples=2, variation="seen", seen_fraction=0.5), (320, 240), 64, _pool(),
+                       ("pick_place_toy",), None, progress=False)
+    assert plain.seen is None
+    with pytest.raises(ValueError, match="seen_fraction"):
+        render_mix(WarmUpSettings(samples=2, variation="train", seen_fraction=1.0), (320, 240), 64, _pool(),
+                   ("pick_place_toy",), None, progress=False)
+
+
+def test_mixed_layouts_report_the_train_variation_rows_on_their_own():
+    rng = np.random.default_rng(3)
+    n = 40
+    lay = Layouts(rng.integers(0, 255, (n, 128, 128, 3), dtype=np.uint8),
+                  rng.normal(size=(n, len(TARGET_NAMES))).astype(np.float32), rng.normal(size=(n, 13)).astype(np.float32),
+                  np.zeros(n, int), ("pick_place_toy",), TARGET_NAMES, seen=np.arange(n) % 2 == 0)
+    _, m = warm_up("sim-small", lay, WarmUpSettings(steps=2, batch_size=4), progress=False)
+    assert math.isfinite(m["toy_cm_median_train_rows"]) and math.isfinite(m["box_cm_median_train_rows"])
+    with pytest.raises(ValueError, match="cannot mix"):
+        lay.concat(Layouts(lay.images, lay.targets, lay.proprio, lay.task, ("close_lid",), TARGET_NAMES))

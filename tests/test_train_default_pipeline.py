@@ -57,5 +57,10 @@ def test_multitask_pipeline_records_trains_and_exports_every_task(tmp_path: Path
     assert [e["task_id"] for e in meta["episodes"]] == ["pick_place_toy", "close_lid", "close_lid"]
     warm = json.loads((tmp_path / "work" / "warmup" / "warmup.json").read_text())
     assert warm["tasks"] == ["pick_place_toy", "close_lid"] and "lidbox_hinge" in warm["targets"]
+    # half the layouts show the bench's seen scenes (the query readout's bootstrap), and post-training is
+    # fingerprinted with the warm-up it started from, so a redone warm-up never resumes an old post-training
+    assert warm["settings"]["seen_fraction"] == 0.5 and warm["settings"]["variation"] == "train"
+    post = json.loads((tmp_path / "work" / "posttrain" / "stage.json").read_text())
+    assert post["backbone_stage"] == json.loads((tmp_path / "work" / "warmup" / "stage.json").read_text())
     # run again with another step count: the finished post-training is not silently mixed with new settings
     assert main([*args, "--steps", "4"]) == 2

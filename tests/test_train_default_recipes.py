@@ -50,3 +50,18 @@ def test_a_stage_folder_made_with_other_settings_is_refused(tmp_path: Path):
     check_stage(stage, {"tasks": {"pick_place_toy": 460}, "steps": 10})  # same settings: carry on
     with pytest.raises(StageFailed, match=r"tasks: .*pick_place_toy.* then, .*close_lid.* now"):
         check_stage(stage, {"tasks": {"pick_place_toy": 460, "close_lid": 200}, "steps": 10})
+
+
+def test_the_warm_up_fingerprint_names_a_seen_fraction_only_where_it_changes_the_layouts():
+    from being_h0_train.pipeline.train_default import warmup_fingerprint
+    from being_h0_train.posttrain.perception import WarmUpSettings
+
+    single = resolve(_parser().parse_args([]))
+    s = WarmUpSettings(samples=10, steps=2, variation="seen", seen_fraction=single.warmup_seen_fraction)
+    assert "seen_fraction" not in warmup_fingerprint(single, s)  # folders made before the option stay valid
+    multi = resolve(_parser().parse_args(["--recipe", "multitask"]))
+    assert multi.warmup_seen_fraction == 0.5
+    s = WarmUpSettings(samples=10, steps=2, variation="train", seen_fraction=multi.warmup_seen_fraction)
+    assert warmup_fingerprint(multi, s)["seen_fraction"] == 0.5
+    assert "seen_fraction" not in warmup_fingerprint(
+        multi, WarmUpSettings(samples=10, steps=2, variation="train", seen_fraction=0.0))

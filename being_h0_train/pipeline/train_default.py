@@ -71,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--warmup-samples", type=int, default=None,
                     help="[recipe] rendered layouts for the vision warm-up, all tasks together (0: skip it)")
     ap.add_argument("--warmup-steps", type=int, default=None, help="[recipe] vision warm-up steps (batch 32)")
+    ap.add_argument("--warmup-seen-fraction", type=float, default=None,
+                    help="[recipe] with --demo-variation train: this fraction of the warm-up layouts shows the "
+                         "bench's seen scenes (they teach the query readout, which train layouts alone did not)")
+    ap.add_argument("--warmup-seen-first-steps", type=int, default=None,
+                    help="[recipe] the warm-up's first N steps train on those seen layouts only (a curriculum)")
     ap.add_argument("--backbone", default="sim-small", help="backbone preset (being_h0_runtime.policy.models.vla_config.PRESETS)")
     ap.add_argument("--steps", type=int, default=None, help="[recipe] post-training steps")
     ap.add_argument("--save-every", type=int, default=500,
@@ -104,6 +109,18 @@ def resolve(a: argparse.Namespace) -> argparse.Namespace:
     return a
 
 
+def warmup_fingerprint(a: argparse.Namespace, s) -> dict:
+    """What the warm-up's result depends on (a setting at its old default is left out, so folders made
+    before it existed stay valid)."""
+    fp = {"dataset": dataset_settings(a.task_counts, a.demo_seed_base, a.demo_variation), "backbone": a.backbone,
+          "samples": s.samples, "steps": s.steps, "batch_size": s.batch_size, "lr": s.lr, "seed": s.seed}
+    if s.variation == "train" and s.seen_fraction > 0:
+        fp["seen_fraction"] = s.seen_fraction
+        if s.seen_first_steps > 0:
+            fp["seen_first_steps"] = s.seen_first_steps
+    return fp
+
+
 def vision_warm_up(a: argparse.Namespace, work: Path, data: Path, timings: dict[str, float]) -> str:
     """Stage 3: the vision warm-up on rendered layouts; returns the backbone post-training starts from."""
     if a.warmup_samples <= 0:
@@ -116,9 +133,9 @@ def vision_warm_up(a: argparse.Namespace, work: Path, data: Path, timings: dict[
     from being_h0_train.posttrain.perception import run as warm_up
 
     s = WarmUpSettings(samples=a.warmup_samples, steps=a.warmup_steps, seed=a.seed, jobs=a.jobs,
-                       save_every=a.save_every, variation=a.demo_variation)
-    settings = {"dataset": dataset_settings(a.task_counts, a.demo_seed_base, a.demo_variation), "backbone": a.backbone,
-                "samples": s.samples, "steps": s.steps, "batch_size": s.batch_size, "lr": s.lr, "seed": s.seed}
+                       save_every=a.save_every, variation=a.demo_variation, seen_fraction=a.warmup_seen_fraction,
+                       seen_first_steps=a.warmup_seen_first_steps)
+    settings = warmup_fingerprint(a, s)
     if not reuse_or_claim(warm, settings, (warm / "warmup.json").exists()):
         import torch
 
@@ -146,6 +163,9 @@ def post_train(a: argparse.Namespace, work: Path, data: Path, backbone: str, tim
     settings = {"dataset": dataset_settings(a.task_counts, a.demo_seed_base, a.demo_variation), "backbone": backbone,
                 **{k: getattr(a, k) for k in ("train_mode", "steps", "batch_size", "lr", "vision_lr_scale", "seed",
                                               "augment", "instructions")}}
+    warm_stage = Path(backbone) / "stage.json"
+    if warm_stage.exists():  # the warm-up folder's path is not its content: a redone warm-up must not resume
+        settings["backbone_stage"] = json.loads(warm_stage.read_text())  # post-training from the old one
     if not reuse_or_claim(post, settings, (final / "posttrain_config.json").exists()):
         import torch
 
@@ -186,6 +206,8 @@ def record_settings(a: argparse.Namespace, final: Path, kept: dict[str, int], ti
                             "batch_size": a.batch_size, "lr": a.lr, "train_mode": a.train_mode, "seed": a.seed,
                             "threads": a.threads, "backbone": a.backbone, "augment": a.augment, "jobs": a.jobs,
                             "warmup_samples": a.warmup_samples, "warmup_steps": a.warmup_steps,
+                            "warmup_seen_fraction": a.warmup_seen_fraction,
+                            "warmup_seen_first_steps": a.warmup_seen_first_steps,
                             "vision_lr_scale": a.vision_lr_scale,
                             "timings_s": {k: round(v, 1) for k, v in timings.items()}}
     tjson.write_text(json.dumps(training, indent=2, default=str))

@@ -80,10 +80,20 @@ class Layouts:
     task: np.ndarray  # (n,) int: index into `tasks`
     tasks: tuple[str, ...]
     names: tuple[str, ...]
+    #: (n,) bool: rows rendered in the bench's seen scenes mixed into another variation's (None: not mixed)
+    seen: np.ndarray | None = None
 
     def mask(self) -> np.ndarray:
         """(n, len(names)) bool: the columns each sample's task defines."""
         return ~np.isnan(self.targets)
+
+    def concat(self, seen: Layouts) -> Layouts:
+        """These rows followed by `seen`'s (the same tasks and targets), with `seen` marking the latter."""
+        if seen.tasks != self.tasks or seen.names != self.names:
+            raise ValueError(f"cannot mix layouts of {seen.tasks} into layouts of {self.tasks}")
+        mark = np.concatenate([np.zeros(len(self.images), bool), np.ones(len(seen.images), bool)])
+        return Layouts(*(np.concatenate([getattr(self, f), getattr(seen, f)])
+                         for f in ("images", "targets", "proprio", "task")), self.tasks, self.names, mark)
 
 
 def _render_chunk(args: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -66,6 +66,14 @@ class WarmUpSettings:
     #: holds the object) or "pool" (mean over tokens first: the vision tower must write *where* into the
     #: channels, which is what a query token that still attends almost uniformly can carry)
     probe: str = "flatten"
+    #: with variation "train": this fraction of the layouts is rendered in the bench's `seen` scenes instead.
+    #: Why: on train-variation layouts of four tasks alone the query readout never left the blind guess (6000
+    #: steps, 32 000 layouts), while seen layouts teach it within a few hundred steps; mixed in, they
+    #: bootstrap the query path, which the train layouts then generalise (docs/training_variations.md)
+    seen_fraction: float = 0.0
+    #: the first this many steps draw their batches from the seen layouts only (a curriculum): mixed in
+    #: from the start, the train layouts' clutter kept the query blind (measured, see seen_fraction)
+    seen_first_steps: int = 0
 
 
 # ----------------------------------------------------------------------------- model
@@ -165,6 +173,7 @@ def warm_up(backbone: str | Path, lay: Layouts, s: WarmUpSettings, instructions:
     n_val = max(1, n // 10)
     val, train = order[:n_val], order[n_val:]
     stats = _stats(lay.targets[train], lay.proprio[train])
+    train_seen = train[lay.seen[train]] if lay.seen is not None else train[:0]
     cfg = PostTrainConfig(backbone=str(backbone), backbone_seed=s.seed, action_names=lay.names,
                           proprio_names=tuple(f"p{i}" for i in range(lay.proprio.shape[1])), chunk_len=1,
                           train_mode="full", loss="l2")
@@ -204,7 +213,8 @@ def warm_up(backbone: str | Path, lay: Layouts, s: WarmUpSettings, instructions:
             lr = cosine_lr(step, s.lr, s.steps, warmup_steps=100)
             for g in opt.param_groups:
                 g["lr"] = lr
-            idx = train[rng.integers(0, len(train), s.batch_size)]
+            pool = train_seen if step < s.seen_first_steps and len(train_seen) else train
+            idx = pool[rng.integers(0, len(pool), s.batch_size)]
             m = None if mask is None else mask[idx]
             loss = _masked_mse(forward(idx), tn[idx], m)
             probe_loss = _masked_mse(probe(captured.pop()), tn[idx], m)
@@ -233,6 +243,12 @@ def warm_up(backbone: str | Path, lay: Layouts, s: WarmUpSettings, instructions:
     hook.remove()
     denorm = [np.concatenate(p) * stats.action_std + stats.action_mean for p in (preds, grid_preds)]
     metrics = position_errors(denorm[0], lay.targets[val], lay.names, stats.action_mean)
+    if lay.seen is not None and (~lay.seen[val]).any() and lay.seen[val].any():
+        # mixed layouts: the figures that matter are those of the harder (train-variation) rows alone
+        rows = ~lay.seen[val]
+        metrics.update({f"{k}_train_rows": v for k, v in position_errors(
+            denorm[0][rows], lay.targets[val][rows], lay.names, stats.action_mean).items()
+            if k.endswith("_cm_median")})
     # the grid readout's error tells a vision tower that cannot see (both high) from a query path that
     # does not carry what it sees (grid low, query at the blind guess)
     grid = position_errors(denorm[1], lay.targets[val], lay.names, stats.action_mean)
@@ -286,7 +302,8 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--backbone", default="sim-small", help="backbone preset to start from")
     ap.add_argument("--tasks", default=None, help="comma-separated task ids whose scenes are rendered "
                     f"(default: the dataset's; known: {', '.join(TASK_TARGETS)})")
-    for f in ("samples", "steps", "batch_size", "lr", "seed", "jobs", "save_every"):
+    for f in ("samples", "steps", "batch_size", "lr", "seed", "jobs", "save_every", "seen_fraction",
+              "seen_first_steps"):
         d = getattr(WarmUpSettings, f)
         ap.add_argument("--" + f.replace("_", "-"), type=type(d), default=d)
     ap.add_argument("--variation", choices=("seen", "train"), default=WarmUpSettings.variation,
@@ -323,8 +340,7 @@ def run(data: str | Path, out: str | Path, backbone_name: str, s: WarmUpSettings
     out = Path(out)
     t0 = time.monotonic()
     with GracefulStop() as stop:  # between render chunks a stop request is honoured at the next chunk
-        lay = render_layouts(s.samples, frame_size, cfg.vision.image_size, pools, s.seed, s.jobs, progress,
-                             tasks=tasks, cache=out / "layouts", stop=stop, variation=s.variation)
+        lay = render_mix(s, frame_size, cfg.vision.image_size, pools, tasks, out / "layouts", stop, progress)
     if lay is None:
         return {"interrupted": stop.signal, "exit_code": stop.exit_code()}
     t_render = time.monotonic() - t0
@@ -341,18 +357,39 @@ def run(data: str | Path, out: str | Path, backbone_name: str, s: WarmUpSettings
     return metrics
 
 
+def render_mix(s: WarmUpSettings, frame_size: tuple[int, int], tile: int, pools, tasks: Sequence[str],
+               cache: Path | None, stop: GracefulStop | None = None, progress: bool = True) -> Layouts | None:
+    """The warm-up's layouts: `s.samples` in `s.variation`, of which `s.seen_fraction` in `seen` (train only).
+
+    The seen part uses its own scene seeds (seed + 500), so no layout appears twice. None when stopped.
+    """
+    n_seen = int(round(s.samples * s.seen_fraction)) if s.variation == "train" else 0
+    if not 0.0 <= s.seen_fraction < 1.0:
+        raise ValueError(f"seen_fraction must be in [0, 1), got {s.seen_fraction}")
+    main = render_layouts(s.samples - n_seen, frame_size, tile, pools, s.seed, s.jobs, progress, tasks=tasks,
+                          cache=cache, stop=stop, variation=s.variation)
+    if main is None or n_seen == 0:
+        return main
+    seen = render_layouts(n_seen, frame_size, tile, pools, s.seed + 500, s.jobs, progress, tasks=tasks,
+                          cache=cache, stop=stop, variation="seen")
+    return None if seen is None else main.concat(seen)
+
+
 def describe(m: dict) -> str:
     """One line: each object's held-out position error (median) beside a blind guess's (and the grid readout's)."""
     objs = [k[: -len("_cm_median")] for k in m if k.endswith("_cm_median")]
     return "; ".join(f"{o} {m[o + '_cm_median']:.2f} cm (blind {m[o + '_cm_median_blind']:.2f}"
-                     + (f", grid {m[o + '_cm_grid_median']:.2f}" if o + "_cm_grid_median" in m else "") + ")"
+                     + (f", grid {m[o + '_cm_grid_median']:.2f}" if o + "_cm_grid_median" in m else "")
+                     + (f", train-variation rows {m[o + '_cm_median_train_rows']:.2f}"
+                        if o + "_cm_median_train_rows" in m else "") + ")"
                      for o in objs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     a = _parser().parse_args(argv)
     s = WarmUpSettings(samples=a.samples, steps=a.steps, batch_size=a.batch_size, lr=a.lr, seed=a.seed, jobs=a.jobs,
-                       save_every=a.save_every, variation=a.variation, probe=a.probe)
+                       save_every=a.save_every, variation=a.variation, probe=a.probe, seen_fraction=a.seen_fraction,
+                       seen_first_steps=a.seen_first_steps)
     tasks = [t for t in a.tasks.split(",") if t] if a.tasks else None
     m = run(a.data, a.out, a.backbone, s, tasks=tasks)
     if "interrupted" in m:
