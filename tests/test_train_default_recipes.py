@@ -65,3 +65,11 @@ def test_the_warm_up_fingerprint_names_a_seen_fraction_only_where_it_changes_the
     assert warmup_fingerprint(multi, s)["seen_fraction"] == 0.5
     assert "seen_fraction" not in warmup_fingerprint(
         multi, WarmUpSettings(samples=10, steps=2, variation="train", seen_fraction=0.0))
+
+
+def test_a_seen_fraction_outside_its_range_is_refused_before_any_stage_runs():
+    for bad in (["--warmup-seen-fraction", "1.0"], ["--warmup-seen-fraction", "-0.1"],
+                ["--warmup-seen-first-steps", "-5"]):
+        with pytest.raises(StageFailed, match="warmup-seen") as e:
+            resolve(_parser().parse_args(["--recipe", "multitask", *bad]))
+        assert e.value.code == 2

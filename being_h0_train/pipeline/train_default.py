@@ -103,6 +103,9 @@ def resolve(a: argparse.Namespace) -> argparse.Namespace:
         if getattr(a, key) is None:
             setattr(a, key, value)
     a.task_counts = parse_tasks(a.tasks, a.episodes)
+    if not 0.0 <= a.warmup_seen_fraction < 1.0 or a.warmup_seen_first_steps < 0:
+        raise StageFailed(f"--warmup-seen-fraction must be in [0, 1) and --warmup-seen-first-steps >= 0, got "
+                          f"{a.warmup_seen_fraction} and {a.warmup_seen_first_steps}", 2)
     if a.trials > 0 and a.demo_seed_base < a.trials:
         raise StageFailed(f"--demo-seed-base {a.demo_seed_base} overlaps the benchmark's trial seeds 0..{a.trials - 1}: "
                           "demos must never share a scene with a trial", 2)

@@ -75,6 +75,13 @@ class WarmUpSettings:
     #: from the start, the train layouts' clutter kept the query blind (measured, see seen_fraction)
     seen_first_steps: int = 0
 
+    def __post_init__(self) -> None:
+        # checked where the settings are made, so a bad value stops a pipeline before it renders anything
+        if not 0.0 <= self.seen_fraction < 1.0:
+            raise ValueError(f"seen_fraction must be in [0, 1), got {self.seen_fraction}")
+        if self.seen_first_steps < 0:
+            raise ValueError(f"seen_first_steps must be >= 0, got {self.seen_first_steps}")
+
 
 # ----------------------------------------------------------------------------- model
 def _stats(targets: np.ndarray, proprio: np.ndarray):
@@ -364,8 +371,6 @@ def render_mix(s: WarmUpSettings, frame_size: tuple[int, int], tile: int, pools,
     The seen part uses its own scene seeds (seed + 500), so no layout appears twice. None when stopped.
     """
     n_seen = int(round(s.samples * s.seen_fraction)) if s.variation == "train" else 0
-    if not 0.0 <= s.seen_fraction < 1.0:
-        raise ValueError(f"seen_fraction must be in [0, 1), got {s.seen_fraction}")
     main = render_layouts(s.samples - n_seen, frame_size, tile, pools, s.seed, s.jobs, progress, tasks=tasks,
                           cache=cache, stop=stop, variation=s.variation)
     if main is None or n_seen == 0:
